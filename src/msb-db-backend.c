@@ -1,0 +1,92 @@
+/* msb-db-backend.c: dispatch to the backend that serves a target
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "msb-db-backend.h"
+#include "msb-db-error.h"
+#include "msb-db-sqlite.h"
+
+MsbDbBackendConn *
+msb_db_backend_open (const MsbDbTarget       *target,
+                     MsbDbConnMode            mode,
+                     const MsbDbConnSettings *settings,
+                     GError                 **error)
+{
+  switch (target->kind)
+    {
+    case MSB_DB_TARGET_SQLITE_FILE:
+      return msb_db_sqlite_open (target->path, mode, settings, error);
+    default:
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                           "No backend serves this database target");
+      return NULL;
+    }
+}
+
+MsbDbRows *
+msb_db_backend_execute (MsbDbBackendConn  *conn,
+                        const char        *sql,
+                        GVariant          *params,
+                        GCancellable      *cancellable,
+                        GError           **error)
+{
+  return conn->vtable->execute (conn, sql, params, cancellable, error);
+}
+
+gboolean
+msb_db_backend_control (MsbDbBackendConn  *conn,
+                        MsbDbTxOp          op,
+                        GError           **error)
+{
+  return conn->vtable->control (conn, op, error);
+}
+
+gboolean
+msb_db_backend_in_transaction (MsbDbBackendConn *conn)
+{
+  return conn->vtable->in_transaction (conn);
+}
+
+void
+msb_db_backend_interrupt (MsbDbBackendConn *conn)
+{
+  conn->vtable->interrupt (conn);
+}
+
+gboolean
+msb_db_backend_checkpoint (MsbDbBackendConn     *conn,
+                           MsbDbCheckpointMode   mode,
+                           GError              **error)
+{
+  return conn->vtable->checkpoint (conn, mode, error);
+}
+
+guint64
+msb_db_backend_wal_size (MsbDbBackendConn *conn)
+{
+  return conn->vtable->wal_size (conn);
+}
+
+void
+msb_db_backend_close (MsbDbBackendConn *conn)
+{
+  if (conn != NULL)
+    conn->vtable->close (conn);
+}
+
+/* Brings a connection back to a clean state before it serves anyone else:
+ * no transaction open (a callback may have failed half-way). Returns FALSE
+ * if the connection could not be cleaned and must not be reused. */
+gboolean
+msb_db_backend_reset (MsbDbBackendConn *conn)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!msb_db_backend_in_transaction (conn))
+    return TRUE;
+  if (!msb_db_backend_control (conn, MSB_DB_TX_ROLLBACK, &error))
+    g_warning ("Could not roll back a connection left in a transaction: %s", error->message);
+  return !msb_db_backend_in_transaction (conn);
+}

@@ -1,0 +1,95 @@
+/* msb-db-backend.h: the small interface between the pools and a database
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "msb-db-rows.h"
+#include "msb-db-target.h"
+
+G_BEGIN_DECLS
+
+/* The writer thread and the read pool never see SQLite: they hold
+ * MsbDbBackendConn and call the functions below. A backend (the local SQLite
+ * file today, a dqlite cluster next) fills in the vtable. Errors come back
+ * in the MSB_DB_ERROR domain; MSB_DB_ERROR_BUSY means "retry the whole unit
+ * of work", whatever the backend's own reason was. */
+
+typedef struct _MsbDbBackendConn MsbDbBackendConn;
+
+typedef enum {
+  MSB_DB_CONN_READ_WRITE,   /* the single writer: creates the database */
+  MSB_DB_CONN_READ_ONLY,    /* a reader: never creates, never writes */
+} MsbDbConnMode;
+
+typedef struct {
+  GTimeSpan busy_timeout;
+  guint statement_cache_size;
+} MsbDbConnSettings;
+
+typedef enum {
+  MSB_DB_TX_BEGIN,            /* deferred: a read snapshot */
+  MSB_DB_TX_BEGIN_IMMEDIATE,  /* takes the write lock at once */
+  MSB_DB_TX_COMMIT,
+  MSB_DB_TX_ROLLBACK,
+  MSB_DB_TX_SAVEPOINT,
+  MSB_DB_TX_RELEASE,
+  MSB_DB_TX_ROLLBACK_TO,
+} MsbDbTxOp;
+
+typedef enum {
+  MSB_DB_CHECKPOINT_PASSIVE,
+  MSB_DB_CHECKPOINT_TRUNCATE,
+} MsbDbCheckpointMode;
+
+typedef struct {
+  const char *name;
+
+  MsbDbRows *(*execute)        (MsbDbBackendConn  *conn,
+                                const char        *sql,
+                                GVariant          *params,
+                                GCancellable      *cancellable,
+                                GError           **error);
+  gboolean   (*control)        (MsbDbBackendConn  *conn,
+                                MsbDbTxOp          op,
+                                GError           **error);
+  gboolean   (*in_transaction) (MsbDbBackendConn  *conn);
+  /* May be called from any thread while another uses the connection. */
+  void       (*interrupt)      (MsbDbBackendConn  *conn);
+  gboolean   (*checkpoint)     (MsbDbBackendConn  *conn,
+                                MsbDbCheckpointMode mode,
+                                GError           **error);
+  guint64    (*wal_size)       (MsbDbBackendConn  *conn);
+  void       (*close)          (MsbDbBackendConn  *conn);
+} MsbDbBackendVTable;
+
+struct _MsbDbBackendConn
+{
+  const MsbDbBackendVTable *vtable;
+  MsbDbConnMode mode;
+};
+
+MsbDbBackendConn *msb_db_backend_open           (const MsbDbTarget       *target,
+                                                 MsbDbConnMode            mode,
+                                                 const MsbDbConnSettings *settings,
+                                                 GError                 **error);
+MsbDbRows        *msb_db_backend_execute        (MsbDbBackendConn        *conn,
+                                                 const char              *sql,
+                                                 GVariant                *params,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
+gboolean          msb_db_backend_control        (MsbDbBackendConn        *conn,
+                                                 MsbDbTxOp                op,
+                                                 GError                 **error);
+gboolean          msb_db_backend_in_transaction (MsbDbBackendConn        *conn);
+void              msb_db_backend_interrupt      (MsbDbBackendConn        *conn);
+gboolean          msb_db_backend_checkpoint     (MsbDbBackendConn        *conn,
+                                                 MsbDbCheckpointMode      mode,
+                                                 GError                 **error);
+guint64           msb_db_backend_wal_size       (MsbDbBackendConn        *conn);
+void              msb_db_backend_close          (MsbDbBackendConn        *conn);
+gboolean          msb_db_backend_reset          (MsbDbBackendConn        *conn);
+
+G_END_DECLS

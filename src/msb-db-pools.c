@@ -1,0 +1,1448 @@
+/* msb-db-pools.c: a read pool and one writer thread over one SQLite database
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "msb-db-backend.h"
+#include "msb-db-connection-private.h"
+#include "msb-db-enum-types.h"
+#include "msb-db-error.h"
+#include "msb-db-job.h"
+#include "msb-db-pools.h"
+#include "msb-db-read-pool.h"
+#include "msb-db-retry.h"
+#include "msb-db-stats-private.h"
+#include "msb-db-target.h"
+#include "msb-db-writer.h"
+
+/**
+ * MsbDbPools:
+ *
+ * One SQLite database, shared safely by all the threads of a process and
+ * by other processes: a bounded pool of read-only connections whose reads
+ * run on worker threads, and one dedicated writer thread that owns the
+ * only write connection of the process.
+ *
+ * ## Opening
+ *
+ * Every connection gets the same settings: `journal_mode=WAL`,
+ * `busy_timeout`, `foreign_keys=ON`, `synchronous=NORMAL`,
+ * `trusted_schema=OFF`, defensive mode, no extension loading. The writer
+ * connection opens first and creates the file (readable and writable by its
+ * owner only), then the read connections open. A database created by
+ * [func@MsbDb.Pools.open_read_only] is never created: the file must exist.
+ *
+ * The `path` is a file path, or `sqlite:///absolute/path`. Any other
+ * `scheme://` target fails with %MSB_DB_ERROR_CANT_OPEN.
+ *
+ * ## Reads and writes
+ *
+ * [method@MsbDb.Pools.read] runs one statement on a read connection;
+ * statements that write are refused with %MSB_DB_ERROR_READ_ONLY.
+ * [method@MsbDb.Pools.write] queues one statement for the writer thread,
+ * and [method@MsbDb.Pools.transaction] a callback that runs several in one
+ * transaction. Writes run in the order they were queued; writes that are
+ * queued together are committed together (each in its own savepoint, so
+ * one failing write does not affect the others). A write or transaction
+ * reported as successful is committed; one reported as failed had no
+ * effect.
+ *
+ * When another process holds the database, statements wait up to the busy
+ * timeout, then the whole unit of work is retried with exponential backoff
+ * (10 ms, doubling up to 500 ms, 8 attempts), then fails with
+ * %MSB_DB_ERROR_BUSY.
+ *
+ * A call waits at most #MsbDbPools:connect-timeout for its turn (a free
+ * read connection, or the writer), then fails with
+ * %MSB_DB_ERROR_POOL_TIMEOUT without having run.
+ *
+ * ## Threads
+ *
+ * Every method may be called from any thread. Async callbacks run in the
+ * thread-default main context of the thread that made the call. Blocking
+ * calls made from inside a transaction or snapshot callback of the same
+ * pools fail at once with %MSB_DB_ERROR_FAILED (they would deadlock).
+ *
+ * ## Closing
+ *
+ * [method@MsbDb.Pools.close] stops accepting calls, lets the queued writes
+ * finish, interrupts running reads (they fail with %MSB_DB_ERROR_CLOSED),
+ * closes every connection and joins the writer thread. Dropping the last
+ * reference does the same.
+ */
+
+/* How long close() waits for read connections lent to snapshot callbacks;
+ * statements are interrupted at once, but callbacks are user code. */
+#define CLOSE_GRACE (2 * G_TIME_SPAN_SECOND)
+
+#define STATEMENT_CACHE_SIZE 64
+
+struct _MsbDbPools
+{
+  GObject parent_instance;
+
+  char *path;
+  guint max_read_connections;
+  GTimeSpan connect_timeout;
+  GTimeSpan busy_timeout;
+  gboolean read_only;
+
+  MsbDbCounters *counters;
+  MsbDbRetryPolicy retry_policy;
+
+  GMutex init_lock;
+  gboolean init_done;
+  GError *init_error;
+
+  MsbDbReadPool *read_pool;
+  MsbDbWriter *writer;
+
+  GMutex close_lock;
+  gint closed;                   /* atomic */
+};
+
+enum {
+  PROP_0,
+  PROP_PATH,
+  PROP_MAX_READ_CONNECTIONS,
+  PROP_CONNECT_TIMEOUT,
+  PROP_BUSY_TIMEOUT,
+  PROP_READ_ONLY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void msb_db_pools_initable_iface_init       (GInitableIface      *iface);
+static void msb_db_pools_async_initable_iface_init (GAsyncInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MsbDbPools, msb_db_pools, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      msb_db_pools_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                      msb_db_pools_async_initable_iface_init))
+
+/* Closing --------------------------------------------------------------- */
+
+static void
+close_pools (MsbDbPools *self)
+{
+  g_mutex_lock (&self->close_lock);
+  if (!g_atomic_int_get (&self->closed))
+    {
+      g_atomic_int_set (&self->closed, TRUE);
+      /* Readers first: the writer's connection is then the last one to the
+       * file, and closing it folds the WAL back and removes -wal/-shm. */
+      if (self->read_pool != NULL)
+        msb_db_read_pool_close (self->read_pool, CLOSE_GRACE);
+      if (self->writer != NULL)
+        msb_db_writer_stop (self->writer);
+      g_debug ("Closed %s", self->path);
+    }
+  g_mutex_unlock (&self->close_lock);
+}
+
+/* GObject --------------------------------------------------------------- */
+
+static void
+msb_db_pools_dispose (GObject *object)
+{
+  MsbDbPools *self = MSB_DB_POOLS (object);
+
+  if (self->init_done && self->init_error == NULL)
+    close_pools (self);
+
+  G_OBJECT_CLASS (msb_db_pools_parent_class)->dispose (object);
+}
+
+static void
+msb_db_pools_finalize (GObject *object)
+{
+  MsbDbPools *self = MSB_DB_POOLS (object);
+
+  g_clear_pointer (&self->read_pool, msb_db_read_pool_unref);
+  g_clear_pointer (&self->writer, msb_db_writer_unref);
+  g_clear_pointer (&self->counters, msb_db_counters_unref);
+  g_clear_error (&self->init_error);
+  g_free (self->path);
+  g_mutex_clear (&self->init_lock);
+  g_mutex_clear (&self->close_lock);
+
+  G_OBJECT_CLASS (msb_db_pools_parent_class)->finalize (object);
+}
+
+static void
+msb_db_pools_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  MsbDbPools *self = MSB_DB_POOLS (object);
+
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    case PROP_MAX_READ_CONNECTIONS:
+      g_value_set_uint (value, self->max_read_connections);
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      g_value_set_int64 (value, self->connect_timeout);
+      break;
+    case PROP_BUSY_TIMEOUT:
+      g_value_set_int64 (value, self->busy_timeout);
+      break;
+    case PROP_READ_ONLY:
+      g_value_set_boolean (value, self->read_only);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+msb_db_pools_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  MsbDbPools *self = MSB_DB_POOLS (object);
+
+  /* 0 means "the default" for every number, so the open() shorthands and
+   * g_initable_new() agree. */
+  switch (prop_id)
+    {
+    case PROP_PATH:
+      g_free (self->path);
+      self->path = g_value_dup_string (value);
+      break;
+    case PROP_MAX_READ_CONNECTIONS:
+      self->max_read_connections = g_value_get_uint (value);
+      if (self->max_read_connections == 0)
+        self->max_read_connections = MSB_DB_DEFAULT_MAX_READ_CONNECTIONS;
+      break;
+    case PROP_CONNECT_TIMEOUT:
+      self->connect_timeout = g_value_get_int64 (value);
+      if (self->connect_timeout <= 0)
+        self->connect_timeout = MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
+      break;
+    case PROP_BUSY_TIMEOUT:
+      self->busy_timeout = g_value_get_int64 (value);
+      if (self->busy_timeout <= 0)
+        self->busy_timeout = MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
+      break;
+    case PROP_READ_ONLY:
+      self->read_only = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+msb_db_pools_class_init (MsbDbPoolsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->dispose = msb_db_pools_dispose;
+  object_class->finalize = msb_db_pools_finalize;
+  object_class->get_property = msb_db_pools_get_property;
+  object_class->set_property = msb_db_pools_set_property;
+
+  /**
+   * MsbDbPools:path:
+   *
+   * The database target: a file path, or `sqlite:///absolute/path`.
+   */
+  properties[PROP_PATH] =
+    g_param_spec_string ("path", NULL, NULL, NULL, flags);
+
+  /**
+   * MsbDbPools:max-read-connections:
+   *
+   * How many read connections the pool holds, and so how many reads run
+   * at once. 0 means %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS.
+   */
+  properties[PROP_MAX_READ_CONNECTIONS] =
+    g_param_spec_uint ("max-read-connections", NULL, NULL,
+                       0, 1024, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS, flags);
+
+  /**
+   * MsbDbPools:connect-timeout:
+   *
+   * How long, in microseconds, a call waits for its turn (a free read
+   * connection, or the writer) before failing with
+   * %MSB_DB_ERROR_POOL_TIMEOUT. 0 means
+   * %MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS.
+   */
+  properties[PROP_CONNECT_TIMEOUT] =
+    g_param_spec_int64 ("connect-timeout", NULL, NULL,
+                        0, G_MAXINT64, MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND,
+                        flags);
+
+  /**
+   * MsbDbPools:busy-timeout:
+   *
+   * The `busy_timeout` of every connection, in microseconds (SQLite counts
+   * in milliseconds). 0 means %MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS.
+   */
+  properties[PROP_BUSY_TIMEOUT] =
+    g_param_spec_int64 ("busy-timeout", NULL, NULL,
+                        0, G_MAXINT64, MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS * G_TIME_SPAN_SECOND,
+                        flags);
+
+  /**
+   * MsbDbPools:read-only:
+   *
+   * Read-only pools never create the database and have no writer thread;
+   * writes and transactions fail with %MSB_DB_ERROR_READ_ONLY.
+   */
+  properties[PROP_READ_ONLY] =
+    g_param_spec_boolean ("read-only", NULL, NULL, FALSE, flags);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+msb_db_pools_init (MsbDbPools *self)
+{
+  self->max_read_connections = MSB_DB_DEFAULT_MAX_READ_CONNECTIONS;
+  self->connect_timeout = MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
+  self->busy_timeout = MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
+  self->counters = msb_db_counters_new ();
+  msb_db_retry_policy_init_default (&self->retry_policy);
+  g_mutex_init (&self->init_lock);
+  g_mutex_init (&self->close_lock);
+}
+
+/* Opening --------------------------------------------------------------- */
+
+static MsbDbReadPool *
+open_read_pool (MsbDbPools               *self,
+                const MsbDbTarget        *target,
+                const MsbDbConnSettings  *settings,
+                GCancellable             *cancellable,
+                GError                  **error)
+{
+  g_autofree MsbDbBackendConn **conns = g_new0 (MsbDbBackendConn *, self->max_read_connections);
+
+  for (guint i = 0; i < self->max_read_connections; i++)
+    {
+      if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+        conns[i] = msb_db_backend_open (target, MSB_DB_CONN_READ_ONLY, settings, error);
+      if (conns[i] == NULL)
+        {
+          for (guint j = 0; j < i; j++)
+            msb_db_backend_close (conns[j]);
+          return NULL;
+        }
+    }
+  return msb_db_read_pool_new (conns, self->max_read_connections, self->counters);
+}
+
+static gboolean
+open_connections (MsbDbPools    *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(MsbDbTarget) target = msb_db_target_parse (self->path, error);
+  MsbDbConnSettings settings = {
+    .busy_timeout = self->busy_timeout,
+    .statement_cache_size = STATEMENT_CACHE_SIZE,
+  };
+  MsbDbBackendConn *writer_conn = NULL;
+
+  if (target == NULL)
+    return FALSE;
+
+  /* The writer first: it creates the file and switches it to WAL, which a
+   * read-only connection cannot do. */
+  if (!self->read_only)
+    {
+      writer_conn = msb_db_backend_open (target, MSB_DB_CONN_READ_WRITE, &settings, error);
+      if (writer_conn == NULL)
+        return FALSE;
+    }
+
+  self->read_pool = open_read_pool (self, target, &settings, cancellable, error);
+  if (self->read_pool == NULL)
+    {
+      msb_db_backend_close (writer_conn);
+      return FALSE;
+    }
+
+  if (writer_conn != NULL)
+    {
+      self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy, self, error);
+      if (self->writer == NULL)
+        {
+          msb_db_read_pool_close (self->read_pool, 0);
+          return FALSE;
+        }
+    }
+
+  g_debug ("Opened %s: %u read connection(s), %s", self->path, self->max_read_connections,
+           self->read_only ? "read-only" : "one writer thread");
+  return TRUE;
+}
+
+static gboolean
+msb_db_pools_initable_init (GInitable     *initable,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  MsbDbPools *self = MSB_DB_POOLS (initable);
+  gboolean ok;
+
+  g_mutex_lock (&self->init_lock);
+  if (!self->init_done)
+    {
+      GError *local_error = NULL;
+
+      if (!open_connections (self, cancellable, &local_error))
+        self->init_error = local_error;
+      self->init_done = TRUE;
+    }
+  ok = self->init_error == NULL;
+  if (!ok)
+    g_propagate_error (error, g_error_copy (self->init_error));
+  g_mutex_unlock (&self->init_lock);
+  return ok;
+}
+
+static void
+msb_db_pools_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = msb_db_pools_initable_init;
+}
+
+static void
+msb_db_pools_async_initable_iface_init (GAsyncInitableIface *iface)
+{
+  /* GAsyncInitable's default runs GInitable's init in a worker thread. */
+}
+
+/**
+ * msb_db_pools_open:
+ * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @max_read_connections: the size of the read pool, 0 for the default
+ * @connect_timeout: how long a call waits for its turn, in microseconds;
+ *   0 for the default
+ * @busy_timeout: the `busy_timeout` of every connection, in microseconds;
+ *   0 for the default
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Opens the database, creating it if needed, with its writer thread and
+ * its read pool. Blocks; see [func@MsbDb.Pools.open_async].
+ *
+ * Returns: (transfer full): the pools, or %NULL with @error set
+ */
+MsbDbPools *
+msb_db_pools_open (const char    *path,
+                   guint          max_read_connections,
+                   GTimeSpan      connect_timeout,
+                   GTimeSpan      busy_timeout,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (MSB_DB_TYPE_POOLS, cancellable, error,
+                         "path", path,
+                         "max-read-connections", max_read_connections,
+                         "connect-timeout", connect_timeout,
+                         "busy-timeout", busy_timeout,
+                         NULL);
+}
+
+/**
+ * msb_db_pools_open_read_only:
+ * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @max_read_connections: the size of the read pool, 0 for the default
+ * @connect_timeout: how long a call waits for its turn, in microseconds;
+ *   0 for the default
+ * @busy_timeout: the `busy_timeout` of every connection, in microseconds;
+ *   0 for the default
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Opens an existing database for reading only: no writer thread, and the
+ * file is never created (a missing file is %MSB_DB_ERROR_CANT_OPEN).
+ *
+ * Returns: (transfer full): the pools, or %NULL with @error set
+ */
+MsbDbPools *
+msb_db_pools_open_read_only (const char    *path,
+                             guint          max_read_connections,
+                             GTimeSpan      connect_timeout,
+                             GTimeSpan      busy_timeout,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (MSB_DB_TYPE_POOLS, cancellable, error,
+                         "path", path,
+                         "max-read-connections", max_read_connections,
+                         "connect-timeout", connect_timeout,
+                         "busy-timeout", busy_timeout,
+                         "read-only", TRUE,
+                         NULL);
+}
+
+/**
+ * msb_db_pools_open_async:
+ * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @max_read_connections: the size of the read pool, 0 for the default
+ * @connect_timeout: how long a call waits for its turn, in microseconds;
+ *   0 for the default
+ * @busy_timeout: the `busy_timeout` of every connection, in microseconds;
+ *   0 for the default
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the pools are open
+ * @user_data: (closure callback): data for @callback
+ *
+ * Opens the database in a worker thread. Finish with
+ * [func@MsbDb.Pools.open_finish].
+ */
+void
+msb_db_pools_open_async (const char          *path,
+                         guint                max_read_connections,
+                         GTimeSpan            connect_timeout,
+                         GTimeSpan            busy_timeout,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (path != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  g_async_initable_new_async (MSB_DB_TYPE_POOLS, G_PRIORITY_DEFAULT, cancellable,
+                              callback, user_data,
+                              "path", path,
+                              "max-read-connections", max_read_connections,
+                              "connect-timeout", connect_timeout,
+                              "busy-timeout", busy_timeout,
+                              NULL);
+}
+
+/**
+ * msb_db_pools_open_finish:
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [func@MsbDb.Pools.open_async].
+ *
+ * Returns: (transfer full): the pools, or %NULL with @error set
+ */
+MsbDbPools *
+msb_db_pools_open_finish (GAsyncResult  *result,
+                          GError       **error)
+{
+  g_autoptr(GObject) source = NULL;
+  GObject *object;
+
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  source = g_async_result_get_source_object (result);
+  object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error);
+  return object ? MSB_DB_POOLS (object) : NULL;
+}
+
+/* Getters --------------------------------------------------------------- */
+
+/**
+ * msb_db_pools_get_path:
+ * @self: a #MsbDbPools
+ *
+ * Returns: (transfer none): the database target given at open
+ */
+const char *
+msb_db_pools_get_path (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+
+  return self->path;
+}
+
+/**
+ * msb_db_pools_get_max_read_connections:
+ * @self: a #MsbDbPools
+ *
+ * Returns: the size of the read pool
+ */
+guint
+msb_db_pools_get_max_read_connections (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), 0);
+
+  return self->max_read_connections;
+}
+
+/**
+ * msb_db_pools_get_connect_timeout:
+ * @self: a #MsbDbPools
+ *
+ * Returns: how long a call waits for its turn, in microseconds
+ */
+GTimeSpan
+msb_db_pools_get_connect_timeout (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), 0);
+
+  return self->connect_timeout;
+}
+
+/**
+ * msb_db_pools_get_busy_timeout:
+ * @self: a #MsbDbPools
+ *
+ * Returns: the busy timeout of every connection, in microseconds
+ */
+GTimeSpan
+msb_db_pools_get_busy_timeout (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), 0);
+
+  return self->busy_timeout;
+}
+
+/**
+ * msb_db_pools_get_read_only:
+ * @self: a #MsbDbPools
+ *
+ * Returns: %TRUE if the pools only read (no writer thread)
+ */
+gboolean
+msb_db_pools_get_read_only (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+
+  return self->read_only;
+}
+
+/**
+ * msb_db_pools_is_closed:
+ * @self: a #MsbDbPools
+ *
+ * Returns: %TRUE once [method@MsbDb.Pools.close] was called
+ */
+gboolean
+msb_db_pools_is_closed (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), TRUE);
+
+  return g_atomic_int_get (&self->closed);
+}
+
+/**
+ * msb_db_pools_get_stats:
+ * @self: a #MsbDbPools
+ *
+ * Takes a copy of the counters of @self.
+ *
+ * Returns: (transfer full): a new #MsbDbStats
+ */
+MsbDbStats *
+msb_db_pools_get_stats (MsbDbPools *self)
+{
+  MsbDbStats *stats;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+
+  stats = g_new0 (MsbDbStats, 1);
+  msb_db_counters_snapshot (self->counters, stats);
+  return stats;
+}
+
+/* Checks shared by every call ------------------------------------------- */
+
+static gboolean
+check_usable (MsbDbPools  *self,
+              GError     **error)
+{
+  if (!self->init_done || self->init_error != NULL)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "The pools were not opened successfully");
+      return FALSE;
+    }
+  if (g_atomic_int_get (&self->closed))
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                           "The database pools are closed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_writable (MsbDbPools  *self,
+                GError     **error)
+{
+  if (!check_usable (self, error))
+    return FALSE;
+  if (self->read_only)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                           "These pools were opened read-only: they have no writer");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A blocking call from inside a callback of the same pools would wait for
+ * the very thread (or connection) it is running on. */
+static gboolean
+check_may_block (MsbDbPools  *self,
+                 const char  *function,
+                 GError     **error)
+{
+  if (!msb_db_job_in_callback_of (self))
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+               "%s() was called from inside a transaction or snapshot callback of "
+               "the same pools, where it would deadlock: use the MsbDbConnection "
+               "given to the callback, or the _async variant", function);
+  return FALSE;
+}
+
+static GVariant *
+sink_params (GVariant *params)
+{
+  return params ? g_variant_ref_sink (params) : NULL;
+}
+
+/* Work done on a read connection ---------------------------------------- */
+
+static void
+wait_before_retry (MsbDbPools   *self,
+                   guint         attempt,
+                   const GError *error)
+{
+  GTimeSpan delay = msb_db_retry_policy_delay (&self->retry_policy, attempt);
+
+  MSB_DB_COUNT (self->counters, busy_retries);
+  g_debug ("Database busy (%s); retrying in %" G_GINT64_FORMAT " ms",
+           error->message, delay / 1000);
+  g_usleep (delay);
+}
+
+static MsbDbRows *
+read_on (MsbDbPools        *self,
+         MsbDbBackendConn  *conn,
+         const char        *sql,
+         GVariant          *params,
+         GCancellable      *cancellable,
+         GError           **error)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      GError *local_error = NULL;
+      MsbDbRows *rows = msb_db_backend_execute (conn, sql, params, cancellable, &local_error);
+
+      if (rows != NULL)
+        {
+          MSB_DB_COUNT (self->counters, reads);
+          return rows;
+        }
+      if (!msb_db_retry_should_retry (&self->retry_policy, attempt, local_error))
+        {
+          if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+            MSB_DB_COUNT (self->counters, retries_exhausted);
+          g_propagate_error (error, local_error);
+          return NULL;
+        }
+      wait_before_retry (self, attempt, local_error);
+      g_error_free (local_error);
+    }
+}
+
+static gboolean
+run_snapshot_callback (MsbDbPools           *self,
+                       MsbDbBackendConn     *conn,
+                       MsbDbConnectionFunc   func,
+                       gpointer              user_data,
+                       GCancellable         *cancellable,
+                       GError              **error)
+{
+  g_autoptr(MsbDbConnection) connection = NULL;
+  gconstpointer previous;
+  gboolean ok;
+
+  if (!msb_db_backend_control (conn, MSB_DB_TX_BEGIN, error))
+    return FALSE;
+
+  connection = msb_db_connection_new (conn, cancellable);
+  previous = msb_db_job_enter_callback (self);
+  ok = func (connection, user_data, error);
+  msb_db_job_leave_callback (previous);
+  msb_db_connection_invalidate (connection);
+
+  if (!ok && error != NULL && *error == NULL)
+    g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                         "The snapshot callback returned FALSE without setting an error");
+  /* A read transaction has nothing to keep: end it either way. */
+  msb_db_backend_control (conn, MSB_DB_TX_ROLLBACK, NULL);
+  return ok;
+}
+
+static gboolean
+snapshot_on (MsbDbPools           *self,
+             MsbDbBackendConn     *conn,
+             MsbDbConnectionFunc   func,
+             gpointer              user_data,
+             GCancellable         *cancellable,
+             GError              **error)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      GError *local_error = NULL;
+
+      if (run_snapshot_callback (self, conn, func, user_data, cancellable, &local_error))
+        {
+          MSB_DB_COUNT (self->counters, snapshots);
+          return TRUE;
+        }
+      if (local_error == NULL)
+        local_error = g_error_new_literal (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                           "The snapshot callback returned FALSE without setting an error");
+      if (!msb_db_retry_should_retry (&self->retry_policy, attempt, local_error))
+        {
+          if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+            MSB_DB_COUNT (self->counters, retries_exhausted);
+          g_propagate_error (error, local_error);
+          return FALSE;
+        }
+      wait_before_retry (self, attempt, local_error);
+      g_error_free (local_error);
+    }
+}
+
+/* Async reads and snapshots: a job that has been handed a connection runs
+ * on a GTask worker thread, and gives the connection back before it
+ * reports. */
+static void
+read_job_in_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  MsbDbPools *self = source_object;
+  MsbDbJob *job = task_data;
+  MsbDbBackendConn *conn = g_steal_pointer (&job->conn);
+  GError *error = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (job->cancellable, &error))
+    ;
+  else if (job->kind == MSB_DB_JOB_READ)
+    job->rows = read_on (self, conn, job->sql, job->params, job->cancellable, &error);
+  else
+    snapshot_on (self, conn, job->func, job->user_data, job->cancellable, &error);
+
+  msb_db_read_pool_release (self->read_pool, conn);
+  if (error != NULL)
+    msb_db_job_take_error (job, error);
+  msb_db_job_complete (job);
+}
+
+static void
+dispatch_read_job (MsbDbJob *job)
+{
+  g_autoptr(GTask) task = g_task_new (job->pools, NULL, NULL, NULL);
+
+  /* The job's own task reports to the caller; this one only borrows a
+   * worker thread of GLib's pool. */
+  g_task_set_source_tag (task, dispatch_read_job);
+  g_task_set_task_data (task, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
+  g_task_run_in_thread (task, read_job_in_thread);
+}
+
+static GTask *
+new_call_task (MsbDbPools          *self,
+               GCancellable        *cancellable,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data,
+               gpointer             source_tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, source_tag);
+  /* A write that committed stays a success even if its cancellable fired
+   * afterwards: the outcome decides, not the cancellable. */
+  g_task_set_check_cancellable (task, FALSE);
+  return task;
+}
+
+static MsbDbJob *
+new_job (MsbDbPools    *self,
+         MsbDbJobKind   kind,
+         GCancellable  *cancellable,
+         GTask         *task)
+{
+  MsbDbJob *job = msb_db_job_new (kind, cancellable, self->connect_timeout);
+
+  job->pools = self;
+  if (task != NULL)
+    {
+      job->task = g_object_ref (task);
+      g_task_set_task_data (task, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
+    }
+  return job;
+}
+
+/* Hands an async job to the read pool or the writer; if neither takes it,
+ * the caller hears why, in its main context. */
+static void
+submit_async_job (MsbDbPools *self,
+                  MsbDbJob   *job)
+{
+  GError *error = NULL;
+  gboolean queued;
+
+  if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_SNAPSHOT)
+    {
+      job->granted = dispatch_read_job;
+      queued = check_usable (self, &error) && msb_db_read_pool_submit (self->read_pool, job, &error);
+    }
+  else
+    queued = check_writable (self, &error) && msb_db_writer_submit (self->writer, job, &error);
+
+  if (!queued && msb_db_job_claim (job))
+    {
+      msb_db_job_take_error (job, error);
+      msb_db_job_complete (job);
+    }
+  else if (!queued)
+    g_clear_error (&error);
+}
+
+/* Blocking writes: queue the job and wait for the writer's answer. */
+static gboolean
+run_writer_job (MsbDbPools  *self,
+                MsbDbJob    *job,
+                GError     **error)
+{
+  if (!msb_db_writer_submit (self->writer, job, error))
+    return FALSE;
+  msb_db_job_wait (job);
+  if (job->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&job->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* read ------------------------------------------------------------------ */
+
+/**
+ * msb_db_pools_read:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement that only reads
+ * @params: (nullable): a tuple for positional parameters (`?`, `?NNN`), an
+ *   `a{sv}` for named ones (`:name`, `@name`, `$name`), or %NULL; a
+ *   floating reference is consumed
+ * @cancellable: (nullable): a #GCancellable; cancelling interrupts the
+ *   statement
+ * @error: return location for a #GError
+ *
+ * Runs @sql on a read connection, on the calling thread, waiting at most
+ * #MsbDbPools:connect-timeout for a free connection. A statement that
+ * writes fails with %MSB_DB_ERROR_READ_ONLY and changes nothing.
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set
+ */
+MsbDbRows *
+msb_db_pools_read (MsbDbPools    *self,
+                   const char    *sql,
+                   GVariant      *params,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) owned_params = sink_params (params);
+  MsbDbBackendConn *conn;
+  MsbDbRows *rows;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_may_block (self, "msb_db_pools_read", error) || !check_usable (self, error))
+    return NULL;
+
+  conn = msb_db_read_pool_acquire (self->read_pool, self->connect_timeout, cancellable, error);
+  if (conn == NULL)
+    return NULL;
+  rows = read_on (self, conn, sql, owned_params, cancellable, error);
+  msb_db_read_pool_release (self->read_pool, conn);
+  return rows;
+}
+
+/**
+ * msb_db_pools_read_async:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement that only reads
+ * @params: (nullable): parameters, as for [method@MsbDb.Pools.read]
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the result
+ * @user_data: (closure callback): data for @callback
+ *
+ * Runs @sql on a read connection in a worker thread. A read waiting for a
+ * connection holds no thread. Finish with [method@MsbDb.Pools.read_finish].
+ */
+void
+msb_db_pools_read_async (MsbDbPools          *self,
+                         const char          *sql,
+                         GVariant            *params,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (sql != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_read_async);
+  job = new_job (self, MSB_DB_JOB_READ, cancellable, task);
+  job->sql = g_strdup (sql);
+  job->params = sink_params (params);
+  submit_async_job (self, job);
+}
+
+/**
+ * msb_db_pools_read_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.read_async].
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set
+ */
+MsbDbRows *
+msb_db_pools_read_finish (MsbDbPools    *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_read_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* write ----------------------------------------------------------------- */
+
+/**
+ * msb_db_pools_write:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @params: (nullable): parameters, as for [method@MsbDb.Pools.read]; a
+ *   floating reference is consumed
+ * @cancellable: (nullable): a #GCancellable; a write cancelled while it
+ *   waits in the queue never runs
+ * @error: return location for a #GError
+ *
+ * Queues @sql for the writer thread and waits for it to be committed. The
+ * result holds the rows of a `RETURNING` clause, the number of changed rows
+ * and the last inserted rowid. `BEGIN`, `COMMIT`, `ROLLBACK` and
+ * `SAVEPOINT` are refused: use [method@MsbDb.Pools.transaction].
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set (and
+ *   nothing written)
+ */
+MsbDbRows *
+msb_db_pools_write (MsbDbPools    *self,
+                    const char    *sql,
+                    GVariant      *params,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_autoptr(GVariant) owned_params = sink_params (params);
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_may_block (self, "msb_db_pools_write", error) || !check_writable (self, error))
+    return NULL;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  job = new_job (self, MSB_DB_JOB_WRITE, cancellable, NULL);
+  job->sql = g_strdup (sql);
+  job->params = g_steal_pointer (&owned_params);
+  if (!run_writer_job (self, job, error))
+    return NULL;
+  return g_steal_pointer (&job->rows);
+}
+
+/**
+ * msb_db_pools_write_async:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @params: (nullable): parameters, as for [method@MsbDb.Pools.read]
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the write is committed or failed
+ * @user_data: (closure callback): data for @callback
+ *
+ * Queues @sql for the writer thread. Finish with
+ * [method@MsbDb.Pools.write_finish].
+ */
+void
+msb_db_pools_write_async (MsbDbPools          *self,
+                          const char          *sql,
+                          GVariant            *params,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (sql != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_async);
+  job = new_job (self, MSB_DB_JOB_WRITE, cancellable, task);
+  job->sql = g_strdup (sql);
+  job->params = sink_params (params);
+  submit_async_job (self, job);
+}
+
+/**
+ * msb_db_pools_write_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.write_async].
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set
+ */
+MsbDbRows *
+msb_db_pools_write_finish (MsbDbPools    *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* transaction ----------------------------------------------------------- */
+
+/**
+ * msb_db_pools_transaction:
+ * @self: a #MsbDbPools
+ * @func: (scope call): the body of the transaction
+ * @user_data: (closure func): data for @func
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs @func on the writer thread inside a transaction (`BEGIN IMMEDIATE`)
+ * and waits for the outcome. If @func returns %FALSE everything it did is
+ * rolled back and its error is returned. If the database is busy the whole
+ * transaction is rolled back and @func runs again from the start, so it
+ * must be safe to call more than once.
+ *
+ * Returns: %TRUE if the transaction committed
+ */
+gboolean
+msb_db_pools_transaction (MsbDbPools           *self,
+                          MsbDbConnectionFunc   func,
+                          gpointer              user_data,
+                          GCancellable         *cancellable,
+                          GError              **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_may_block (self, "msb_db_pools_transaction", error) || !check_writable (self, error))
+    return FALSE;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  job = new_job (self, MSB_DB_JOB_TRANSACTION, cancellable, NULL);
+  job->func = func;
+  job->user_data = user_data;
+  return run_writer_job (self, job, error);
+}
+
+/**
+ * msb_db_pools_transaction_async:
+ * @self: a #MsbDbPools
+ * @func: (scope notified) (closure user_data) (destroy notify): the body of
+ *   the transaction
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data once @func will not run again
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure callback_data): called with the outcome
+ * @callback_data: data for @callback
+ *
+ * Queues @func for the writer thread, as [method@MsbDb.Pools.transaction]
+ * does. @func runs on the writer thread, not in the caller's context.
+ */
+void
+msb_db_pools_transaction_async (MsbDbPools           *self,
+                                MsbDbConnectionFunc   func,
+                                gpointer              user_data,
+                                GDestroyNotify        notify,
+                                GCancellable         *cancellable,
+                                GAsyncReadyCallback   callback,
+                                gpointer              callback_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, callback_data, msb_db_pools_transaction_async);
+  job = new_job (self, MSB_DB_JOB_TRANSACTION, cancellable, task);
+  job->func = func;
+  job->user_data = user_data;
+  job->notify = notify;
+  submit_async_job (self, job);
+}
+
+/**
+ * msb_db_pools_transaction_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.transaction_async].
+ *
+ * Returns: %TRUE if the transaction committed
+ */
+gboolean
+msb_db_pools_transaction_finish (MsbDbPools    *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_transaction_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* snapshot -------------------------------------------------------------- */
+
+/**
+ * msb_db_pools_snapshot:
+ * @self: a #MsbDbPools
+ * @func: (scope call): the body of the snapshot
+ * @user_data: (closure func): data for @func
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs @func with a read connection inside one read transaction, on the
+ * calling thread: every statement it runs sees the same committed state.
+ * Statements that write fail with %MSB_DB_ERROR_READ_ONLY.
+ *
+ * Returns: %TRUE if @func returned %TRUE
+ */
+gboolean
+msb_db_pools_snapshot (MsbDbPools           *self,
+                       MsbDbConnectionFunc   func,
+                       gpointer              user_data,
+                       GCancellable         *cancellable,
+                       GError              **error)
+{
+  MsbDbBackendConn *conn;
+  gboolean ok;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_may_block (self, "msb_db_pools_snapshot", error) || !check_usable (self, error))
+    return FALSE;
+
+  conn = msb_db_read_pool_acquire (self->read_pool, self->connect_timeout, cancellable, error);
+  if (conn == NULL)
+    return FALSE;
+  ok = snapshot_on (self, conn, func, user_data, cancellable, error);
+  msb_db_read_pool_release (self->read_pool, conn);
+  return ok;
+}
+
+/**
+ * msb_db_pools_snapshot_async:
+ * @self: a #MsbDbPools
+ * @func: (scope notified) (closure user_data) (destroy notify): the body of
+ *   the snapshot
+ * @user_data: data for @func
+ * @notify: (nullable): frees @user_data once @func will not run again
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure callback_data): called with the outcome
+ * @callback_data: data for @callback
+ *
+ * Runs @func on a read worker inside one read transaction, as
+ * [method@MsbDb.Pools.snapshot] does.
+ */
+void
+msb_db_pools_snapshot_async (MsbDbPools           *self,
+                             MsbDbConnectionFunc   func,
+                             gpointer              user_data,
+                             GDestroyNotify        notify,
+                             GCancellable         *cancellable,
+                             GAsyncReadyCallback   callback,
+                             gpointer              callback_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (func != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, callback_data, msb_db_pools_snapshot_async);
+  job = new_job (self, MSB_DB_JOB_SNAPSHOT, cancellable, task);
+  job->func = func;
+  job->user_data = user_data;
+  job->notify = notify;
+  submit_async_job (self, job);
+}
+
+/**
+ * msb_db_pools_snapshot_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.snapshot_async].
+ *
+ * Returns: %TRUE if the snapshot callback returned %TRUE
+ */
+gboolean
+msb_db_pools_snapshot_finish (MsbDbPools    *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_snapshot_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* close ----------------------------------------------------------------- */
+
+/**
+ * msb_db_pools_close:
+ * @self: a #MsbDbPools
+ * @cancellable: (nullable): not used yet; close always completes
+ * @error: return location for a #GError
+ *
+ * Stops accepting calls, lets the queued writes finish (each reports its
+ * own outcome), interrupts running reads (they fail with
+ * %MSB_DB_ERROR_CLOSED), closes every connection and joins the writer
+ * thread. Afterwards every call fails with %MSB_DB_ERROR_CLOSED. Closing
+ * twice is harmless.
+ *
+ * Returns: %TRUE, or %FALSE if called from inside a callback of @self
+ */
+gboolean
+msb_db_pools_close (MsbDbPools    *self,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_may_block (self, "msb_db_pools_close", error))
+    return FALSE;
+  if (self->init_done && self->init_error == NULL)
+    close_pools (self);
+  else
+    g_atomic_int_set (&self->closed, TRUE);
+  return TRUE;
+}
+
+static void
+close_in_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  MsbDbPools *self = source_object;
+
+  if (self->init_done && self->init_error == NULL)
+    close_pools (self);
+  else
+    g_atomic_int_set (&self->closed, TRUE);
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * msb_db_pools_close_async:
+ * @self: a #MsbDbPools
+ * @cancellable: (nullable): not used yet; close always completes
+ * @callback: (scope async): called once everything is closed
+ * @user_data: (closure callback): data for @callback
+ *
+ * Closes @self in a worker thread, as [method@MsbDb.Pools.close] does.
+ */
+void
+msb_db_pools_close_async (MsbDbPools          *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+
+  task = new_call_task (self, NULL, callback, user_data, msb_db_pools_close_async);
+  g_task_run_in_thread (task, close_in_thread);
+}
+
+/**
+ * msb_db_pools_close_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.close_async].
+ *
+ * Returns: %TRUE once closed
+ */
+gboolean
+msb_db_pools_close_finish (MsbDbPools    *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_close_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,149 @@
+/* msb-db-pools.h: a read pool and one writer thread over one SQLite database
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined (MSB_DB_INSIDE) && !defined (MSB_DB_COMPILATION)
+#error "Only <msb-db.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "msb-db-connection.h"
+#include "msb-db-rows.h"
+#include "msb-db-stats.h"
+
+G_BEGIN_DECLS
+
+/**
+ * MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS:
+ *
+ * The default `busy_timeout` of every connection, in seconds.
+ */
+#define MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS 5
+
+/**
+ * MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS:
+ *
+ * The default time a call waits for its turn (a free read connection, or
+ * the writer), in seconds.
+ */
+#define MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS 30
+
+/**
+ * MSB_DB_DEFAULT_MAX_READ_CONNECTIONS:
+ *
+ * The default size of the read pool.
+ */
+#define MSB_DB_DEFAULT_MAX_READ_CONNECTIONS 4
+
+#define MSB_DB_TYPE_POOLS (msb_db_pools_get_type ())
+
+G_DECLARE_FINAL_TYPE (MsbDbPools, msb_db_pools, MSB_DB, POOLS, GObject)
+
+MsbDbPools *msb_db_pools_open                (const char           *path,
+                                              guint                 max_read_connections,
+                                              GTimeSpan             connect_timeout,
+                                              GTimeSpan             busy_timeout,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_open_async          (const char           *path,
+                                              guint                 max_read_connections,
+                                              GTimeSpan             connect_timeout,
+                                              GTimeSpan             busy_timeout,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MsbDbPools *msb_db_pools_open_finish         (GAsyncResult         *result,
+                                              GError              **error);
+MsbDbPools *msb_db_pools_open_read_only      (const char           *path,
+                                              guint                 max_read_connections,
+                                              GTimeSpan             connect_timeout,
+                                              GTimeSpan             busy_timeout,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+
+const char *msb_db_pools_get_path                 (MsbDbPools *self);
+guint       msb_db_pools_get_max_read_connections (MsbDbPools *self);
+GTimeSpan   msb_db_pools_get_connect_timeout      (MsbDbPools *self);
+GTimeSpan   msb_db_pools_get_busy_timeout         (MsbDbPools *self);
+gboolean    msb_db_pools_get_read_only            (MsbDbPools *self);
+gboolean    msb_db_pools_is_closed                (MsbDbPools *self);
+
+MsbDbRows  *msb_db_pools_read                (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *params,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_read_async          (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *params,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MsbDbRows  *msb_db_pools_read_finish         (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+MsbDbRows  *msb_db_pools_write               (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *params,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_write_async         (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *params,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MsbDbRows  *msb_db_pools_write_finish        (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+gboolean    msb_db_pools_transaction         (MsbDbPools           *self,
+                                              MsbDbConnectionFunc   func,
+                                              gpointer              user_data,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_transaction_async   (MsbDbPools           *self,
+                                              MsbDbConnectionFunc   func,
+                                              gpointer              user_data,
+                                              GDestroyNotify        notify,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              callback_data);
+gboolean    msb_db_pools_transaction_finish  (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+gboolean    msb_db_pools_snapshot            (MsbDbPools           *self,
+                                              MsbDbConnectionFunc   func,
+                                              gpointer              user_data,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_snapshot_async      (MsbDbPools           *self,
+                                              MsbDbConnectionFunc   func,
+                                              gpointer              user_data,
+                                              GDestroyNotify        notify,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              callback_data);
+gboolean    msb_db_pools_snapshot_finish     (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+gboolean    msb_db_pools_close               (MsbDbPools           *self,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_close_async         (MsbDbPools           *self,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+gboolean    msb_db_pools_close_finish        (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+MsbDbStats *msb_db_pools_get_stats           (MsbDbPools           *self);
+
+G_END_DECLS

@@ -1,0 +1,312 @@
+/* msb-db-read-pool.c: a bounded pool of read-only connections
+ *
+ * Waiting reads are kept here, not in threads: a read only gets a worker
+ * thread once it has a connection, so a thousand reads queued behind four
+ * connections tie up no thread of GLib's shared pool. A connection that
+ * comes back is handed straight to the oldest waiter.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "msb-db-error.h"
+#include "msb-db-read-pool.h"
+
+struct _MsbDbReadPool
+{
+  gatomicrefcount ref_count;
+  MsbDbCounters *counters;
+
+  GMutex lock;
+  GCond all_back;            /* signalled when a connection returns */
+  guint n_conns;
+  GQueue idle;               /* of MsbDbBackendConn */
+  GPtrArray *busy;           /* of MsbDbBackendConn, lent out */
+  GQueue waiting;            /* of MsbDbJob, oldest first */
+  gboolean closed;
+};
+
+MsbDbReadPool *
+msb_db_read_pool_new (MsbDbBackendConn **conns,
+                      guint              n_conns,
+                      MsbDbCounters     *counters)
+{
+  MsbDbReadPool *self = g_new0 (MsbDbReadPool, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->counters = msb_db_counters_ref (counters);
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->all_back);
+  self->n_conns = n_conns;
+  g_queue_init (&self->idle);
+  g_queue_init (&self->waiting);
+  self->busy = g_ptr_array_sized_new (n_conns);
+  for (guint i = 0; i < n_conns; i++)
+    g_queue_push_tail (&self->idle, conns[i]);
+  return self;
+}
+
+MsbDbReadPool *
+msb_db_read_pool_ref (MsbDbReadPool *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+msb_db_read_pool_unref (MsbDbReadPool *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+
+  /* Closing is the owner's job; here only leftovers of a failed open. */
+  g_queue_clear_full (&self->idle, (GDestroyNotify) msb_db_backend_close);
+  g_assert (self->busy->len == 0);
+  g_assert (g_queue_is_empty (&self->waiting));
+  g_ptr_array_unref (self->busy);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->all_back);
+  msb_db_counters_unref (self->counters);
+  g_free (self);
+}
+
+static GError *
+exhausted_error (MsbDbReadPool *self)
+{
+  return g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
+                      "read pool exhausted: %u connections, %u idle, %u waiting",
+                      self->n_conns, g_queue_get_length (&self->idle),
+                      g_queue_get_length (&self->waiting));
+}
+
+static GError *
+closed_error (void)
+{
+  return g_error_new_literal (MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                              "The database pools are closed");
+}
+
+/* Lock held. Lends a connection if one is idle and nobody is ahead. */
+static MsbDbBackendConn *
+take_idle (MsbDbReadPool *self)
+{
+  MsbDbBackendConn *conn;
+
+  if (!g_queue_is_empty (&self->waiting))
+    return NULL;
+  conn = g_queue_pop_head (&self->idle);
+  if (conn != NULL)
+    g_ptr_array_add (self->busy, conn);
+  return conn;
+}
+
+static gboolean
+abandon_waiting_job (gpointer               queue,
+                     MsbDbJob              *job,
+                     MsbDbJobAbandonReason  reason)
+{
+  MsbDbReadPool *self = queue;
+  GError *error = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (msb_db_job_try_abandon (job))
+    {
+      if (reason == MSB_DB_JOB_EXPIRED)
+        {
+          error = exhausted_error (self);
+          MSB_DB_COUNT (self->counters, pool_timeouts);
+          g_debug ("Read gave up waiting: %s", error->message);
+        }
+      else
+        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                     "The read was cancelled before it started");
+      if (g_queue_remove (&self->waiting, job))
+        msb_db_job_unref (job);
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (error == NULL)
+    return FALSE;
+  msb_db_job_take_error (job, error);
+  return TRUE;
+}
+
+/* Lock held. Queues @job until a connection comes back. */
+static void
+enqueue_waiting (MsbDbReadPool *self,
+                 MsbDbJob      *job)
+{
+  job->abandon = abandon_waiting_job;
+  job->queue = self;
+  if (job->task != NULL)
+    msb_db_job_watch (job);
+  g_queue_push_tail (&self->waiting, msb_db_job_ref (job));
+}
+
+/* Blocks until a connection is free, at most @timeout (0: forever). */
+MsbDbBackendConn *
+msb_db_read_pool_acquire (MsbDbReadPool  *self,
+                          GTimeSpan       timeout,
+                          GCancellable   *cancellable,
+                          GError        **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+  MsbDbBackendConn *conn;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, closed_error ());
+      return NULL;
+    }
+  conn = take_idle (self);
+  if (conn == NULL)
+    {
+      job = msb_db_job_new (MSB_DB_JOB_READ, cancellable, timeout);
+      enqueue_waiting (self, job);
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (conn != NULL)
+    return conn;
+
+  msb_db_job_wait (job);
+  if (job->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&job->error));
+      return NULL;
+    }
+  return job->conn;
+}
+
+/* Hands @job a connection now, or queues it. When it gets one, its
+ * `granted` function runs (on this thread or the releasing one). */
+gboolean
+msb_db_read_pool_submit (MsbDbReadPool  *self,
+                         MsbDbJob       *job,
+                         GError        **error)
+{
+  MsbDbBackendConn *conn;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, closed_error ());
+      return FALSE;
+    }
+  conn = take_idle (self);
+  if (conn == NULL)
+    enqueue_waiting (self, job);
+  g_mutex_unlock (&self->lock);
+
+  if (conn != NULL && msb_db_job_claim (job))
+    {
+      job->conn = conn;
+      job->granted (job);
+    }
+  return TRUE;
+}
+
+static void
+grant (MsbDbJob         *job,
+       MsbDbBackendConn *conn)
+{
+  job->conn = conn;
+  if (job->task != NULL)
+    job->granted (job);
+  else
+    msb_db_job_complete (job);
+  msb_db_job_unref (job);
+}
+
+/* Takes back a lent connection: the oldest waiter gets it, or it goes idle
+ * (or, once the pool is closed, it is closed). */
+void
+msb_db_read_pool_release (MsbDbReadPool    *self,
+                          MsbDbBackendConn *conn)
+{
+  MsbDbJob *next = NULL;
+  gboolean close_it = FALSE;
+
+  /* No transaction may outlive its user: roll back what a callback left. */
+  if (!msb_db_backend_reset (conn))
+    g_warning ("A read connection could not be reset");
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_ptr_array_remove_fast (self->busy, conn);
+      close_it = TRUE;
+      g_cond_broadcast (&self->all_back);
+    }
+  else
+    {
+      while ((next = g_queue_pop_head (&self->waiting)) != NULL)
+        {
+          if (msb_db_job_claim (next))
+            break;
+          msb_db_job_unref (next);
+        }
+      if (next == NULL)
+        {
+          g_ptr_array_remove_fast (self->busy, conn);
+          g_queue_push_head (&self->idle, conn);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (close_it)
+    msb_db_backend_close (conn);
+  else if (next != NULL)
+    grant (next, conn);
+}
+
+/* Stops lending: queued reads fail with CLOSED, running ones are
+ * interrupted, and the connections are closed as they come back. Waits at
+ * most @grace for them; a connection still out then (held by a snapshot
+ * callback that does not return) is closed when it is released. */
+void
+msb_db_read_pool_close (MsbDbReadPool *self,
+                        GTimeSpan      grace)
+{
+  GQueue waiting = G_QUEUE_INIT;
+  GQueue idle = G_QUEUE_INIT;
+  gint64 deadline = g_get_monotonic_time () + grace;
+  MsbDbJob *job;
+
+  g_mutex_lock (&self->lock);
+  self->closed = TRUE;
+  waiting = self->waiting;
+  g_queue_init (&self->waiting);
+  for (guint i = 0; i < self->busy->len; i++)
+    msb_db_backend_interrupt (g_ptr_array_index (self->busy, i));
+  g_mutex_unlock (&self->lock);
+
+  while ((job = g_queue_pop_head (&waiting)) != NULL)
+    {
+      if (msb_db_job_try_abandon (job))
+        {
+          msb_db_job_take_error (job, closed_error ());
+          msb_db_job_complete (job);
+        }
+      msb_db_job_unref (job);
+    }
+
+  g_mutex_lock (&self->lock);
+  while (self->busy->len > 0)
+    if (!g_cond_wait_until (&self->all_back, &self->lock, deadline))
+      break;
+  if (self->busy->len > 0)
+    g_warning ("Closing with %u read connection(s) still in use by callbacks; "
+               "they will be closed when released", self->busy->len);
+  idle = self->idle;
+  g_queue_init (&self->idle);
+  g_mutex_unlock (&self->lock);
+
+  g_queue_clear_full (&idle, (GDestroyNotify) msb_db_backend_close);
+}

@@ -1,0 +1,33 @@
+/* msb-db-rows-private.h: building an MsbDbRows
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "msb-db-rows.h"
+
+G_BEGIN_DECLS
+
+/* A result is built by one thread (the one that steps the statement), then
+ * sealed; only a sealed result is handed out, and it never changes again,
+ * which is what makes it safe to share between threads. */
+MsbDbRows *msb_db_rows_new             (guint        n_columns);
+void       msb_db_rows_set_column_name (MsbDbRows   *self,
+                                        guint        column,
+                                        const char  *name);
+void       msb_db_rows_append_null     (MsbDbRows   *self);
+void       msb_db_rows_append_int64    (MsbDbRows   *self,
+                                        gint64       value);
+void       msb_db_rows_append_double   (MsbDbRows   *self,
+                                        double       value);
+void       msb_db_rows_append_text     (MsbDbRows   *self,
+                                        const char  *text,
+                                        gsize        length);
+void       msb_db_rows_append_blob     (MsbDbRows   *self,
+                                        gconstpointer data,
+                                        gsize        length);
+void       msb_db_rows_seal            (MsbDbRows   *self,
+                                        gint64       changes,
+                                        gint64       last_insert_rowid);
+
+G_END_DECLS

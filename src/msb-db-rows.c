@@ -1,0 +1,567 @@
+/* msb-db-rows.c: an immutable query result
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "msb-db-rows-private.h"
+
+/**
+ * MsbDbRows:
+ *
+ * The result of one statement: the rows it produced (a `SELECT`, or the
+ * `RETURNING` clause of a write), the number of rows it changed and the last
+ * inserted rowid.
+ *
+ * A result is complete when you get it: every row has been read from SQLite
+ * and no statement or connection is held. It never changes afterwards, so
+ * it may be read from any number of threads at once.
+ *
+ * Values keep their SQLite storage class ([enum@MsbDb.ValueType]); SQL NULL
+ * stays distinct from 0 and from the empty string. Rows and columns are
+ * numbered from 0.
+ */
+
+typedef struct
+{
+  MsbDbValueType type;
+  union {
+    gint64 i;
+    double d;
+    struct {
+      gsize offset;
+      gsize length;
+    } span;
+  } v;
+} Cell;
+
+struct _MsbDbRows
+{
+  GObject parent_instance;
+
+  guint n_columns;
+  guint n_rows;
+  char **column_names;
+
+  GArray *cells;        /* of Cell, row-major */
+  GByteArray *building; /* text and blob bytes while building */
+  GBytes *data;         /* the same bytes once sealed */
+  const guint8 *bytes;
+
+  gint64 changes;
+  gint64 last_insert_rowid;
+};
+
+G_DEFINE_FINAL_TYPE (MsbDbRows, msb_db_rows, G_TYPE_OBJECT)
+
+static void
+msb_db_rows_finalize (GObject *object)
+{
+  MsbDbRows *self = MSB_DB_ROWS (object);
+
+  g_strfreev (self->column_names);
+  g_clear_pointer (&self->cells, g_array_unref);
+  g_clear_pointer (&self->building, g_byte_array_unref);
+  g_clear_pointer (&self->data, g_bytes_unref);
+
+  G_OBJECT_CLASS (msb_db_rows_parent_class)->finalize (object);
+}
+
+static void
+msb_db_rows_class_init (MsbDbRowsClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = msb_db_rows_finalize;
+}
+
+static void
+msb_db_rows_init (MsbDbRows *self)
+{
+}
+
+MsbDbRows *
+msb_db_rows_new (guint n_columns)
+{
+  MsbDbRows *self = g_object_new (MSB_DB_TYPE_ROWS, NULL);
+
+  self->n_columns = n_columns;
+  self->column_names = g_new0 (char *, n_columns + 1);
+  self->cells = g_array_new (FALSE, FALSE, sizeof (Cell));
+  self->building = g_byte_array_new ();
+  return self;
+}
+
+void
+msb_db_rows_set_column_name (MsbDbRows  *self,
+                             guint       column,
+                             const char *name)
+{
+  g_assert (column < self->n_columns);
+  g_free (self->column_names[column]);
+  self->column_names[column] = g_strdup (name ? name : "");
+}
+
+static void
+append_cell (MsbDbRows  *self,
+             const Cell *cell)
+{
+  g_assert (self->data == NULL);
+  g_array_append_vals (self->cells, cell, 1);
+}
+
+void
+msb_db_rows_append_null (MsbDbRows *self)
+{
+  Cell cell = { .type = MSB_DB_VALUE_TYPE_NULL };
+
+  append_cell (self, &cell);
+}
+
+void
+msb_db_rows_append_int64 (MsbDbRows *self,
+                          gint64     value)
+{
+  Cell cell = { .type = MSB_DB_VALUE_TYPE_INTEGER, .v.i = value };
+
+  append_cell (self, &cell);
+}
+
+void
+msb_db_rows_append_double (MsbDbRows *self,
+                           double     value)
+{
+  Cell cell = { .type = MSB_DB_VALUE_TYPE_REAL, .v.d = value };
+
+  append_cell (self, &cell);
+}
+
+static void
+append_span (MsbDbRows      *self,
+             MsbDbValueType  type,
+             gconstpointer   data,
+             gsize           length)
+{
+  static const guint8 nul = 0;
+  Cell cell = { .type = type };
+
+  cell.v.span.offset = self->building->len;
+  cell.v.span.length = length;
+  if (length > 0)
+    g_byte_array_append (self->building, data, length);
+  /* Text is stored NUL-terminated so get_string() can hand out a pointer
+   * into the shared bytes. Blobs get one too; it costs a byte and keeps the
+   * layout uniform. */
+  g_byte_array_append (self->building, &nul, 1);
+  append_cell (self, &cell);
+}
+
+void
+msb_db_rows_append_text (MsbDbRows  *self,
+                         const char *text,
+                         gsize       length)
+{
+  append_span (self, MSB_DB_VALUE_TYPE_TEXT, text, length);
+}
+
+void
+msb_db_rows_append_blob (MsbDbRows    *self,
+                         gconstpointer data,
+                         gsize         length)
+{
+  append_span (self, MSB_DB_VALUE_TYPE_BLOB, data, length);
+}
+
+void
+msb_db_rows_seal (MsbDbRows *self,
+                  gint64     changes,
+                  gint64     last_insert_rowid)
+{
+  g_assert (self->data == NULL);
+  g_assert (self->n_columns == 0 || self->cells->len % self->n_columns == 0);
+
+  self->n_rows = self->n_columns ? self->cells->len / self->n_columns : 0;
+  self->changes = changes;
+  self->last_insert_rowid = last_insert_rowid;
+  self->data = g_byte_array_free_to_bytes (g_steal_pointer (&self->building));
+  self->bytes = g_bytes_get_data (self->data, NULL);
+}
+
+static const Cell *
+get_cell (MsbDbRows *self,
+          guint      row,
+          guint      column)
+{
+  return &g_array_index (self->cells, Cell, (gsize) row * self->n_columns + column);
+}
+
+#define CHECK_CELL(self, row, column, val)                   \
+  G_STMT_START {                                             \
+    g_return_val_if_fail (MSB_DB_IS_ROWS (self), (val));     \
+    g_return_val_if_fail ((row) < (self)->n_rows, (val));    \
+    g_return_val_if_fail ((column) < (self)->n_columns, (val)); \
+  } G_STMT_END
+
+/**
+ * msb_db_rows_get_n_rows:
+ * @self: a #MsbDbRows
+ *
+ * Returns: the number of rows
+ */
+guint
+msb_db_rows_get_n_rows (MsbDbRows *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), 0);
+
+  return self->n_rows;
+}
+
+/**
+ * msb_db_rows_get_n_columns:
+ * @self: a #MsbDbRows
+ *
+ * The number of columns of the statement. A statement with no result
+ * columns (an `INSERT` without `RETURNING`) has none; a `SELECT` that
+ * matched nothing still has its columns.
+ *
+ * Returns: the number of columns
+ */
+guint
+msb_db_rows_get_n_columns (MsbDbRows *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), 0);
+
+  return self->n_columns;
+}
+
+/**
+ * msb_db_rows_get_column_name:
+ * @self: a #MsbDbRows
+ * @column: a column number
+ *
+ * Returns: (transfer none): the name of @column, as SQLite reports it
+ */
+const char *
+msb_db_rows_get_column_name (MsbDbRows *self,
+                             guint      column)
+{
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), NULL);
+  g_return_val_if_fail (column < self->n_columns, NULL);
+
+  return self->column_names[column];
+}
+
+/**
+ * msb_db_rows_get_value_type:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Returns: the storage class of the value at (@row, @column)
+ */
+MsbDbValueType
+msb_db_rows_get_value_type (MsbDbRows *self,
+                            guint      row,
+                            guint      column)
+{
+  CHECK_CELL (self, row, column, MSB_DB_VALUE_TYPE_NULL);
+
+  return get_cell (self, row, column)->type;
+}
+
+/**
+ * msb_db_rows_is_null:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Returns: %TRUE if the value at (@row, @column) is SQL NULL
+ */
+gboolean
+msb_db_rows_is_null (MsbDbRows *self,
+                     guint      row,
+                     guint      column)
+{
+  CHECK_CELL (self, row, column, TRUE);
+
+  return get_cell (self, row, column)->type == MSB_DB_VALUE_TYPE_NULL;
+}
+
+/**
+ * msb_db_rows_get_int64:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Gets a value as an integer. A REAL is truncated towards zero and TEXT is
+ * parsed as a decimal integer, as SQLite's own conversions do; NULL and
+ * BLOB give 0. Use [method@MsbDb.Rows.is_null] to tell NULL from 0.
+ *
+ * Returns: the value as a 64-bit integer
+ */
+gint64
+msb_db_rows_get_int64 (MsbDbRows *self,
+                       guint      row,
+                       guint      column)
+{
+  const Cell *cell;
+
+  CHECK_CELL (self, row, column, 0);
+
+  cell = get_cell (self, row, column);
+  switch (cell->type)
+    {
+    case MSB_DB_VALUE_TYPE_INTEGER:
+      return cell->v.i;
+    case MSB_DB_VALUE_TYPE_REAL:
+      return (gint64) cell->v.d;
+    case MSB_DB_VALUE_TYPE_TEXT:
+      return g_ascii_strtoll ((const char *) self->bytes + cell->v.span.offset, NULL, 10);
+    case MSB_DB_VALUE_TYPE_NULL:
+    case MSB_DB_VALUE_TYPE_BLOB:
+    default:
+      return 0;
+    }
+}
+
+/**
+ * msb_db_rows_get_double:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Gets a value as a double. An INTEGER is converted and TEXT is parsed;
+ * NULL and BLOB give 0.0.
+ *
+ * Returns: the value as a double
+ */
+double
+msb_db_rows_get_double (MsbDbRows *self,
+                        guint      row,
+                        guint      column)
+{
+  const Cell *cell;
+
+  CHECK_CELL (self, row, column, 0.0);
+
+  cell = get_cell (self, row, column);
+  switch (cell->type)
+    {
+    case MSB_DB_VALUE_TYPE_INTEGER:
+      return (double) cell->v.i;
+    case MSB_DB_VALUE_TYPE_REAL:
+      return cell->v.d;
+    case MSB_DB_VALUE_TYPE_TEXT:
+      return g_ascii_strtod ((const char *) self->bytes + cell->v.span.offset, NULL);
+    case MSB_DB_VALUE_TYPE_NULL:
+    case MSB_DB_VALUE_TYPE_BLOB:
+    default:
+      return 0.0;
+    }
+}
+
+/**
+ * msb_db_rows_get_string:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Gets a TEXT value. The string is owned by @self and lives as long as it.
+ * Values of other storage classes give %NULL (numbers are not formatted
+ * behind your back); use [method@MsbDb.Rows.get_value_type] to know which
+ * getter fits.
+ *
+ * Returns: (nullable) (transfer none): the text, or %NULL if the value is
+ *   not TEXT
+ */
+const char *
+msb_db_rows_get_string (MsbDbRows *self,
+                        guint      row,
+                        guint      column)
+{
+  const Cell *cell;
+
+  CHECK_CELL (self, row, column, NULL);
+
+  cell = get_cell (self, row, column);
+  if (cell->type != MSB_DB_VALUE_TYPE_TEXT)
+    return NULL;
+  return (const char *) self->bytes + cell->v.span.offset;
+}
+
+/**
+ * msb_db_rows_get_bytes:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ * @column: a column number
+ *
+ * Gets a BLOB, or the bytes of a TEXT value (without a trailing NUL). The
+ * bytes are shared with @self, not copied.
+ *
+ * Returns: (nullable) (transfer full): a new reference to the bytes, or
+ *   %NULL if the value is NULL or a number
+ */
+GBytes *
+msb_db_rows_get_bytes (MsbDbRows *self,
+                       guint      row,
+                       guint      column)
+{
+  const Cell *cell;
+
+  CHECK_CELL (self, row, column, NULL);
+
+  cell = get_cell (self, row, column);
+  if (cell->type != MSB_DB_VALUE_TYPE_BLOB && cell->type != MSB_DB_VALUE_TYPE_TEXT)
+    return NULL;
+  return g_bytes_new_from_bytes (self->data, cell->v.span.offset, cell->v.span.length);
+}
+
+/**
+ * msb_db_rows_get_changes:
+ * @self: a #MsbDbRows
+ *
+ * The number of rows inserted, updated or deleted by the statement; 0 for a
+ * statement that does not write.
+ *
+ * Returns: the number of changed rows
+ */
+gint64
+msb_db_rows_get_changes (MsbDbRows *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), 0);
+
+  return self->changes;
+}
+
+/**
+ * msb_db_rows_get_last_insert_rowid:
+ * @self: a #MsbDbRows
+ *
+ * The rowid of the last row inserted on the connection as seen right after
+ * the statement ran. Only meaningful after an `INSERT`.
+ *
+ * Returns: the last inserted rowid
+ */
+gint64
+msb_db_rows_get_last_insert_rowid (MsbDbRows *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), 0);
+
+  return self->last_insert_rowid;
+}
+
+static GVariant *
+cell_to_variant (MsbDbRows  *self,
+                 const Cell *cell)
+{
+  GVariant *value = NULL;
+
+  switch (cell->type)
+    {
+    case MSB_DB_VALUE_TYPE_NULL:
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case MSB_DB_VALUE_TYPE_INTEGER:
+      value = g_variant_new_int64 (cell->v.i);
+      break;
+    case MSB_DB_VALUE_TYPE_REAL:
+      value = g_variant_new_double (cell->v.d);
+      break;
+    case MSB_DB_VALUE_TYPE_TEXT:
+      {
+        const char *text = (const char *) self->bytes + cell->v.span.offset;
+
+        /* GVariant strings must be valid UTF-8; SQLite does not check. */
+        if (g_utf8_validate_len (text, cell->v.span.length, NULL) &&
+            strlen (text) == cell->v.span.length)
+          value = g_variant_new_string (text);
+        else
+          value = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text, cell->v.span.length, 1);
+      }
+      break;
+    case MSB_DB_VALUE_TYPE_BLOB:
+      {
+        g_autoptr(GBytes) bytes = g_bytes_new_from_bytes (self->data, cell->v.span.offset, cell->v.span.length);
+        value = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+      }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, g_variant_new_variant (value));
+}
+
+static const GVariantType *
+row_type (MsbDbRows *self)
+{
+  static GVariantType *cached[16];
+  static GMutex lock;
+  const GVariantType *type;
+  g_autoptr(GPtrArray) items = NULL;
+
+  if (self->n_columns < G_N_ELEMENTS (cached) && (type = g_atomic_pointer_get (&cached[self->n_columns])))
+    return type;
+
+  items = g_ptr_array_new ();
+  for (guint i = 0; i < self->n_columns; i++)
+    g_ptr_array_add (items, (gpointer) G_VARIANT_TYPE ("mv"));
+
+  g_mutex_lock (&lock);
+  if (self->n_columns < G_N_ELEMENTS (cached))
+    {
+      if (cached[self->n_columns] == NULL)
+        g_atomic_pointer_set (&cached[self->n_columns],
+                              g_variant_type_new_tuple ((const GVariantType * const *) items->pdata, items->len));
+      type = cached[self->n_columns];
+    }
+  else
+    type = NULL;
+  g_mutex_unlock (&lock);
+  return type;
+}
+
+/**
+ * msb_db_rows_to_variant:
+ * @self: a #MsbDbRows
+ *
+ * The whole result as one #GVariant of type `a(mv…)`: an array with one
+ * tuple per row, holding one `mv` per column. SQL NULL is `nothing`; any
+ * other value is a variant holding an `x` (INTEGER), a `d` (REAL), an `s`
+ * (TEXT) or an `ay` (BLOB, and TEXT that is not valid UTF-8).
+ *
+ * PyGObject's `GLib.Variant.unpack()` turns it into a list of tuples of
+ * plain Python values, with NULL as `None` and blobs as `bytes`.
+ *
+ * Returns: (transfer full): a new non-floating #GVariant
+ */
+GVariant *
+msb_db_rows_to_variant (MsbDbRows *self)
+{
+  g_autoptr(GVariantType) owned_type = NULL;
+  const GVariantType *tuple_type;
+  g_autoptr(GVariantType) array_type = NULL;
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), NULL);
+
+  tuple_type = row_type (self);
+  if (tuple_type == NULL)
+    {
+      g_autoptr(GString) s = g_string_new ("(");
+      for (guint i = 0; i < self->n_columns; i++)
+        g_string_append (s, "mv");
+      g_string_append_c (s, ')');
+      owned_type = g_variant_type_new (s->str);
+      tuple_type = owned_type;
+    }
+  array_type = g_variant_type_new_array (tuple_type);
+
+  g_variant_builder_init (&builder, array_type);
+  for (guint r = 0; r < self->n_rows; r++)
+    {
+      g_variant_builder_open (&builder, tuple_type);
+      for (guint c = 0; c < self->n_columns; c++)
+        g_variant_builder_add_value (&builder, cell_to_variant (self, get_cell (self, r, c)));
+      g_variant_builder_close (&builder);
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}

@@ -1,0 +1,777 @@
+/* msb-db-sqlite.c: the local SQLite file backend
+ *
+ * Everything that knows about sqlite3 lives here: the one function that
+ * opens and configures a connection (msb_db_sqlite_open), the statement
+ * cache, the authorizer that keeps SQL from undoing that configuration, and
+ * the translation of SQLite's result codes into MsbDbError.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "msb-db-bind.h"
+#include "msb-db-error.h"
+#include "msb-db-rows-private.h"
+#include "msb-db-sqlite.h"
+
+/* Run the progress handler every this many virtual machine steps: often
+ * enough that a cancelled or interrupted read stops within a millisecond,
+ * rarely enough to cost nothing measurable on short statements. */
+#define PROGRESS_STEPS 1000
+
+/* journal_size_limit: after a checkpoint resets the WAL, SQLite truncates
+ * the file back to at most this size. */
+#define JOURNAL_SIZE_LIMIT (16 * 1024 * 1024)
+
+#define MAX_SQL_IN_MESSAGE 500
+
+typedef struct
+{
+  char *sql;
+  sqlite3_stmt *stmt;
+  GList link;
+} CachedStatement;
+
+typedef struct
+{
+  MsbDbBackendConn parent;
+
+  sqlite3 *db;
+  char *wal_path;
+
+  /* Bounded LRU: most recently used at the head of `lru`. */
+  GHashTable *cache;
+  GQueue lru;
+  guint cache_size;
+
+  sqlite3_stmt *control[MSB_DB_TX_ROLLBACK_TO + 1];
+
+  GCancellable *cancellable;   /* of the statement being stepped */
+  gint closing;                /* atomic: interrupt everything from now on */
+  gboolean allow_control;      /* our own BEGIN/COMMIT/SAVEPOINT */
+  char refusal[256];           /* why the authorizer said no */
+} MsbDbSqliteConn;
+
+static const MsbDbBackendVTable sqlite_vtable;
+
+/* Result code names ---------------------------------------------------- */
+
+typedef struct { int code; const char *name; } CodeName;
+#define CODE(c) { c, #c }
+
+static const CodeName code_names[] = {
+  CODE (SQLITE_ERROR), CODE (SQLITE_INTERNAL), CODE (SQLITE_PERM), CODE (SQLITE_ABORT),
+  CODE (SQLITE_BUSY), CODE (SQLITE_LOCKED), CODE (SQLITE_NOMEM), CODE (SQLITE_READONLY),
+  CODE (SQLITE_INTERRUPT), CODE (SQLITE_IOERR), CODE (SQLITE_CORRUPT), CODE (SQLITE_NOTFOUND),
+  CODE (SQLITE_FULL), CODE (SQLITE_CANTOPEN), CODE (SQLITE_PROTOCOL), CODE (SQLITE_EMPTY),
+  CODE (SQLITE_SCHEMA), CODE (SQLITE_TOOBIG), CODE (SQLITE_CONSTRAINT), CODE (SQLITE_MISMATCH),
+  CODE (SQLITE_MISUSE), CODE (SQLITE_NOLFS), CODE (SQLITE_AUTH), CODE (SQLITE_FORMAT),
+  CODE (SQLITE_RANGE), CODE (SQLITE_NOTADB), CODE (SQLITE_NOTICE), CODE (SQLITE_WARNING),
+  CODE (SQLITE_ERROR_MISSING_COLLSEQ), CODE (SQLITE_ERROR_RETRY), CODE (SQLITE_ERROR_SNAPSHOT),
+  CODE (SQLITE_BUSY_RECOVERY), CODE (SQLITE_BUSY_SNAPSHOT), CODE (SQLITE_BUSY_TIMEOUT),
+  CODE (SQLITE_LOCKED_SHAREDCACHE), CODE (SQLITE_LOCKED_VTAB),
+  CODE (SQLITE_READONLY_RECOVERY), CODE (SQLITE_READONLY_CANTLOCK), CODE (SQLITE_READONLY_ROLLBACK),
+  CODE (SQLITE_READONLY_DBMOVED), CODE (SQLITE_READONLY_CANTINIT), CODE (SQLITE_READONLY_DIRECTORY),
+  CODE (SQLITE_IOERR_READ), CODE (SQLITE_IOERR_SHORT_READ), CODE (SQLITE_IOERR_WRITE),
+  CODE (SQLITE_IOERR_FSYNC), CODE (SQLITE_IOERR_TRUNCATE), CODE (SQLITE_IOERR_FSTAT),
+  CODE (SQLITE_IOERR_LOCK), CODE (SQLITE_IOERR_NOMEM), CODE (SQLITE_IOERR_ACCESS),
+  CODE (SQLITE_IOERR_SHMOPEN), CODE (SQLITE_IOERR_SHMSIZE), CODE (SQLITE_IOERR_SHMMAP),
+  CODE (SQLITE_IOERR_DELETE), CODE (SQLITE_IOERR_DELETE_NOENT),
+  CODE (SQLITE_CORRUPT_VTAB), CODE (SQLITE_CORRUPT_SEQUENCE), CODE (SQLITE_CORRUPT_INDEX),
+  CODE (SQLITE_CANTOPEN_ISDIR), CODE (SQLITE_CANTOPEN_FULLPATH), CODE (SQLITE_CANTOPEN_CONVPATH),
+  CODE (SQLITE_CANTOPEN_NOTEMPDIR), CODE (SQLITE_CANTOPEN_SYMLINK),
+  CODE (SQLITE_ABORT_ROLLBACK),
+  CODE (SQLITE_CONSTRAINT_CHECK), CODE (SQLITE_CONSTRAINT_COMMITHOOK),
+  CODE (SQLITE_CONSTRAINT_FOREIGNKEY), CODE (SQLITE_CONSTRAINT_FUNCTION),
+  CODE (SQLITE_CONSTRAINT_NOTNULL), CODE (SQLITE_CONSTRAINT_PRIMARYKEY),
+  CODE (SQLITE_CONSTRAINT_TRIGGER), CODE (SQLITE_CONSTRAINT_UNIQUE),
+  CODE (SQLITE_CONSTRAINT_VTAB), CODE (SQLITE_CONSTRAINT_ROWID),
+  CODE (SQLITE_CONSTRAINT_PINNED), CODE (SQLITE_CONSTRAINT_DATATYPE),
+};
+
+static const char *
+result_code_name (int code)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (code_names); i++)
+    if (code_names[i].code == code)
+      return code_names[i].name;
+  for (gsize i = 0; i < G_N_ELEMENTS (code_names); i++)
+    if (code_names[i].code == (code & 0xff))
+      return code_names[i].name;
+  return "SQLITE_UNKNOWN";
+}
+
+static MsbDbError
+error_code_for (int code)
+{
+  switch (code & 0xff)
+    {
+    case SQLITE_CONSTRAINT:
+      return MSB_DB_ERROR_CONSTRAINT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return MSB_DB_ERROR_BUSY;
+    case SQLITE_READONLY:
+      return MSB_DB_ERROR_READ_ONLY;
+    case SQLITE_CANTOPEN:
+      return MSB_DB_ERROR_CANT_OPEN;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return MSB_DB_ERROR_CORRUPT;
+    case SQLITE_ERROR:
+    case SQLITE_SCHEMA:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG:
+      return MSB_DB_ERROR_SQL;
+    case SQLITE_AUTH:
+      return MSB_DB_ERROR_INVALID_ARGUMENT;
+    default:
+      return MSB_DB_ERROR_FAILED;
+    }
+}
+
+static void
+set_sqlite_error (MsbDbSqliteConn  *self,
+                  int               code,
+                  const char       *sql,
+                  GError          **error)
+{
+  const char *message = sqlite3_errmsg (self->db);
+  g_autofree char *shown_sql = NULL;
+
+  if ((code & 0xff) == SQLITE_INTERRUPT)
+    {
+      if (g_atomic_int_get (&self->closing))
+        g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                             "The database is being closed: the statement was interrupted");
+      else if (g_cancellable_set_error_if_cancelled (self->cancellable, error))
+        ;
+      else
+        g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                     "%s [%s]", message, result_code_name (code));
+      return;
+    }
+
+  if ((code & 0xff) == SQLITE_AUTH && self->refusal[0] != '\0')
+    message = self->refusal;
+
+  if (sql == NULL)
+    {
+      g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s]",
+                   message, result_code_name (code));
+      return;
+    }
+
+  if (strlen (sql) > MAX_SQL_IN_MESSAGE)
+    shown_sql = g_strdup_printf ("%.*s…", MAX_SQL_IN_MESSAGE, sql);
+  g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s] in SQL: %s",
+               message, result_code_name (code), shown_sql ? shown_sql : sql);
+}
+
+/* The authorizer -------------------------------------------------------- */
+
+/* PRAGMAs whose value MsbDb sets on every connection, or that would let SQL
+ * step around the safety settings. They may be read, not changed. */
+static const char * const protected_pragmas[] = {
+  "journal_mode", "synchronous", "foreign_keys", "busy_timeout", "trusted_schema",
+  "writable_schema", "query_only", "locking_mode", "journal_size_limit",
+  "wal_autocheckpoint", "ignore_check_constraints", "cell_size_check",
+  "temp_store_directory", "data_store_directory", "mmap_size",
+};
+
+static int
+refuse (MsbDbSqliteConn *self,
+        const char      *format,
+        ...) G_GNUC_PRINTF (2, 3);
+
+static int
+refuse (MsbDbSqliteConn *self,
+        const char      *format,
+        ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_vsnprintf (self->refusal, sizeof self->refusal, format, args);
+  va_end (args);
+  return SQLITE_DENY;
+}
+
+static gboolean
+is_protected_pragma (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (protected_pragmas); i++)
+    if (g_ascii_strcasecmp (name, protected_pragmas[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+authorize (void       *data,
+           int         action,
+           const char *arg1,
+           const char *arg2,
+           const char *database,
+           const char *trigger)
+{
+  MsbDbSqliteConn *self = data;
+
+  switch (action)
+    {
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+      if (self->allow_control)
+        return SQLITE_OK;
+      return refuse (self, "Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, "
+                     "RELEASE) is not accepted as SQL: run the statements in a "
+                     "transaction callback with msb_db_pools_transaction()");
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      return refuse (self, "ATTACH and DETACH are refused: a pools object serves exactly "
+                     "one database file");
+    case SQLITE_PRAGMA:
+      if (arg2 != NULL && is_protected_pragma (arg1))
+        return refuse (self, "PRAGMA %s is set by MsbDb on every connection and cannot "
+                       "be changed", arg1);
+      return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      if (arg2 != NULL && g_ascii_strcasecmp (arg2, "load_extension") == 0)
+        return refuse (self, "load_extension() is refused: extension loading is disabled");
+      return SQLITE_OK;
+    default:
+      return SQLITE_OK;
+    }
+}
+
+/* Stops a running statement when its caller cancelled or the pools close. */
+static int
+on_progress (void *data)
+{
+  MsbDbSqliteConn *self = data;
+
+  if (g_atomic_int_get (&self->closing))
+    return 1;
+  if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+    return 1;
+  return 0;
+}
+
+/* Opening: the canonical connection builder ----------------------------- */
+
+static gboolean
+run_setup_statement (MsbDbSqliteConn  *self,
+                     const char       *sql,
+                     char            **first_value,
+                     GError          **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    {
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW && first_value != NULL)
+        *first_value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      while (rc == SQLITE_ROW)
+        rc = sqlite3_step (stmt);
+      if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    }
+  if (rc != SQLITE_OK)
+    set_sqlite_error (self, sqlite3_extended_errcode (self->db), sql, error);
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_OK;
+}
+
+/* THE place where a connection gets its settings. Every connection the
+ * library opens, reader or writer, in every process, goes through here; a
+ * new PRAGMA is added to this function and nowhere else. */
+static gboolean
+configure_connection (MsbDbSqliteConn          *self,
+                      const MsbDbConnSettings  *settings,
+                      GError                  **error)
+{
+  g_autofree char *busy_sql = NULL;
+  g_autofree char *limit_sql = NULL;
+  g_autofree char *journal_mode = NULL;
+  const char * const pragmas[] = {
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA trusted_schema = OFF",
+  };
+
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+  /* busy_timeout first: switching to WAL below may have to wait for a lock. */
+  busy_sql = g_strdup_printf ("PRAGMA busy_timeout = %" G_GINT64_FORMAT,
+                              MAX (settings->busy_timeout / G_TIME_SPAN_MILLISECOND, 1));
+  if (!run_setup_statement (self, busy_sql, NULL, error))
+    return FALSE;
+
+  /* WAL is a property of the file. The writer opens first and sets it; a
+   * reader cannot change it, and only reads it back (which also makes a
+   * file that is not a database fail here, at open). */
+  if (self->parent.mode == MSB_DB_CONN_READ_WRITE)
+    {
+      if (!run_setup_statement (self, "PRAGMA journal_mode = WAL", &journal_mode, error))
+        return FALSE;
+      if (g_strcmp0 (journal_mode, "wal") != 0)
+        {
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                       "The database could not be switched to WAL mode (it is in “%s” mode)",
+                       journal_mode ? journal_mode : "unknown");
+          return FALSE;
+        }
+    }
+  else if (!run_setup_statement (self, "PRAGMA journal_mode", NULL, error))
+    return FALSE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (pragmas); i++)
+    if (!run_setup_statement (self, pragmas[i], NULL, error))
+      return FALSE;
+
+  limit_sql = g_strdup_printf ("PRAGMA journal_size_limit = %d", JOURNAL_SIZE_LIMIT);
+  if (!run_setup_statement (self, limit_sql, NULL, error))
+    return FALSE;
+
+  sqlite3_set_authorizer (self->db, authorize, self);
+  sqlite3_progress_handler (self->db, PROGRESS_STEPS, on_progress, self);
+  return TRUE;
+}
+
+/* SQLite would create the file with 0644 (less the umask). The database is
+ * private to its owner: create it 0600 ourselves; SQLite then gives the
+ * -wal and -shm files the same mode as the database. */
+static gboolean
+create_owner_only (const char  *path,
+                   GError     **error)
+{
+  int fd = g_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int saved_errno = errno;
+
+  if (fd >= 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  if (saved_errno == EEXIST)
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+               "Could not create the database “%s”: %s", path, g_strerror (saved_errno));
+  return FALSE;
+}
+
+static void
+cached_statement_free (gpointer data)
+{
+  CachedStatement *entry = data;
+
+  sqlite3_finalize (entry->stmt);
+  g_free (entry->sql);
+  g_free (entry);
+}
+
+MsbDbBackendConn *
+msb_db_sqlite_open (const char              *path,
+                    MsbDbConnMode            mode,
+                    const MsbDbConnSettings *settings,
+                    GError                 **error)
+{
+  MsbDbSqliteConn *self;
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  int rc;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                   "Could not open the database “%s”: it is a directory", path);
+      return NULL;
+    }
+
+  if (mode == MSB_DB_CONN_READ_WRITE)
+    {
+      if (!create_owner_only (path, error))
+        return NULL;
+      flags |= SQLITE_OPEN_READWRITE;
+    }
+  else
+    flags |= SQLITE_OPEN_READONLY;
+
+  self = g_new0 (MsbDbSqliteConn, 1);
+  self->parent.vtable = &sqlite_vtable;
+  self->parent.mode = mode;
+  self->wal_path = g_strconcat (path, "-wal", NULL);
+  self->cache = g_hash_table_new (g_str_hash, g_str_equal);
+  self->cache_size = MAX (settings->statement_cache_size, 1);
+  g_queue_init (&self->lru);
+
+  rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
+  if (rc != SQLITE_OK)
+    {
+      if (self->db != NULL)
+        g_set_error (error, MSB_DB_ERROR, error_code_for (rc),
+                     "Could not open the database “%s”: %s [%s]", path,
+                     sqlite3_errmsg (self->db), result_code_name (sqlite3_extended_errcode (self->db)));
+      else
+        g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                     "Could not open the database “%s”: %s", path, sqlite3_errstr (rc));
+      msb_db_backend_close (&self->parent);
+      return NULL;
+    }
+
+  if (!configure_connection (self, settings, error))
+    {
+      g_prefix_error (error, "Could not open the database “%s”: ", path);
+      msb_db_backend_close (&self->parent);
+      return NULL;
+    }
+  return &self->parent;
+}
+
+/* Statements ------------------------------------------------------------ */
+
+/* Skips white space, comments and stray semicolons. */
+static const char *
+skip_insignificant (const char *p)
+{
+  for (;;)
+    {
+      while (g_ascii_isspace (*p) || *p == ';')
+        p++;
+      if (p[0] == '-' && p[1] == '-')
+        {
+          while (*p && *p != '\n')
+            p++;
+        }
+      else if (p[0] == '/' && p[1] == '*')
+        {
+          const char *end = strstr (p + 2, "*/");
+          p = end ? end + 2 : p + strlen (p);
+        }
+      else
+        return p;
+    }
+}
+
+static sqlite3_stmt *
+prepare_statement (MsbDbSqliteConn  *self,
+                   const char       *sql,
+                   GError          **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  const char *tail = NULL;
+  int rc;
+
+  self->refusal[0] = '\0';
+  rc = sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), sql, error);
+      return NULL;
+    }
+  if (stmt == NULL)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                           "The SQL text holds no statement");
+      return NULL;
+    }
+  if (tail != NULL && *skip_insignificant (tail) != '\0')
+    {
+      sqlite3_finalize (stmt);
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "The SQL text holds more than one statement; send them one at a "
+                   "time (in a transaction callback to make them atomic): %s", sql);
+      return NULL;
+    }
+  return stmt;
+}
+
+static void
+evict_oldest (MsbDbSqliteConn *self)
+{
+  GList *oldest = g_queue_peek_tail_link (&self->lru);
+  CachedStatement *entry = oldest->data;
+
+  g_queue_unlink (&self->lru, oldest);
+  g_hash_table_remove (self->cache, entry->sql);
+  cached_statement_free (entry);
+}
+
+/* A prepared statement for @sql, from the cache or freshly prepared. It is
+ * reset and unbound; the caller resets it again after use. */
+static sqlite3_stmt *
+lookup_statement (MsbDbSqliteConn  *self,
+                  const char       *sql,
+                  GError          **error)
+{
+  CachedStatement *entry = g_hash_table_lookup (self->cache, sql);
+  sqlite3_stmt *stmt;
+
+  if (entry != NULL)
+    {
+      g_queue_unlink (&self->lru, &entry->link);
+      g_queue_push_head_link (&self->lru, &entry->link);
+      return entry->stmt;
+    }
+
+  stmt = prepare_statement (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+
+  if (g_queue_get_length (&self->lru) >= self->cache_size)
+    evict_oldest (self);
+
+  entry = g_new0 (CachedStatement, 1);
+  entry->sql = g_strdup (sql);
+  entry->stmt = stmt;
+  entry->link.data = entry;
+  g_hash_table_insert (self->cache, entry->sql, entry);
+  g_queue_push_head_link (&self->lru, &entry->link);
+  return stmt;
+}
+
+static gboolean
+is_pragma (sqlite3_stmt *stmt)
+{
+  const char *sql = skip_insignificant (sqlite3_sql (stmt));
+
+  return g_ascii_strncasecmp (sql, "PRAGMA", 6) == 0;
+}
+
+static void
+append_column (MsbDbRows    *rows,
+               sqlite3_stmt *stmt,
+               int           column)
+{
+  switch (sqlite3_column_type (stmt, column))
+    {
+    case SQLITE_INTEGER:
+      msb_db_rows_append_int64 (rows, sqlite3_column_int64 (stmt, column));
+      break;
+    case SQLITE_FLOAT:
+      msb_db_rows_append_double (rows, sqlite3_column_double (stmt, column));
+      break;
+    case SQLITE_TEXT:
+      {
+        const char *text = (const char *) sqlite3_column_text (stmt, column);
+        msb_db_rows_append_text (rows, text, sqlite3_column_bytes (stmt, column));
+      }
+      break;
+    case SQLITE_BLOB:
+      {
+        const void *blob = sqlite3_column_blob (stmt, column);
+        msb_db_rows_append_blob (rows, blob, sqlite3_column_bytes (stmt, column));
+      }
+      break;
+    case SQLITE_NULL:
+    default:
+      msb_db_rows_append_null (rows);
+      break;
+    }
+}
+
+static MsbDbRows *
+step_to_rows (MsbDbSqliteConn  *self,
+              sqlite3_stmt     *stmt,
+              GError          **error)
+{
+  int n_columns = sqlite3_column_count (stmt);
+  g_autoptr(MsbDbRows) rows = msb_db_rows_new (n_columns);
+  gint64 changes = 0;
+  int rc;
+
+  for (int c = 0; c < n_columns; c++)
+    msb_db_rows_set_column_name (rows, c, sqlite3_column_name (stmt, c));
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    for (int c = 0; c < n_columns; c++)
+      append_column (rows, stmt, c);
+
+  if (rc != SQLITE_DONE)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
+      return NULL;
+    }
+
+  if (!sqlite3_stmt_readonly (stmt))
+    changes = sqlite3_changes64 (self->db);
+  msb_db_rows_seal (rows, changes, sqlite3_last_insert_rowid (self->db));
+  return g_steal_pointer (&rows);
+}
+
+static MsbDbRows *
+sqlite_execute (MsbDbBackendConn  *conn,
+                const char        *sql,
+                GVariant          *params,
+                GCancellable      *cancellable,
+                GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  sqlite3_stmt *stmt;
+  MsbDbRows *rows = NULL;
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                           "The database is being closed");
+      return NULL;
+    }
+
+  stmt = lookup_statement (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+
+  if (conn->mode == MSB_DB_CONN_READ_ONLY && !sqlite3_stmt_readonly (stmt) && !is_pragma (stmt))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                   "This statement writes, and this connection only reads (use a "
+                   "write or a transaction): %s", sql);
+      return NULL;
+    }
+
+  if (msb_db_bind_params (stmt, params, error))
+    {
+      self->cancellable = cancellable;
+      rows = step_to_rows (self, stmt, error);
+      self->cancellable = NULL;
+    }
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  return rows;
+}
+
+static const char * const control_sql[] = {
+  [MSB_DB_TX_BEGIN] = "BEGIN",
+  [MSB_DB_TX_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+  [MSB_DB_TX_COMMIT] = "COMMIT",
+  [MSB_DB_TX_ROLLBACK] = "ROLLBACK",
+  [MSB_DB_TX_SAVEPOINT] = "SAVEPOINT msb_db_job",
+  [MSB_DB_TX_RELEASE] = "RELEASE msb_db_job",
+  [MSB_DB_TX_ROLLBACK_TO] = "ROLLBACK TO msb_db_job",
+};
+
+static gboolean
+sqlite_control (MsbDbBackendConn  *conn,
+                MsbDbTxOp          op,
+                GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  int rc;
+
+  /* Rolling back when nothing is open is not an error worth reporting. */
+  if (op == MSB_DB_TX_ROLLBACK && sqlite3_get_autocommit (self->db))
+    return TRUE;
+
+  self->allow_control = TRUE;
+  if (self->control[op] == NULL)
+    rc = sqlite3_prepare_v3 (self->db, control_sql[op], -1, SQLITE_PREPARE_PERSISTENT,
+                             &self->control[op], NULL);
+  else
+    rc = SQLITE_OK;
+  if (rc == SQLITE_OK)
+    {
+      rc = sqlite3_step (self->control[op]);
+      if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+      else
+        rc = sqlite3_extended_errcode (self->db);
+      sqlite3_reset (self->control[op]);
+    }
+  self->allow_control = FALSE;
+
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, rc, control_sql[op], error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+sqlite_in_transaction (MsbDbBackendConn *conn)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+
+  return !sqlite3_get_autocommit (self->db);
+}
+
+static void
+sqlite_interrupt (MsbDbBackendConn *conn)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+
+  g_atomic_int_set (&self->closing, TRUE);
+  sqlite3_interrupt (self->db);
+}
+
+static gboolean
+sqlite_checkpoint (MsbDbBackendConn     *conn,
+                   MsbDbCheckpointMode   mode,
+                   GError              **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  int log_frames = 0, checkpointed = 0;
+  int rc;
+
+  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL,
+                                  mode == MSB_DB_CHECKPOINT_TRUNCATE ? SQLITE_CHECKPOINT_TRUNCATE
+                                                                     : SQLITE_CHECKPOINT_PASSIVE,
+                                  &log_frames, &checkpointed);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), NULL, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static guint64
+sqlite_wal_size (MsbDbBackendConn *conn)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  GStatBuf st;
+
+  if (g_stat (self->wal_path, &st) != 0)
+    return 0;
+  return st.st_size;
+}
+
+static void
+sqlite_close (MsbDbBackendConn *conn)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (&self->lru)) != NULL)
+    cached_statement_free (link->data);
+  g_hash_table_destroy (self->cache);
+  for (gsize i = 0; i < G_N_ELEMENTS (self->control); i++)
+    sqlite3_finalize (self->control[i]);
+  if (self->db != NULL && sqlite3_close (self->db) != SQLITE_OK)
+    g_warning ("Could not close a database connection: %s", sqlite3_errmsg (self->db));
+  g_free (self->wal_path);
+  g_free (self);
+}
+
+static const MsbDbBackendVTable sqlite_vtable = {
+  .name = "sqlite",
+  .execute = sqlite_execute,
+  .control = sqlite_control,
+  .in_transaction = sqlite_in_transaction,
+  .interrupt = sqlite_interrupt,
+  .checkpoint = sqlite_checkpoint,
+  .wal_size = sqlite_wal_size,
+  .close = sqlite_close,
+};

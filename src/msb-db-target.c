@@ -1,0 +1,87 @@
+/* msb-db-target.c: what a `path` names
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "msb-db-error.h"
+#include "msb-db-target.h"
+
+#define SQLITE_SCHEME "sqlite://"
+
+/* "scheme://" per RFC 3986: a letter, then letters, digits, '+', '-', '.'. */
+static gsize
+scheme_length (const char *text)
+{
+  gsize i = 0;
+
+  if (!g_ascii_isalpha (text[0]))
+    return 0;
+  while (g_ascii_isalnum (text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.')
+    i++;
+  if (g_str_has_prefix (text + i, "://"))
+    return i;
+  return 0;
+}
+
+MsbDbTarget *
+msb_db_target_parse (const char  *text,
+                     GError     **error)
+{
+  g_autoptr(MsbDbTarget) target = g_new0 (MsbDbTarget, 1);
+  gsize scheme_len;
+
+  if (text == NULL || *text == '\0')
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                           "No database target given: pass a file path or sqlite:///absolute/path");
+      return NULL;
+    }
+
+  /* An in-memory database is private to one connection: a pool of them
+   * would be as many unrelated databases. */
+  if (g_str_equal (text, ":memory:") || g_str_has_prefix (text, "file::memory:"))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                   "“%s” is not a supported database target: an in-memory database "
+                   "cannot be shared by the connections of a pool; use a file", text);
+      return NULL;
+    }
+
+  target->kind = MSB_DB_TARGET_SQLITE_FILE;
+  scheme_len = scheme_length (text);
+  if (scheme_len == 0)
+    {
+      target->path = g_strdup (text);
+      return g_steal_pointer (&target);
+    }
+
+  if (g_ascii_strncasecmp (text, SQLITE_SCHEME, strlen (SQLITE_SCHEME)) == 0 &&
+      text[strlen (SQLITE_SCHEME)] == '/')
+    {
+      target->path = g_strdup (text + strlen (SQLITE_SCHEME));
+      return g_steal_pointer (&target);
+    }
+
+  if (g_ascii_strncasecmp (text, SQLITE_SCHEME, strlen (SQLITE_SCHEME)) == 0)
+    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                 "“%s” is not a supported database target: sqlite:// takes an "
+                 "absolute path, as in sqlite:///var/lib/app/data.db", text);
+  else
+    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                 "“%s” is not a supported database target: the “%.*s” scheme is "
+                 "not supported (use a file path or sqlite:///absolute/path)",
+                 text, (int) scheme_len, text);
+  return NULL;
+}
+
+void
+msb_db_target_free (MsbDbTarget *target)
+{
+  if (target == NULL)
+    return;
+  g_free (target->path);
+  g_free (target);
+}

@@ -1,0 +1,499 @@
+/* msb-db-writer.c: the one thread that writes
+ *
+ * The writer thread owns the only write connection of the process and
+ * takes jobs from a GAsyncQueue in order. Jobs that are already waiting
+ * when it starts a transaction join it (group commit): each runs inside
+ * its own SAVEPOINT, so a job that fails is rolled back alone, and nobody
+ * hears of success before the COMMIT. A lone job never waits for company.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "msb-db-connection-private.h"
+#include "msb-db-error.h"
+#include "msb-db-writer.h"
+
+/* A batch stops growing at this many jobs or after this long, so that a
+ * flood of writes still commits (and lets checkpoints run) regularly. */
+#define MAX_BATCH_JOBS 256
+#define MAX_BATCH_TIME (20 * G_TIME_SPAN_MILLISECOND)
+
+/* When the queue runs dry, look at the WAL at most this often, and run a
+ * passive checkpoint if it grew past the threshold (SQLite's own
+ * autocheckpoint may have been held back by readers). */
+#define WAL_CHECK_INTERVAL (250 * G_TIME_SPAN_MILLISECOND)
+#define WAL_CHECKPOINT_THRESHOLD (8 * 1024 * 1024)
+
+struct _MsbDbWriter
+{
+  gatomicrefcount ref_count;
+  MsbDbBackendConn *conn;
+  MsbDbCounters *counters;
+  MsbDbRetryPolicy policy;
+  gconstpointer pools;
+
+  GAsyncQueue *queue;      /* of MsbDbJob */
+  GThread *thread;
+
+  GMutex lock;
+  gboolean accepting;
+
+  gint64 last_wal_check;
+};
+
+static MsbDbWriter *
+msb_db_writer_ref (MsbDbWriter *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+msb_db_writer_unref (MsbDbWriter *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+
+  g_assert (self->conn == NULL);
+  g_async_queue_unref (self->queue);
+  msb_db_counters_unref (self->counters);
+  g_mutex_clear (&self->lock);
+  g_free (self);
+}
+
+/* Running one job ------------------------------------------------------- */
+
+static gboolean
+run_transaction_callback (MsbDbWriter *self,
+                          MsbDbJob    *job)
+{
+  g_autoptr(MsbDbConnection) connection = msb_db_connection_new (self->conn, job->cancellable);
+  gconstpointer previous = msb_db_job_enter_callback (self->pools);
+  GError *error = NULL;
+  gboolean ok;
+
+  ok = job->func (connection, job->user_data, &error);
+  msb_db_job_leave_callback (previous);
+  msb_db_connection_invalidate (connection);
+
+  if (!ok && error == NULL)
+    error = g_error_new_literal (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                 "The transaction callback returned FALSE without setting an error");
+  if (ok && error != NULL)
+    {
+      g_warning ("A transaction callback returned TRUE but set an error: %s", error->message);
+      g_clear_error (&error);
+    }
+  if (error != NULL)
+    msb_db_job_take_error (job, error);
+  return ok;
+}
+
+static gboolean
+run_job (MsbDbWriter *self,
+         MsbDbJob    *job)
+{
+  GError *error = NULL;
+
+  if (job->kind == MSB_DB_JOB_TRANSACTION)
+    return run_transaction_callback (self, job);
+
+  job->rows = msb_db_backend_execute (self->conn, job->sql, job->params, job->cancellable, &error);
+  if (job->rows == NULL)
+    msb_db_job_take_error (job, error);
+  return job->rows != NULL;
+}
+
+typedef enum {
+  JOB_DONE,           /* the job succeeded or failed on its own */
+  BATCH_FAILED,       /* the whole transaction must be rolled back */
+} JobOutcome;
+
+/* Runs @job inside its own savepoint. A failing job is rolled back to the
+ * savepoint and keeps its error; busy, or a transaction that SQLite itself
+ * rolled back (I/O error, disk full), fails the whole batch. */
+static JobOutcome
+run_job_in_savepoint (MsbDbWriter  *self,
+                      MsbDbJob     *job,
+                      GError      **batch_error)
+{
+  msb_db_job_reset_outcome (job);
+
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_SAVEPOINT, batch_error))
+    return BATCH_FAILED;
+
+  if (run_job (self, job))
+    return msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, batch_error) ? JOB_DONE : BATCH_FAILED;
+
+  if (g_error_matches (job->error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY) ||
+      !msb_db_backend_in_transaction (self->conn))
+    {
+      g_propagate_error (batch_error, g_error_copy (job->error));
+      return BATCH_FAILED;
+    }
+
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK_TO, batch_error) ||
+      !msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, batch_error))
+    return BATCH_FAILED;
+  return JOB_DONE;
+}
+
+/* Claiming from the queue ----------------------------------------------- */
+
+static void
+fail_job (MsbDbJob *job,
+          GError   *error)
+{
+  msb_db_job_reset_outcome (job);
+  msb_db_job_take_error (job, error);
+  msb_db_job_complete (job);
+}
+
+/* TRUE if @job is ours to run. A job that waited past its deadline, or was
+ * cancelled while queued, is answered here and never runs. */
+static gboolean
+claim_job (MsbDbWriter *self,
+           MsbDbJob    *job)
+{
+  gint64 now;
+
+  if (!msb_db_job_claim (job))
+    return FALSE;
+
+  now = g_get_monotonic_time ();
+  if (now > job->deadline)
+    {
+      GError *error = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
+                                   "writer queue timeout: waited %" G_GINT64_FORMAT
+                                   " ms for the writer, %d jobs still queued",
+                                   (now - job->queued_at) / 1000,
+                                   MAX (g_async_queue_length (self->queue), 0));
+      MSB_DB_COUNT (self->counters, pool_timeouts);
+      g_debug ("%s", error->message);
+      fail_job (job, error);
+      return FALSE;
+    }
+  if (g_cancellable_is_cancelled (job->cancellable))
+    {
+      fail_job (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                          "The write was cancelled before it started"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Pops the next job that is ours to run, without waiting; NULL when the
+ * queue is empty or the stop marker came up (then *stopping is set). */
+static MsbDbJob *
+try_pop_runnable (MsbDbWriter *self,
+                  gboolean    *stopping)
+{
+  MsbDbJob *job;
+
+  while ((job = g_async_queue_try_pop (self->queue)) != NULL)
+    {
+      if (job->kind == MSB_DB_JOB_STOP)
+        {
+          *stopping = TRUE;
+          msb_db_job_unref (job);
+          return NULL;
+        }
+      if (claim_job (self, job))
+        return job;
+      msb_db_job_unref (job);
+    }
+  return NULL;
+}
+
+/* Batches --------------------------------------------------------------- */
+
+static gboolean
+batch_may_grow (GPtrArray *batch,
+                gint64     started)
+{
+  return batch->len < MAX_BATCH_JOBS &&
+         g_get_monotonic_time () - started < MAX_BATCH_TIME;
+}
+
+/* One attempt at the batch: BEGIN IMMEDIATE, every job in its savepoint,
+ * COMMIT. On the first attempt the batch takes in jobs that are already
+ * queued; a retry runs exactly the same jobs again. */
+static gboolean
+run_batch_once (MsbDbWriter  *self,
+                GPtrArray    *batch,
+                gboolean      may_grow,
+                gboolean     *stopping,
+                GError      **error)
+{
+  gint64 started = g_get_monotonic_time ();
+
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_BEGIN_IMMEDIATE, error))
+    return FALSE;
+
+  for (guint i = 0; ; i++)
+    {
+      if (i == batch->len)
+        {
+          MsbDbJob *next = NULL;
+
+          if (may_grow && !*stopping && batch_may_grow (batch, started))
+            next = try_pop_runnable (self, stopping);
+          if (next == NULL)
+            break;
+          g_ptr_array_add (batch, next);
+        }
+      if (run_job_in_savepoint (self, g_ptr_array_index (batch, i), error) == BATCH_FAILED)
+        {
+          msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
+          return FALSE;
+        }
+    }
+
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_COMMIT, error))
+    {
+      msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+report_committed (MsbDbWriter *self,
+                  GPtrArray   *batch)
+{
+  MSB_DB_COUNT (self->counters, write_batches);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      MsbDbJob *job = g_ptr_array_index (batch, i);
+
+      if (job->error == NULL && job->kind == MSB_DB_JOB_WRITE)
+        MSB_DB_COUNT (self->counters, writes);
+      else if (job->error == NULL)
+        MSB_DB_COUNT (self->counters, transactions);
+      msb_db_job_complete (job);
+    }
+}
+
+static void
+report_failed (MsbDbWriter  *self,
+               GPtrArray    *batch,
+               const GError *error)
+{
+  gboolean exhausted = g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY);
+
+  for (guint i = 0; i < batch->len; i++)
+    {
+      if (exhausted)
+        MSB_DB_COUNT (self->counters, retries_exhausted);
+      fail_job (g_ptr_array_index (batch, i), g_error_copy (error));
+    }
+}
+
+/* Runs a batch to its end: committed, or failed after the retry budget.
+ * Every job in it is completed. */
+static void
+run_batch (MsbDbWriter *self,
+           GPtrArray   *batch,
+           gboolean    *stopping)
+{
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_autoptr(GError) error = NULL;
+      GTimeSpan delay;
+
+      if (run_batch_once (self, batch, attempt == 0, stopping, &error))
+        {
+          report_committed (self, batch);
+          return;
+        }
+      if (!msb_db_retry_should_retry (&self->policy, attempt, error))
+        {
+          if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+            g_debug ("Writer gave up after %u attempts: %s", attempt + 1, error->message);
+          report_failed (self, batch, error);
+          return;
+        }
+      delay = msb_db_retry_policy_delay (&self->policy, attempt);
+      MSB_DB_COUNT (self->counters, busy_retries);
+      g_debug ("Database busy (%s); retrying %u job(s) in %" G_GINT64_FORMAT " ms",
+               error->message, batch->len, delay / 1000);
+      g_usleep (delay);
+    }
+}
+
+/* WAL ------------------------------------------------------------------- */
+
+static void
+maybe_checkpoint (MsbDbWriter *self,
+                  gboolean     force)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 wal_bytes;
+
+  if (!force && now - self->last_wal_check < WAL_CHECK_INTERVAL)
+    return;
+  self->last_wal_check = now;
+
+  wal_bytes = msb_db_backend_wal_size (self->conn);
+  if (force || wal_bytes > WAL_CHECKPOINT_THRESHOLD)
+    {
+      g_autoptr(GError) error = NULL;
+      MsbDbCheckpointMode mode = force ? MSB_DB_CHECKPOINT_TRUNCATE : MSB_DB_CHECKPOINT_PASSIVE;
+
+      if (msb_db_backend_checkpoint (self->conn, mode, &error))
+        MSB_DB_COUNT (self->counters, checkpoints);
+      else
+        g_debug ("Checkpoint did not complete: %s", error->message);
+      wal_bytes = msb_db_backend_wal_size (self->conn);
+    }
+  MSB_DB_COUNTER_SET (self->counters, wal_bytes, wal_bytes);
+}
+
+/* The thread ------------------------------------------------------------ */
+
+static gpointer
+writer_main (gpointer data)
+{
+  MsbDbWriter *self = data;
+  gboolean stopping = FALSE;
+
+  while (!stopping)
+    {
+      g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) msb_db_job_unref);
+      MsbDbJob *job = g_async_queue_pop (self->queue);
+
+      if (job->kind == MSB_DB_JOB_STOP)
+        {
+          msb_db_job_unref (job);
+          break;
+        }
+      if (!claim_job (self, job))
+        {
+          msb_db_job_unref (job);
+          continue;
+        }
+      g_ptr_array_add (batch, job);
+      run_batch (self, batch, &stopping);
+
+      if (g_async_queue_length (self->queue) <= 0)
+        maybe_checkpoint (self, FALSE);
+    }
+
+  /* Jobs are only queued before the stop marker, so none is left. Fold the
+   * WAL back into the database and close: when this is the last connection
+   * to the file, SQLite removes the -wal and -shm files. */
+  maybe_checkpoint (self, TRUE);
+  msb_db_backend_close (g_steal_pointer (&self->conn));
+  msb_db_writer_unref (self);
+  return NULL;
+}
+
+MsbDbWriter *
+msb_db_writer_new (MsbDbBackendConn       *conn,
+                   MsbDbCounters          *counters,
+                   const MsbDbRetryPolicy *policy,
+                   gconstpointer           pools,
+                   GError                **error)
+{
+  MsbDbWriter *self = g_new0 (MsbDbWriter, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->conn = conn;
+  self->counters = msb_db_counters_ref (counters);
+  self->policy = *policy;
+  self->pools = pools;
+  self->queue = g_async_queue_new ();
+  g_mutex_init (&self->lock);
+  self->accepting = TRUE;
+
+  self->thread = g_thread_try_new ("msb-db-writer", writer_main, msb_db_writer_ref (self), error);
+  if (self->thread == NULL)
+    {
+      g_prefix_error (error, "Could not start the writer thread: ");
+      msb_db_backend_close (g_steal_pointer (&self->conn));
+      msb_db_writer_unref (self);   /* the thread's reference */
+      msb_db_writer_unref (self);
+      return NULL;
+    }
+  return self;
+}
+
+static gboolean
+abandon_queued_job (gpointer               queue,
+                    MsbDbJob              *job,
+                    MsbDbJobAbandonReason  reason)
+{
+  MsbDbWriter *self = queue;
+  GError *error;
+
+  if (!msb_db_job_try_abandon (job))
+    return FALSE;
+
+  if (reason == MSB_DB_JOB_EXPIRED)
+    {
+      error = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
+                           "writer queue timeout: waited %" G_GINT64_FORMAT
+                           " ms for the writer, %d jobs queued",
+                           (g_get_monotonic_time () - job->queued_at) / 1000,
+                           MAX (g_async_queue_length (self->queue), 0));
+      MSB_DB_COUNT (self->counters, pool_timeouts);
+      g_debug ("%s", error->message);
+    }
+  else
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                 "The write was cancelled before it started");
+  msb_db_job_take_error (job, error);
+  return TRUE;
+}
+
+/* Queues @job for the writer thread; fails with CLOSED once stopped. */
+gboolean
+msb_db_writer_submit (MsbDbWriter  *self,
+                      MsbDbJob     *job,
+                      GError      **error)
+{
+  g_mutex_lock (&self->lock);
+  if (!self->accepting)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                           "The database pools are closed");
+      return FALSE;
+    }
+  /* The writer holds no reference to the queue owner's memory beyond the
+   * job: the writer outlives every job it was given. */
+  job->abandon = abandon_queued_job;
+  job->queue = self;
+  if (job->task != NULL)
+    msb_db_job_watch (job);
+  g_async_queue_push (self->queue, msb_db_job_ref (job));
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* Stops accepting jobs, lets the queued ones run, and waits for the thread
+ * to close its connection and exit. Called from the writer thread itself
+ * (the last reference to the pools dropped there), it cannot wait for
+ * itself: the thread finishes on its own. */
+void
+msb_db_writer_stop (MsbDbWriter *self)
+{
+  GThread *thread;
+
+  g_mutex_lock (&self->lock);
+  if (!self->accepting)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->accepting = FALSE;
+  g_async_queue_push (self->queue, msb_db_job_new (MSB_DB_JOB_STOP, NULL, 0));
+  thread = g_steal_pointer (&self->thread);
+  g_mutex_unlock (&self->lock);
+
+  if (thread == g_thread_self ())
+    g_thread_unref (thread);
+  else
+    g_thread_join (thread);
+}

@@ -1,0 +1,29 @@
+/* msb-db-writer.h: the one thread that writes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include "msb-db-backend.h"
+#include "msb-db-job.h"
+#include "msb-db-retry.h"
+#include "msb-db-stats-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MsbDbWriter MsbDbWriter;
+
+MsbDbWriter *msb_db_writer_new    (MsbDbBackendConn       *conn,
+                                   MsbDbCounters          *counters,
+                                   const MsbDbRetryPolicy *policy,
+                                   gconstpointer           pools,
+                                   GError                **error);
+gboolean     msb_db_writer_submit (MsbDbWriter            *self,
+                                   MsbDbJob               *job,
+                                   GError                **error);
+void         msb_db_writer_stop   (MsbDbWriter            *self);
+void         msb_db_writer_unref  (MsbDbWriter            *self);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbWriter, msb_db_writer_unref)
+
+G_END_DECLS
