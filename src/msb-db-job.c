@@ -20,7 +20,10 @@ msb_db_job_new (MsbDbJobKind  kind,
   job->state = MSB_DB_JOB_PENDING;
   job->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
   job->queued_at = g_get_monotonic_time ();
-  job->deadline = timeout > 0 ? job->queued_at + timeout : G_MAXINT64;
+  if (timeout > 0 && timeout < G_MAXINT64 - job->queued_at)
+    job->deadline = job->queued_at + timeout;
+  else
+    job->deadline = G_MAXINT64;
   g_mutex_init (&job->mutex);
   g_cond_init (&job->cond);
   return job;
@@ -130,7 +133,7 @@ msb_db_job_watch (MsbDbJob *job)
   if (job->deadline != G_MAXINT64)
     {
       gint64 remaining_ms = (job->deadline - g_get_monotonic_time ()) / 1000;
-      GSource *source = g_timeout_source_new (MAX (remaining_ms, 0) + 1);
+      GSource *source = g_timeout_source_new (CLAMP (remaining_ms, 0, G_MAXINT32) + 1);
 
       g_source_set_callback (source, on_deadline, msb_db_job_ref (job),
                              (GDestroyNotify) msb_db_job_unref);

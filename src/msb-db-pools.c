@@ -828,9 +828,9 @@ snapshot_on (MsbDbPools           *self,
     }
 }
 
-/* Async reads and snapshots: a job that has been handed a connection runs
- * on a GTask worker thread, and gives the connection back before it
- * reports. */
+/* Async reads and snapshots: once the read pool hands the job a
+ * connection, the job's own task runs on a worker thread of GLib's pool,
+ * gives the connection back, then reports. */
 static void
 read_job_in_thread (GTask        *task,
                     gpointer      source_object,
@@ -858,13 +858,7 @@ read_job_in_thread (GTask        *task,
 static void
 dispatch_read_job (MsbDbJob *job)
 {
-  g_autoptr(GTask) task = g_task_new (job->pools, NULL, NULL, NULL);
-
-  /* The job's own task reports to the caller; this one only borrows a
-   * worker thread of GLib's pool. */
-  g_task_set_source_tag (task, dispatch_read_job);
-  g_task_set_task_data (task, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
-  g_task_run_in_thread (task, read_job_in_thread);
+  g_task_run_in_thread (job->task, read_job_in_thread);
 }
 
 static GTask *
