@@ -69,6 +69,12 @@ msb_db_backend_wal_size (MsbDbBackendConn *conn)
   return conn->vtable->wal_size (conn);
 }
 
+guint
+msb_db_backend_wal_frames (MsbDbBackendConn *conn)
+{
+  return conn->vtable->wal_frames (conn);
+}
+
 void
 msb_db_backend_close (MsbDbBackendConn *conn)
 {
@@ -89,4 +95,20 @@ msb_db_backend_reset (MsbDbBackendConn *conn)
   if (!msb_db_backend_control (conn, MSB_DB_TX_ROLLBACK, &error))
     g_warning ("Could not roll back a connection left in a transaction: %s", error->message);
   return !msb_db_backend_in_transaction (conn);
+}
+
+/* Called once a process closed its last connection to @target without a
+ * writer (read-only pools): lets the backend remove leftovers that only a
+ * writer would have cleaned up. */
+void
+msb_db_backend_tidy (const MsbDbTarget *target)
+{
+  switch (target->kind)
+    {
+    case MSB_DB_TARGET_SQLITE_FILE:
+      msb_db_sqlite_tidy (target->path);
+      break;
+    default:
+      break;
+    }
 }

@@ -40,8 +40,9 @@ typedef enum {
 } MsbDbTxOp;
 
 typedef enum {
-  MSB_DB_CHECKPOINT_PASSIVE,
-  MSB_DB_CHECKPOINT_TRUNCATE,
+  MSB_DB_CHECKPOINT_PASSIVE,   /* copy what readers allow, never wait */
+  MSB_DB_CHECKPOINT_RESTART,   /* copy all, wait briefly for readers, restart the log */
+  MSB_DB_CHECKPOINT_TRUNCATE,  /* as RESTART, and truncate the log file to zero */
 } MsbDbCheckpointMode;
 
 typedef struct {
@@ -62,6 +63,8 @@ typedef struct {
                                 MsbDbCheckpointMode mode,
                                 GError           **error);
   guint64    (*wal_size)       (MsbDbBackendConn  *conn);
+  /* Pages in the log after the last commit on this connection. */
+  guint      (*wal_frames)     (MsbDbBackendConn  *conn);
   void       (*close)          (MsbDbBackendConn  *conn);
 } MsbDbBackendVTable;
 
@@ -89,7 +92,9 @@ gboolean          msb_db_backend_checkpoint     (MsbDbBackendConn        *conn,
                                                  MsbDbCheckpointMode      mode,
                                                  GError                 **error);
 guint64           msb_db_backend_wal_size       (MsbDbBackendConn        *conn);
+guint             msb_db_backend_wal_frames     (MsbDbBackendConn        *conn);
 void              msb_db_backend_close          (MsbDbBackendConn        *conn);
 gboolean          msb_db_backend_reset          (MsbDbBackendConn        *conn);
+void              msb_db_backend_tidy           (const MsbDbTarget       *target);
 
 G_END_DECLS

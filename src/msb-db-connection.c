@@ -125,6 +125,8 @@ msb_db_connection_execute (MsbDbConnection  *self,
  * msb_db_connection_is_read_only:
  * @self: a #MsbDbConnection
  *
+ * Tells whether statements that write are refused on this connection.
+ *
  * Returns: %TRUE inside a snapshot (a read connection), %FALSE inside a
  *   transaction
  */

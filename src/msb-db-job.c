@@ -239,6 +239,17 @@ msb_db_job_complete (MsbDbJob *job)
   destroy_source (&timeout_source);
   destroy_source (&cancel_source);
 
+  /* The callback's data is released before the caller hears back, on the
+   * thread that ran it: after this point the caller may drop its last
+   * reference and wait for that thread (a binding's lock held meanwhile
+   * must not be needed to free the data). */
+  if (job->notify != NULL)
+    {
+      GDestroyNotify notify = g_steal_pointer (&job->notify);
+
+      notify (job->user_data);
+    }
+
   if (task == NULL)
     {
       g_mutex_lock (&job->mutex);

@@ -83,6 +83,7 @@ struct _MsbDbPools
   GObject parent_instance;
 
   char *path;
+  MsbDbTarget *target;
   guint max_read_connections;
   GTimeSpan connect_timeout;
   GTimeSpan busy_timeout;
@@ -134,10 +135,14 @@ close_pools (MsbDbPools *self)
       g_atomic_int_set (&self->closed, TRUE);
       /* Readers first: the writer's connection is then the last one to the
        * file, and closing it folds the WAL back and removes -wal/-shm. */
+      gboolean readers_closed = TRUE;
+
       if (self->read_pool != NULL)
-        msb_db_read_pool_close (self->read_pool, CLOSE_GRACE);
+        readers_closed = msb_db_read_pool_close (self->read_pool, CLOSE_GRACE);
       if (self->writer != NULL)
         msb_db_writer_stop (self->writer);
+      else if (readers_closed && self->target != NULL)
+        msb_db_backend_tidy (self->target);
       g_debug ("Closed %s", self->path);
     }
   g_mutex_unlock (&self->close_lock);
@@ -164,6 +169,7 @@ msb_db_pools_finalize (GObject *object)
   g_clear_pointer (&self->read_pool, msb_db_read_pool_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
   g_clear_pointer (&self->counters, msb_db_counters_unref);
+  g_clear_pointer (&self->target, msb_db_target_free);
   g_clear_error (&self->init_error);
   g_free (self->path);
   g_mutex_clear (&self->init_lock);
@@ -343,12 +349,22 @@ open_read_pool (MsbDbPools               *self,
   return msb_db_read_pool_new (conns, self->max_read_connections, self->counters);
 }
 
+static void
+gate_readers (gpointer data,
+              gboolean hold)
+{
+  if (hold)
+    msb_db_read_pool_hold (data);
+  else
+    msb_db_read_pool_unhold (data);
+}
+
 static gboolean
 open_connections (MsbDbPools    *self,
                   GCancellable  *cancellable,
                   GError       **error)
 {
-  g_autoptr(MsbDbTarget) target = msb_db_target_parse (self->path, error);
+  MsbDbTarget *target = msb_db_target_parse (self->path, error);
   MsbDbConnSettings settings = {
     .busy_timeout = self->busy_timeout,
     .statement_cache_size = STATEMENT_CACHE_SIZE,
@@ -357,6 +373,7 @@ open_connections (MsbDbPools    *self,
 
   if (target == NULL)
     return FALSE;
+  self->target = target;
 
   /* The writer first: it creates the file and switches it to WAL, which a
    * read-only connection cannot do. */
@@ -376,7 +393,9 @@ open_connections (MsbDbPools    *self,
 
   if (writer_conn != NULL)
     {
-      self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy, self, error);
+      self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy, self,
+                                        gate_readers, msb_db_read_pool_ref (self->read_pool),
+                                        (GDestroyNotify) msb_db_read_pool_unref, error);
       if (self->writer == NULL)
         {
           msb_db_read_pool_close (self->read_pool, 0);
@@ -564,6 +583,8 @@ msb_db_pools_open_finish (GAsyncResult  *result,
  * msb_db_pools_get_path:
  * @self: a #MsbDbPools
  *
+ * Gets the database target @self was opened with.
+ *
  * Returns: (transfer none): the database target given at open
  */
 const char *
@@ -577,6 +598,8 @@ msb_db_pools_get_path (MsbDbPools *self)
 /**
  * msb_db_pools_get_max_read_connections:
  * @self: a #MsbDbPools
+ *
+ * Gets the number of read connections in the pool.
  *
  * Returns: the size of the read pool
  */
@@ -592,6 +615,8 @@ msb_db_pools_get_max_read_connections (MsbDbPools *self)
  * msb_db_pools_get_connect_timeout:
  * @self: a #MsbDbPools
  *
+ * Gets how long a call waits for a read connection or for the writer.
+ *
  * Returns: how long a call waits for its turn, in microseconds
  */
 GTimeSpan
@@ -605,6 +630,8 @@ msb_db_pools_get_connect_timeout (MsbDbPools *self)
 /**
  * msb_db_pools_get_busy_timeout:
  * @self: a #MsbDbPools
+ *
+ * Gets the `busy_timeout` applied to every connection.
  *
  * Returns: the busy timeout of every connection, in microseconds
  */
@@ -620,6 +647,8 @@ msb_db_pools_get_busy_timeout (MsbDbPools *self)
  * msb_db_pools_get_read_only:
  * @self: a #MsbDbPools
  *
+ * Gets whether @self was opened read-only.
+ *
  * Returns: %TRUE if the pools only read (no writer thread)
  */
 gboolean
@@ -633,6 +662,8 @@ msb_db_pools_get_read_only (MsbDbPools *self)
 /**
  * msb_db_pools_is_closed:
  * @self: a #MsbDbPools
+ *
+ * Gets whether @self was closed; a closed pools object refuses every call.
  *
  * Returns: %TRUE once [method@MsbDb.Pools.close] was called
  */
@@ -855,10 +886,34 @@ read_job_in_thread (GTask        *task,
   msb_db_job_complete (job);
 }
 
+/* A blocking snapshot has no task of its own: a carrier task lends it a
+ * worker thread, so that its callback, like every callback, runs off the
+ * caller's thread while the caller waits. */
+static void
+snapshot_job_in_carrier (GTask        *carrier,
+                         gpointer      source_object,
+                         gpointer      task_data,
+                         GCancellable *cancellable)
+{
+  read_job_in_thread (carrier, source_object, task_data, cancellable);
+  g_task_return_boolean (carrier, TRUE);
+}
+
 static void
 dispatch_read_job (MsbDbJob *job)
 {
-  g_task_run_in_thread (job->task, read_job_in_thread);
+  g_autoptr(GTask) carrier = NULL;
+
+  if (job->task != NULL)
+    {
+      g_task_run_in_thread (job->task, read_job_in_thread);
+      return;
+    }
+
+  carrier = g_task_new (job->pools, NULL, NULL, NULL);
+  g_task_set_source_tag (carrier, dispatch_read_job);
+  g_task_set_task_data (carrier, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
+  g_task_run_in_thread (carrier, snapshot_job_in_carrier);
 }
 
 static GTask *
@@ -1148,8 +1203,8 @@ msb_db_pools_write_finish (MsbDbPools    *self,
 /**
  * msb_db_pools_transaction:
  * @self: a #MsbDbPools
- * @func: (scope call): the body of the transaction
- * @user_data: (closure func): data for @func
+ * @func: (scope call) (closure user_data): the body of the transaction
+ * @user_data: data for @func
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
@@ -1192,7 +1247,8 @@ msb_db_pools_transaction (MsbDbPools           *self,
  * @func: (scope notified) (closure user_data) (destroy notify): the body of
  *   the transaction
  * @user_data: data for @func
- * @notify: (nullable): frees @user_data once @func will not run again
+ * @notify: (nullable): frees @user_data once @func will not run again;
+ *   called on the thread that ran @func, before @callback runs
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure callback_data): called with the outcome
  * @callback_data: data for @callback
@@ -1251,14 +1307,15 @@ msb_db_pools_transaction_finish (MsbDbPools    *self,
 /**
  * msb_db_pools_snapshot:
  * @self: a #MsbDbPools
- * @func: (scope call): the body of the snapshot
- * @user_data: (closure func): data for @func
+ * @func: (scope call) (closure user_data): the body of the snapshot
+ * @user_data: data for @func
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Runs @func with a read connection inside one read transaction, on the
- * calling thread: every statement it runs sees the same committed state.
- * Statements that write fail with %MSB_DB_ERROR_READ_ONLY.
+ * Runs @func with a read connection inside one read transaction, on a read
+ * worker thread, and waits for it: every statement it runs sees the same
+ * committed state. Statements that write fail with %MSB_DB_ERROR_READ_ONLY.
+ * Like every callback, @func never runs on the calling thread.
  *
  * Returns: %TRUE if @func returned %TRUE
  */
@@ -1269,8 +1326,7 @@ msb_db_pools_snapshot (MsbDbPools           *self,
                        GCancellable         *cancellable,
                        GError              **error)
 {
-  MsbDbBackendConn *conn;
-  gboolean ok;
+  g_autoptr(MsbDbJob) job = NULL;
 
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
@@ -1279,13 +1335,22 @@ msb_db_pools_snapshot (MsbDbPools           *self,
 
   if (!check_may_block (self, "msb_db_pools_snapshot", error) || !check_usable (self, error))
     return FALSE;
-
-  conn = msb_db_read_pool_acquire (self->read_pool, self->connect_timeout, cancellable, error);
-  if (conn == NULL)
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  ok = snapshot_on (self, conn, func, user_data, cancellable, error);
-  msb_db_read_pool_release (self->read_pool, conn);
-  return ok;
+
+  job = new_job (self, MSB_DB_JOB_SNAPSHOT, cancellable, NULL);
+  job->func = func;
+  job->user_data = user_data;
+  job->granted = dispatch_read_job;
+  if (!msb_db_read_pool_submit (self->read_pool, job, error))
+    return FALSE;
+  msb_db_job_wait (job);
+  if (job->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&job->error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**
@@ -1294,7 +1359,8 @@ msb_db_pools_snapshot (MsbDbPools           *self,
  * @func: (scope notified) (closure user_data) (destroy notify): the body of
  *   the snapshot
  * @user_data: data for @func
- * @notify: (nullable): frees @user_data once @func will not run again
+ * @notify: (nullable): frees @user_data once @func will not run again;
+ *   called on the thread that ran @func, before @callback runs
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure callback_data): called with the outcome
  * @callback_data: data for @callback

@@ -23,6 +23,7 @@ struct _MsbDbReadPool
   GQueue idle;               /* of MsbDbBackendConn */
   GPtrArray *busy;           /* of MsbDbBackendConn, lent out */
   GQueue waiting;            /* of MsbDbJob, oldest first */
+  guint holds;               /* > 0: lend nothing (a checkpoint runs) */
   gboolean closed;
 };
 
@@ -92,7 +93,7 @@ take_idle (MsbDbReadPool *self)
 {
   MsbDbBackendConn *conn;
 
-  if (!g_queue_is_empty (&self->waiting))
+  if (self->holds > 0 || !g_queue_is_empty (&self->waiting))
     return NULL;
   conn = g_queue_pop_head (&self->idle);
   if (conn != NULL)
@@ -217,10 +218,10 @@ grant (MsbDbJob         *job,
        MsbDbBackendConn *conn)
 {
   job->conn = conn;
-  if (job->task != NULL)
+  if (job->granted != NULL)
     job->granted (job);
   else
-    msb_db_job_complete (job);
+    msb_db_job_complete (job);   /* a blocking acquire: wake it */
   msb_db_job_unref (job);
 }
 
@@ -244,7 +245,7 @@ msb_db_read_pool_release (MsbDbReadPool    *self,
       close_it = TRUE;
       g_cond_broadcast (&self->all_back);
     }
-  else
+  else if (self->holds == 0)
     {
       while ((next = g_queue_pop_head (&self->waiting)) != NULL)
         {
@@ -258,6 +259,11 @@ msb_db_read_pool_release (MsbDbReadPool    *self,
           g_queue_push_head (&self->idle, conn);
         }
     }
+  else
+    {
+      g_ptr_array_remove_fast (self->busy, conn);
+      g_queue_push_head (&self->idle, conn);
+    }
   g_mutex_unlock (&self->lock);
 
   if (close_it)
@@ -266,17 +272,64 @@ msb_db_read_pool_release (MsbDbReadPool    *self,
     grant (next, conn);
 }
 
+/* While held, the pool lends no connection: reads already running finish,
+ * new ones wait (their deadline still counts). The writer holds the pool
+ * for the few milliseconds of a checkpoint that must see no reader on the
+ * log: without it, readers in a tight loop re-take their locks between the
+ * checkpointer's attempts, and the log never restarts. */
+void
+msb_db_read_pool_hold (MsbDbReadPool *self)
+{
+  g_mutex_lock (&self->lock);
+  self->holds++;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+msb_db_read_pool_unhold (MsbDbReadPool *self)
+{
+  GQueue grants = G_QUEUE_INIT;   /* job, conn, job, conn, ... */
+
+  g_mutex_lock (&self->lock);
+  g_assert (self->holds > 0);
+  self->holds--;
+  while (self->holds == 0 && !self->closed &&
+         !g_queue_is_empty (&self->idle) && !g_queue_is_empty (&self->waiting))
+    {
+      MsbDbJob *job = g_queue_pop_head (&self->waiting);
+
+      if (!msb_db_job_claim (job))
+        {
+          msb_db_job_unref (job);
+          continue;
+        }
+      MsbDbBackendConn *conn = g_queue_pop_head (&self->idle);
+      g_ptr_array_add (self->busy, conn);
+      g_queue_push_tail (&grants, job);
+      g_queue_push_tail (&grants, conn);
+    }
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&grants))
+    {
+      MsbDbJob *job = g_queue_pop_head (&grants);
+      grant (job, g_queue_pop_head (&grants));
+    }
+}
+
 /* Stops lending: queued reads fail with CLOSED, running ones are
  * interrupted, and the connections are closed as they come back. Waits at
  * most @grace for them; a connection still out then (held by a snapshot
- * callback that does not return) is closed when it is released. */
-void
+ * callback that does not return) is closed when it is released. Returns
+ * TRUE if every connection is closed. */
+gboolean
 msb_db_read_pool_close (MsbDbReadPool *self,
                         GTimeSpan      grace)
 {
   GQueue waiting = G_QUEUE_INIT;
   GQueue idle = G_QUEUE_INIT;
   gint64 deadline = g_get_monotonic_time () + grace;
+  gboolean all_closed;
   MsbDbJob *job;
 
   g_mutex_lock (&self->lock);
@@ -304,9 +357,11 @@ msb_db_read_pool_close (MsbDbReadPool *self,
   if (self->busy->len > 0)
     g_warning ("Closing with %u read connection(s) still in use by callbacks; "
                "they will be closed when released", self->busy->len);
+  all_closed = self->busy->len == 0;
   idle = self->idle;
   g_queue_init (&self->idle);
   g_mutex_unlock (&self->lock);
 
   g_queue_clear_full (&idle, (GDestroyNotify) msb_db_backend_close);
+  return all_closed;
 }

@@ -26,7 +26,9 @@ gboolean          msb_db_read_pool_submit  (MsbDbReadPool     *self,
                                             GError           **error);
 void              msb_db_read_pool_release (MsbDbReadPool     *self,
                                             MsbDbBackendConn  *conn);
-void              msb_db_read_pool_close   (MsbDbReadPool     *self,
+void              msb_db_read_pool_hold    (MsbDbReadPool     *self);
+void              msb_db_read_pool_unhold  (MsbDbReadPool     *self);
+gboolean          msb_db_read_pool_close   (MsbDbReadPool     *self,
                                             GTimeSpan          grace);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbReadPool, msb_db_read_pool_unref)

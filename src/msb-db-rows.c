@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "msb-db-rows-private.h"
@@ -206,6 +207,8 @@ get_cell (MsbDbRows *self,
  * msb_db_rows_get_n_rows:
  * @self: a #MsbDbRows
  *
+ * Gets the number of rows of the result.
+ *
  * Returns: the number of rows
  */
 guint
@@ -239,6 +242,8 @@ msb_db_rows_get_n_columns (MsbDbRows *self)
  * @self: a #MsbDbRows
  * @column: a column number
  *
+ * Gets the name of a result column.
+ *
  * Returns: (transfer none): the name of @column, as SQLite reports it
  */
 const char *
@@ -257,6 +262,8 @@ msb_db_rows_get_column_name (MsbDbRows *self,
  * @row: a row number
  * @column: a column number
  *
+ * Gets the storage class of one value, to choose the getter that fits.
+ *
  * Returns: the storage class of the value at (@row, @column)
  */
 MsbDbValueType
@@ -274,6 +281,8 @@ msb_db_rows_get_value_type (MsbDbRows *self,
  * @self: a #MsbDbRows
  * @row: a row number
  * @column: a column number
+ *
+ * Tells SQL NULL apart from 0 and from the empty string.
  *
  * Returns: %TRUE if the value at (@row, @column) is SQL NULL
  */
@@ -314,6 +323,14 @@ msb_db_rows_get_int64 (MsbDbRows *self,
     case MSB_DB_VALUE_TYPE_INTEGER:
       return cell->v.i;
     case MSB_DB_VALUE_TYPE_REAL:
+      /* Saturate as sqlite3_column_int64() does; a plain cast of an
+       * out-of-range double is undefined. */
+      if (isnan (cell->v.d))
+        return 0;
+      if (cell->v.d >= 9223372036854775807.0)
+        return G_MAXINT64;
+      if (cell->v.d <= -9223372036854775808.0)
+        return G_MININT64;
       return (gint64) cell->v.d;
     case MSB_DB_VALUE_TYPE_TEXT:
       return g_ascii_strtoll ((const char *) self->bytes + cell->v.span.offset, NULL, 10);
@@ -529,7 +546,8 @@ row_type (MsbDbRows *self)
  * (TEXT) or an `ay` (BLOB, and TEXT that is not valid UTF-8).
  *
  * PyGObject's `GLib.Variant.unpack()` turns it into a list of tuples of
- * plain Python values, with NULL as `None` and blobs as `bytes`.
+ * plain Python values, with NULL as `None` (PyGObject 3.42 unpacks an `ay`
+ * as a list of ints; the `MsbDb` Python override gives `bytes`).
  *
  * Returns: (transfer full): a new non-floating #GVariant
  */

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include "msb-db-bind.h"
 #include "msb-db-error.h"
+#include "msb-db-retry.h"
 #include "msb-db-rows-private.h"
 #include "msb-db-sqlite.h"
 
@@ -32,6 +34,11 @@
 
 #define MAX_SQL_IN_MESSAGE 500
 
+/* A truncating checkpoint waits this long at most for readers to move to
+ * the newest snapshot: long enough for point reads to finish, short enough
+ * that the writer's queue does not notice. */
+#define CHECKPOINT_BUSY_MS 20
+
 typedef struct
 {
   char *sql;
@@ -45,6 +52,8 @@ typedef struct
 
   sqlite3 *db;
   char *wal_path;
+  int busy_timeout_ms;
+  int wal_frames;              /* set by the WAL hook after each commit */
 
   /* Bounded LRU: most recently used at the head of `lru`. */
   GHashTable *cache;
@@ -116,7 +125,6 @@ error_code_for (int code)
     case SQLITE_CONSTRAINT:
       return MSB_DB_ERROR_CONSTRAINT;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED:
       return MSB_DB_ERROR_BUSY;
     case SQLITE_READONLY:
       return MSB_DB_ERROR_READ_ONLY;
@@ -144,7 +152,9 @@ set_sqlite_error (MsbDbSqliteConn  *self,
                   const char       *sql,
                   GError          **error)
 {
-  const char *message = sqlite3_errmsg (self->db);
+  /* GError messages are UTF-8; SQLite echoes whatever bytes it was given. */
+  g_autofree char *message = g_utf8_make_valid (sqlite3_errmsg (self->db), -1);
+  g_autofree char *valid_sql = sql ? g_utf8_make_valid (sql, -1) : NULL;
   g_autofree char *shown_sql = NULL;
 
   if ((code & 0xff) == SQLITE_INTERRUPT)
@@ -161,7 +171,11 @@ set_sqlite_error (MsbDbSqliteConn  *self,
     }
 
   if ((code & 0xff) == SQLITE_AUTH && self->refusal[0] != '\0')
-    message = self->refusal;
+    {
+      g_free (message);
+      message = g_utf8_make_valid (self->refusal, -1);
+    }
+  sql = valid_sql;
 
   if (sql == NULL)
     {
@@ -170,8 +184,11 @@ set_sqlite_error (MsbDbSqliteConn  *self,
       return;
     }
 
-  if (strlen (sql) > MAX_SQL_IN_MESSAGE)
-    shown_sql = g_strdup_printf ("%.*s…", MAX_SQL_IN_MESSAGE, sql);
+  if (g_utf8_strlen (sql, -1) > MAX_SQL_IN_MESSAGE)
+    {
+      g_autofree char *head = g_utf8_substring (sql, 0, MAX_SQL_IN_MESSAGE);
+      shown_sql = g_strconcat (head, "…", NULL);
+    }
   g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s] in SQL: %s",
                message, result_code_name (code), shown_sql ? shown_sql : sql);
 }
@@ -185,6 +202,14 @@ static const char * const protected_pragmas[] = {
   "writable_schema", "query_only", "locking_mode", "journal_size_limit",
   "wal_autocheckpoint", "ignore_check_constraints", "cell_size_check",
   "temp_store_directory", "data_store_directory", "mmap_size",
+  /* process-wide: one connection would change every connection */
+  "soft_heap_limit", "hard_heap_limit",
+};
+
+/* SQL functions refused outright: extension loading, and fts3_tokenizer(),
+ * which hands out and accepts raw pointers. */
+static const char * const refused_functions[] = {
+  "load_extension", "fts3_tokenizer",
 };
 
 static int
@@ -243,8 +268,9 @@ authorize (void       *data,
                        "be changed", arg1);
       return SQLITE_OK;
     case SQLITE_FUNCTION:
-      if (arg2 != NULL && g_ascii_strcasecmp (arg2, "load_extension") == 0)
-        return refuse (self, "load_extension() is refused: extension loading is disabled");
+      for (gsize i = 0; arg2 != NULL && i < G_N_ELEMENTS (refused_functions); i++)
+        if (g_ascii_strcasecmp (arg2, refused_functions[i]) == 0)
+          return refuse (self, "%s() is refused by MsbDb", refused_functions[i]);
       return SQLITE_OK;
     default:
       return SQLITE_OK;
@@ -262,6 +288,20 @@ on_progress (void *data)
   if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
     return 1;
   return 0;
+}
+
+/* Replaces SQLite's autocheckpoint (which is itself a WAL hook): only
+ * remember how long the log is; the writer decides when to checkpoint. */
+static int
+on_wal_commit (void       *data,
+               sqlite3    *db,
+               const char *database,
+               int         frames)
+{
+  MsbDbSqliteConn *self = data;
+
+  self->wal_frames = frames;
+  return SQLITE_OK;
 }
 
 /* Opening: the canonical connection builder ----------------------------- */
@@ -315,8 +355,7 @@ configure_connection (MsbDbSqliteConn          *self,
   sqlite3_db_config (self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
   /* busy_timeout first: switching to WAL below may have to wait for a lock. */
-  busy_sql = g_strdup_printf ("PRAGMA busy_timeout = %" G_GINT64_FORMAT,
-                              MAX (settings->busy_timeout / G_TIME_SPAN_MILLISECOND, 1));
+  busy_sql = g_strdup_printf ("PRAGMA busy_timeout = %d", self->busy_timeout_ms);
   if (!run_setup_statement (self, busy_sql, NULL, error))
     return FALSE;
 
@@ -346,9 +385,56 @@ configure_connection (MsbDbSqliteConn          *self,
   if (!run_setup_statement (self, limit_sql, NULL, error))
     return FALSE;
 
+  sqlite3_wal_hook (self->db, on_wal_commit, self);
   sqlite3_set_authorizer (self->db, authorize, self);
   sqlite3_progress_handler (self->db, PROGRESS_STEPS, on_progress, self);
   return TRUE;
+}
+
+/* Two processes creating the same database at once race to switch it to
+ * WAL; the loser can see SQLITE_BUSY without its busy handler being asked.
+ * Setting up again after a pause is always safe. */
+static gboolean
+configure_connection_with_retry (MsbDbSqliteConn          *self,
+                                 const MsbDbConnSettings  *settings,
+                                 GError                  **error)
+{
+  MsbDbRetryPolicy policy;
+
+  msb_db_retry_policy_init_default (&policy);
+  for (guint attempt = 0; ; attempt++)
+    {
+      GError *local_error = NULL;
+
+      if (configure_connection (self, settings, &local_error))
+        return TRUE;
+      if (!msb_db_retry_should_retry (&policy, attempt, local_error))
+        {
+          g_propagate_error (error, local_error);
+          return FALSE;
+        }
+      g_debug ("Database busy while opening (%s); retrying", local_error->message);
+      g_error_free (local_error);
+      g_usleep (msb_db_retry_policy_delay (&policy, attempt));
+    }
+}
+
+/* A directory, a FIFO (reading it would block forever) or a device is not
+ * a database; a missing file is fine (created, or refused by SQLite). */
+static gboolean
+check_regular_file (const char  *path,
+                    GError     **error)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0 || S_ISREG (st.st_mode))
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+               "Could not open the database “%s”: it is %s, not a regular file", path,
+               S_ISDIR (st.st_mode) ? "a directory" :
+               S_ISFIFO (st.st_mode) ? "a FIFO" :
+               S_ISSOCK (st.st_mode) ? "a socket" : "a device");
+  return FALSE;
 }
 
 /* SQLite would create the file with 0644 (less the umask). The database is
@@ -393,12 +479,8 @@ msb_db_sqlite_open (const char              *path,
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   int rc;
 
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
-                   "Could not open the database “%s”: it is a directory", path);
-      return NULL;
-    }
+  if (!check_regular_file (path, error))
+    return NULL;
 
   if (mode == MSB_DB_CONN_READ_WRITE)
     {
@@ -415,6 +497,7 @@ msb_db_sqlite_open (const char              *path,
   self->wal_path = g_strconcat (path, "-wal", NULL);
   self->cache = g_hash_table_new (g_str_hash, g_str_equal);
   self->cache_size = MAX (settings->statement_cache_size, 1);
+  self->busy_timeout_ms = (int) CLAMP (settings->busy_timeout / G_TIME_SPAN_MILLISECOND, 1, G_MAXINT);
   g_queue_init (&self->lru);
 
   rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
@@ -431,7 +514,7 @@ msb_db_sqlite_open (const char              *path,
       return NULL;
     }
 
-  if (!configure_connection (self, settings, error))
+  if (!configure_connection_with_retry (self, settings, error))
     {
       g_prefix_error (error, "Could not open the database “%s”: ", path);
       msb_db_backend_close (&self->parent);
@@ -589,6 +672,7 @@ step_to_rows (MsbDbSqliteConn  *self,
 {
   int n_columns = sqlite3_column_count (stmt);
   g_autoptr(MsbDbRows) rows = msb_db_rows_new (n_columns);
+  sqlite3_int64 total_before = sqlite3_total_changes64 (self->db);
   gint64 changes = 0;
   int rc;
 
@@ -605,7 +689,9 @@ step_to_rows (MsbDbSqliteConn  *self,
       return NULL;
     }
 
-  if (!sqlite3_stmt_readonly (stmt))
+  /* sqlite3_changes64() keeps the count of the last INSERT, UPDATE or
+   * DELETE: only trust it if this statement changed something. */
+  if (sqlite3_total_changes64 (self->db) != total_before)
     changes = sqlite3_changes64 (self->db);
   msb_db_rows_seal (rows, changes, sqlite3_last_insert_rowid (self->db));
   return g_steal_pointer (&rows);
@@ -662,6 +748,23 @@ static const char * const control_sql[] = {
   [MSB_DB_TX_ROLLBACK_TO] = "ROLLBACK TO msb_db_job",
 };
 
+/* In WAL mode SQLite happily keeps writing to a database file that was
+ * deleted or replaced under it: those writes would be reported committed
+ * and then be lost. Check before every write transaction. */
+static gboolean
+check_not_moved (MsbDbSqliteConn  *self,
+                 GError          **error)
+{
+  int moved = 0;
+
+  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+    return TRUE;
+  g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                       "The database file was deleted, renamed or replaced while open; "
+                       "nothing was written (close and open the pools again)");
+  return FALSE;
+}
+
 static gboolean
 sqlite_control (MsbDbBackendConn  *conn,
                 MsbDbTxOp          op,
@@ -673,6 +776,8 @@ sqlite_control (MsbDbBackendConn  *conn,
   /* Rolling back when nothing is open is not an error worth reporting. */
   if (op == MSB_DB_TX_ROLLBACK && sqlite3_get_autocommit (self->db))
     return TRUE;
+  if (op == MSB_DB_TX_BEGIN_IMMEDIATE && !check_not_moved (self, error))
+    return FALSE;
 
   self->allow_control = TRUE;
   if (self->control[op] == NULL)
@@ -725,10 +830,21 @@ sqlite_checkpoint (MsbDbBackendConn     *conn,
   int log_frames = 0, checkpointed = 0;
   int rc;
 
-  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL,
-                                  mode == MSB_DB_CHECKPOINT_TRUNCATE ? SQLITE_CHECKPOINT_TRUNCATE
-                                                                     : SQLITE_CHECKPOINT_PASSIVE,
-                                  &log_frames, &checkpointed);
+  static const int sqlite_modes[] = {
+    [MSB_DB_CHECKPOINT_PASSIVE] = SQLITE_CHECKPOINT_PASSIVE,
+    [MSB_DB_CHECKPOINT_RESTART] = SQLITE_CHECKPOINT_RESTART,
+    [MSB_DB_CHECKPOINT_TRUNCATE] = SQLITE_CHECKPOINT_TRUNCATE,
+  };
+
+  /* Restarting the log waits for readers through the busy handler: bound
+   * that wait, so a long reader delays the checkpoint, not the writes. */
+  if (mode != MSB_DB_CHECKPOINT_PASSIVE)
+    sqlite3_busy_timeout (self->db, CHECKPOINT_BUSY_MS);
+  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, sqlite_modes[mode], &log_frames, &checkpointed);
+  if (mode != MSB_DB_CHECKPOINT_PASSIVE)
+    sqlite3_busy_timeout (self->db, self->busy_timeout_ms);
+  if (rc == SQLITE_OK && mode != MSB_DB_CHECKPOINT_PASSIVE)
+    self->wal_frames = 0;
   if (rc != SQLITE_OK)
     {
       set_sqlite_error (self, sqlite3_extended_errcode (self->db), NULL, error);
@@ -746,6 +862,12 @@ sqlite_wal_size (MsbDbBackendConn *conn)
   if (g_stat (self->wal_path, &st) != 0)
     return 0;
   return st.st_size;
+}
+
+static guint
+sqlite_wal_frames (MsbDbBackendConn *conn)
+{
+  return MAX (((MsbDbSqliteConn *) conn)->wal_frames, 0);
 }
 
 static void
@@ -773,5 +895,25 @@ static const MsbDbBackendVTable sqlite_vtable = {
   .interrupt = sqlite_interrupt,
   .checkpoint = sqlite_checkpoint,
   .wal_size = sqlite_wal_size,
+  .wal_frames = sqlite_wal_frames,
   .close = sqlite_close,
 };
+
+/* After the last read-only connection of a process closed: a read-only
+ * connection cannot fold the WAL back, so if it was the last user of the
+ * file the -wal and -shm files stay. Open the existing file read-write
+ * (never creating it), touch it, and close: if nobody else has it open,
+ * SQLite checkpoints and removes them. Any failure (no write permission,
+ * another user) just leaves things as they are. */
+void
+msb_db_sqlite_tidy (const char *path)
+{
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK)
+    {
+      sqlite3_db_config (db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+      sqlite3_exec (db, "PRAGMA schema_version", NULL, NULL, NULL);
+    }
+  sqlite3_close (db);
+}

@@ -12,5 +12,6 @@ MsbDbBackendConn *msb_db_sqlite_open (const char              *path,
                                       MsbDbConnMode            mode,
                                       const MsbDbConnSettings *settings,
                                       GError                 **error);
+void              msb_db_sqlite_tidy (const char              *path);
 
 G_END_DECLS

@@ -19,11 +19,18 @@
 #define MAX_BATCH_JOBS 256
 #define MAX_BATCH_TIME (20 * G_TIME_SPAN_MILLISECOND)
 
-/* When the queue runs dry, look at the WAL at most this often, and run a
- * passive checkpoint if it grew past the threshold (SQLite's own
- * autocheckpoint may have been held back by readers). */
-#define WAL_CHECK_INTERVAL (250 * G_TIME_SPAN_MILLISECOND)
-#define WAL_CHECKPOINT_THRESHOLD (8 * 1024 * 1024)
+/* WAL policy. SQLite's autocheckpoint is passive: it cannot finish while
+ * readers hold older snapshots, and a log that never finishes a checkpoint
+ * never restarts, so with readers always active it grows without bound.
+ * Instead, after a batch that left the log at CHECKPOINT_FRAMES pages or
+ * more, the writer runs a RESTART checkpoint that waits a few milliseconds
+ * for readers to move on (CHECKPOINT_BUSY_MS in the backend); when readers
+ * do not let it finish, it tries again no sooner than CHECKPOINT_RETRY
+ * later. journal_size_limit trims the file after a restart; close
+ * truncates it. */
+#define CHECKPOINT_FRAMES 1000
+#define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
+#define WAL_SIZE_SAMPLE_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
 struct _MsbDbWriter
 {
@@ -32,6 +39,9 @@ struct _MsbDbWriter
   MsbDbCounters *counters;
   MsbDbRetryPolicy policy;
   gconstpointer pools;
+  MsbDbReaderGate gate;
+  gpointer gate_data;
+  GDestroyNotify gate_data_free;
 
   GAsyncQueue *queue;      /* of MsbDbJob */
   GThread *thread;
@@ -39,7 +49,8 @@ struct _MsbDbWriter
   GMutex lock;
   gboolean accepting;
 
-  gint64 last_wal_check;
+  gint64 next_checkpoint;     /* not before this, after a failed one */
+  gint64 last_wal_sample;
 };
 
 static MsbDbWriter *
@@ -56,6 +67,8 @@ msb_db_writer_unref (MsbDbWriter *self)
     return;
 
   g_assert (self->conn == NULL);
+  if (self->gate_data_free != NULL)
+    self->gate_data_free (self->gate_data);
   g_async_queue_unref (self->queue);
   msb_db_counters_unref (self->counters);
   g_mutex_clear (&self->lock);
@@ -325,29 +338,52 @@ run_batch (MsbDbWriter *self,
 /* WAL ------------------------------------------------------------------- */
 
 static void
-maybe_checkpoint (MsbDbWriter *self,
-                  gboolean     force)
+sample_wal_size (MsbDbWriter *self,
+                 gboolean     now)
 {
-  gint64 now = g_get_monotonic_time ();
-  guint64 wal_bytes;
+  gint64 t = g_get_monotonic_time ();
 
-  if (!force && now - self->last_wal_check < WAL_CHECK_INTERVAL)
+  if (!now && t - self->last_wal_sample < WAL_SIZE_SAMPLE_INTERVAL)
     return;
-  self->last_wal_check = now;
+  self->last_wal_sample = t;
+  MSB_DB_COUNTER_SET (self->counters, wal_bytes, msb_db_backend_wal_size (self->conn));
+}
 
-  wal_bytes = msb_db_backend_wal_size (self->conn);
-  if (force || wal_bytes > WAL_CHECKPOINT_THRESHOLD)
+static void
+checkpoint (MsbDbWriter         *self,
+            MsbDbCheckpointMode  mode)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean gated = mode != MSB_DB_CHECKPOINT_PASSIVE && self->gate != NULL;
+  gboolean ok;
+
+  if (gated)
+    self->gate (self->gate_data, TRUE);
+  ok = msb_db_backend_checkpoint (self->conn, mode, &error);
+  if (gated)
+    self->gate (self->gate_data, FALSE);
+
+  if (ok)
     {
-      g_autoptr(GError) error = NULL;
-      MsbDbCheckpointMode mode = force ? MSB_DB_CHECKPOINT_TRUNCATE : MSB_DB_CHECKPOINT_PASSIVE;
-
-      if (msb_db_backend_checkpoint (self->conn, mode, &error))
-        MSB_DB_COUNT (self->counters, checkpoints);
-      else
-        g_debug ("Checkpoint did not complete: %s", error->message);
-      wal_bytes = msb_db_backend_wal_size (self->conn);
+      MSB_DB_COUNT (self->counters, checkpoints);
+      self->next_checkpoint = 0;
     }
-  MSB_DB_COUNTER_SET (self->counters, wal_bytes, wal_bytes);
+  else
+    {
+      g_debug ("Checkpoint did not complete: %s", error->message);
+      self->next_checkpoint = g_get_monotonic_time () + CHECKPOINT_RETRY;
+    }
+  sample_wal_size (self, TRUE);
+}
+
+static void
+maybe_checkpoint (MsbDbWriter *self)
+{
+  if (msb_db_backend_wal_frames (self->conn) >= CHECKPOINT_FRAMES &&
+      g_get_monotonic_time () >= self->next_checkpoint)
+    checkpoint (self, MSB_DB_CHECKPOINT_RESTART);
+  else
+    sample_wal_size (self, FALSE);
 }
 
 /* The thread ------------------------------------------------------------ */
@@ -375,15 +411,13 @@ writer_main (gpointer data)
         }
       g_ptr_array_add (batch, job);
       run_batch (self, batch, &stopping);
-
-      if (g_async_queue_length (self->queue) <= 0)
-        maybe_checkpoint (self, FALSE);
+      maybe_checkpoint (self);
     }
 
   /* Jobs are only queued before the stop marker, so none is left. Fold the
    * WAL back into the database and close: when this is the last connection
    * to the file, SQLite removes the -wal and -shm files. */
-  maybe_checkpoint (self, TRUE);
+  checkpoint (self, MSB_DB_CHECKPOINT_TRUNCATE);
   msb_db_backend_close (g_steal_pointer (&self->conn));
   msb_db_writer_unref (self);
   return NULL;
@@ -394,6 +428,9 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
                    MsbDbCounters          *counters,
                    const MsbDbRetryPolicy *policy,
                    gconstpointer           pools,
+                   MsbDbReaderGate         gate,
+                   gpointer                gate_data,
+                   GDestroyNotify          gate_data_free,
                    GError                **error)
 {
   MsbDbWriter *self = g_new0 (MsbDbWriter, 1);
@@ -403,6 +440,9 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
   self->counters = msb_db_counters_ref (counters);
   self->policy = *policy;
   self->pools = pools;
+  self->gate = gate;
+  self->gate_data = gate_data;
+  self->gate_data_free = gate_data_free;
   self->queue = g_async_queue_new ();
   g_mutex_init (&self->lock);
   self->accepting = TRUE;

@@ -13,10 +13,18 @@ G_BEGIN_DECLS
 
 typedef struct _MsbDbWriter MsbDbWriter;
 
+/* Asks this process's readers to pause (@hold TRUE) or resume, around a
+ * checkpoint that needs the log free of readers. */
+typedef void (*MsbDbReaderGate) (gpointer data,
+                                 gboolean hold);
+
 MsbDbWriter *msb_db_writer_new    (MsbDbBackendConn       *conn,
                                    MsbDbCounters          *counters,
                                    const MsbDbRetryPolicy *policy,
                                    gconstpointer           pools,
+                                   MsbDbReaderGate         gate,
+                                   gpointer                gate_data,
+                                   GDestroyNotify          gate_data_free,
                                    GError                **error);
 gboolean     msb_db_writer_submit (MsbDbWriter            *self,
                                    MsbDbJob               *job,
