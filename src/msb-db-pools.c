@@ -975,14 +975,25 @@ submit_async_job (MsbDbPools *self,
     g_clear_error (&error);
 }
 
-/* Blocking writes: queue the job and wait for the writer's answer. */
+/* Blocking calls: queue the job where it belongs (the writer, or the read
+ * pool for a snapshot) and wait for its outcome. */
 static gboolean
-run_writer_job (MsbDbPools  *self,
-                MsbDbJob    *job,
-                GError     **error)
+run_job_and_wait (MsbDbPools  *self,
+                  MsbDbJob    *job,
+                  GError     **error)
 {
-  if (!msb_db_writer_submit (self->writer, job, error))
+  gboolean queued;
+
+  if (job->kind == MSB_DB_JOB_SNAPSHOT)
+    {
+      job->granted = dispatch_read_job;
+      queued = msb_db_read_pool_submit (self->read_pool, job, error);
+    }
+  else
+    queued = msb_db_writer_submit (self->writer, job, error);
+  if (!queued)
     return FALSE;
+
   msb_db_job_wait (job);
   if (job->error != NULL)
     {
@@ -990,6 +1001,65 @@ run_writer_job (MsbDbPools  *self,
       return FALSE;
     }
   return TRUE;
+}
+
+/* Transactions and snapshots: a callback for the writer or a read worker. */
+static gboolean
+run_callback (MsbDbPools           *self,
+              MsbDbJobKind          kind,
+              MsbDbConnectionFunc   func,
+              gpointer              user_data,
+              GCancellable         *cancellable,
+              GError              **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  job = new_job (self, kind, cancellable, NULL);
+  job->func = func;
+  job->user_data = user_data;
+  return run_job_and_wait (self, job, error);
+}
+
+static void
+queue_callback_async (MsbDbPools           *self,
+                      MsbDbJobKind          kind,
+                      MsbDbConnectionFunc   func,
+                      gpointer              user_data,
+                      GDestroyNotify        notify,
+                      GCancellable         *cancellable,
+                      GAsyncReadyCallback   callback,
+                      gpointer              callback_data,
+                      gpointer              source_tag)
+{
+  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, callback_data, source_tag);
+  g_autoptr(MsbDbJob) job = new_job (self, kind, cancellable, task);
+
+  job->func = func;
+  job->user_data = user_data;
+  job->notify = notify;
+  submit_async_job (self, job);
+}
+
+/* Single statements: read on the pool, or write through the writer. */
+static void
+queue_statement_async (MsbDbPools          *self,
+                       MsbDbJobKind         kind,
+                       const char          *sql,
+                       GVariant            *params,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data,
+                       gpointer             source_tag)
+{
+  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, user_data, source_tag);
+  g_autoptr(MsbDbJob) job = new_job (self, kind, cancellable, task);
+
+  job->sql = g_strdup (sql);
+  job->params = sink_params (params);
+  submit_async_job (self, job);
 }
 
 /* read ------------------------------------------------------------------ */
@@ -1058,18 +1128,12 @@ msb_db_pools_read_async (MsbDbPools          *self,
                          GAsyncReadyCallback  callback,
                          gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_if_fail (MSB_DB_IS_POOLS (self));
   g_return_if_fail (sql != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_read_async);
-  job = new_job (self, MSB_DB_JOB_READ, cancellable, task);
-  job->sql = g_strdup (sql);
-  job->params = sink_params (params);
-  submit_async_job (self, job);
+  queue_statement_async (self, MSB_DB_JOB_READ, sql, params, cancellable,
+                         callback, user_data, msb_db_pools_read_async);
 }
 
 /**
@@ -1137,7 +1201,7 @@ msb_db_pools_write (MsbDbPools    *self,
   job = new_job (self, MSB_DB_JOB_WRITE, cancellable, NULL);
   job->sql = g_strdup (sql);
   job->params = g_steal_pointer (&owned_params);
-  if (!run_writer_job (self, job, error))
+  if (!run_job_and_wait (self, job, error))
     return NULL;
   return g_steal_pointer (&job->rows);
 }
@@ -1162,18 +1226,12 @@ msb_db_pools_write_async (MsbDbPools          *self,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_if_fail (MSB_DB_IS_POOLS (self));
   g_return_if_fail (sql != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_async);
-  job = new_job (self, MSB_DB_JOB_WRITE, cancellable, task);
-  job->sql = g_strdup (sql);
-  job->params = sink_params (params);
-  submit_async_job (self, job);
+  queue_statement_async (self, MSB_DB_JOB_WRITE, sql, params, cancellable,
+                         callback, user_data, msb_db_pools_write_async);
 }
 
 /**
@@ -1223,8 +1281,6 @@ msb_db_pools_transaction (MsbDbPools           *self,
                           GCancellable         *cancellable,
                           GError              **error)
 {
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -1232,13 +1288,7 @@ msb_db_pools_transaction (MsbDbPools           *self,
 
   if (!check_may_block (self, "msb_db_pools_transaction", error) || !check_writable (self, error))
     return FALSE;
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  job = new_job (self, MSB_DB_JOB_TRANSACTION, cancellable, NULL);
-  job->func = func;
-  job->user_data = user_data;
-  return run_writer_job (self, job, error);
+  return run_callback (self, MSB_DB_JOB_TRANSACTION, func, user_data, cancellable, error);
 }
 
 /**
@@ -1265,19 +1315,12 @@ msb_db_pools_transaction_async (MsbDbPools           *self,
                                 GAsyncReadyCallback   callback,
                                 gpointer              callback_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_if_fail (MSB_DB_IS_POOLS (self));
   g_return_if_fail (func != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = new_call_task (self, cancellable, callback, callback_data, msb_db_pools_transaction_async);
-  job = new_job (self, MSB_DB_JOB_TRANSACTION, cancellable, task);
-  job->func = func;
-  job->user_data = user_data;
-  job->notify = notify;
-  submit_async_job (self, job);
+  queue_callback_async (self, MSB_DB_JOB_TRANSACTION, func, user_data, notify, cancellable,
+                        callback, callback_data, msb_db_pools_transaction_async);
 }
 
 /**
@@ -1326,8 +1369,6 @@ msb_db_pools_snapshot (MsbDbPools           *self,
                        GCancellable         *cancellable,
                        GError              **error)
 {
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
   g_return_val_if_fail (func != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -1335,22 +1376,7 @@ msb_db_pools_snapshot (MsbDbPools           *self,
 
   if (!check_may_block (self, "msb_db_pools_snapshot", error) || !check_usable (self, error))
     return FALSE;
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  job = new_job (self, MSB_DB_JOB_SNAPSHOT, cancellable, NULL);
-  job->func = func;
-  job->user_data = user_data;
-  job->granted = dispatch_read_job;
-  if (!msb_db_read_pool_submit (self->read_pool, job, error))
-    return FALSE;
-  msb_db_job_wait (job);
-  if (job->error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&job->error));
-      return FALSE;
-    }
-  return TRUE;
+  return run_callback (self, MSB_DB_JOB_SNAPSHOT, func, user_data, cancellable, error);
 }
 
 /**
@@ -1377,19 +1403,12 @@ msb_db_pools_snapshot_async (MsbDbPools           *self,
                              GAsyncReadyCallback   callback,
                              gpointer              callback_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-
   g_return_if_fail (MSB_DB_IS_POOLS (self));
   g_return_if_fail (func != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = new_call_task (self, cancellable, callback, callback_data, msb_db_pools_snapshot_async);
-  job = new_job (self, MSB_DB_JOB_SNAPSHOT, cancellable, task);
-  job->func = func;
-  job->user_data = user_data;
-  job->notify = notify;
-  submit_async_job (self, job);
+  queue_callback_async (self, MSB_DB_JOB_SNAPSHOT, func, user_data, notify, cancellable,
+                        callback, callback_data, msb_db_pools_snapshot_async);
 }
 
 /**
