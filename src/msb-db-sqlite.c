@@ -170,10 +170,13 @@ set_sqlite_error (MsbDbSqliteConn  *self,
       return;
     }
 
-  if ((code & 0xff) == SQLITE_AUTH && self->refusal[0] != '\0')
+  /* The authorizer said no. SQLite reports a refused function as a plain
+   * SQLITE_ERROR, the rest as SQLITE_AUTH: either way, say why. */
+  if (self->refusal[0] != '\0')
     {
       g_free (message);
       message = g_utf8_make_valid (self->refusal, -1);
+      code = SQLITE_AUTH;
     }
   sql = valid_sql;
 
@@ -562,8 +565,10 @@ prepare_statement (MsbDbSqliteConn  *self,
   if (rc != SQLITE_OK)
     {
       set_sqlite_error (self, sqlite3_extended_errcode (self->db), sql, error);
+      self->refusal[0] = '\0';
       return NULL;
     }
+  self->refusal[0] = '\0';
   if (stmt == NULL)
     {
       g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,

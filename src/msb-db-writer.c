@@ -303,6 +303,23 @@ report_failed (MsbDbWriter  *self,
     }
 }
 
+/* Between two attempts nothing of the batch is committed: a job cancelled
+ * meanwhile has not run, so it leaves the batch and reports so. */
+static void
+drop_cancelled_jobs (GPtrArray *batch)
+{
+  for (guint i = batch->len; i > 0; i--)
+    {
+      MsbDbJob *job = g_ptr_array_index (batch, i - 1);
+
+      if (!g_cancellable_is_cancelled (job->cancellable))
+        continue;
+      fail_job (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                          "The write was cancelled before it could run"));
+      g_ptr_array_remove_index (batch, i - 1);
+    }
+}
+
 /* Runs a batch to its end: committed, or failed after the retry budget.
  * Every job in it is completed. */
 static void
@@ -332,6 +349,9 @@ run_batch (MsbDbWriter *self,
       g_debug ("Database busy (%s); retrying %u job(s) in %" G_GINT64_FORMAT " ms",
                error->message, batch->len, delay / 1000);
       g_usleep (delay);
+      drop_cancelled_jobs (batch);
+      if (batch->len == 0)
+        return;
     }
 }
 

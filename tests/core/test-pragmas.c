@@ -454,14 +454,16 @@ test_load_extension_off (Fixture       *fx,
   g_assert_null (rows);
   g_assert_nonnull (error);
   g_test_message ("read: %s", error->message);
-  assert_message_contains (error, "not authorized");
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT);
+  assert_message_contains (error, "load_extension() is refused");
   g_clear_error (&error);
 
   rows = msb_db_pools_write (fx->pools, sql, NULL, NULL, &error);
   g_assert_null (rows);
   g_assert_nonnull (error);
   g_test_message ("write: %s", error->message);
-  assert_message_contains (error, "not authorized");
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT);
+  assert_message_contains (error, "load_extension() is refused");
 }
 
 static void

@@ -1,0 +1,624 @@
+/* msb-db-bench.c: MsbDbPools against raw sqlite3 and GOM
+ *
+ *   msb-db-bench [--quick] [--scenario PATTERN[,PATTERN...]] [--json FILE]
+ *                [--dir DIR] [--duration SECONDS] [--wal-soak] [--list]
+ *
+ * Every scenario runs on a fresh database file in one temporary directory,
+ * warms up, then counts the operations that complete in a fixed measured
+ * window and records each one's latency (issue to completion callback for
+ * async calls). Ratios compare with the raw sqlite3 baseline measured in
+ * the same run. Benchmarks, not tests: nothing here fails on a number.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <glib/gstdio.h>
+
+#include "bench-common.h"
+
+/* Which baseline each scenario is compared with. */
+static const struct {
+  const char *prefix;
+  const char *baseline;
+} baselines[] = {
+  { "raw.insert.batched", "raw.insert.autocommit" },
+  { "pools.insert.", "raw.insert.autocommit" },
+  { "gom.insert.", "raw.insert.autocommit" },
+  { "pools.read.", "raw.read.point" },
+  { "gom.read.", "raw.read.point" },
+  { "pools.mixed.", "raw.mixed" },
+  { "pools.rss.", "raw.mixed" },
+  { "pools.wal-soak", "raw.mixed" },   /* and pools.wal-soak.pinned */
+  { "gom.mixed.", "raw.mixed" },
+};
+
+typedef enum {
+  TARGET_RATIO,          /* ops/s of scenario / ops/s of the best versus >= value */
+  TARGET_WAL_MAX,        /* wal_max_bytes of scenario < value */
+  TARGET_RSS_GROWTH,     /* RSS growth first mark -> last mark <= value KiB */
+} TargetKind;
+
+static const struct {
+  const char *what;
+  TargetKind kind;
+  const char *scenario;
+  const char *versus[3];
+  double value;
+} targets[] = {
+  { "async inserts >= 2x raw autocommit inserts", TARGET_RATIO,
+    "pools.insert.async.1t", { "raw.insert.autocommit" }, 2.0 },
+  { "async inserts >= 3x GOM queued writes (best GOM variant)", TARGET_RATIO,
+    "pools.insert.async.1t", { "gom.insert.queued", "gom.insert.queued.reuse" }, 3.0 },
+  { "async point reads, 64 in flight (4 conns) >= 0.5x raw", TARGET_RATIO,
+    "pools.read.async.c4", { "raw.read.point" }, 0.5 },
+  { "async point reads, 64 in flight (4 conns) >= 1.5x GOM (best variant)", TARGET_RATIO,
+    "pools.read.async.c4", { "gom.read.queued", "gom.read.queued.reuse" }, 1.5 },
+  { "blocking read() point reads >= 0.6x raw", TARGET_RATIO,
+    "pools.read.sync.1t", { "raw.read.point" }, 0.6 },
+  { "WAL < 64 MiB through the mixed soak, readers active back to back", TARGET_WAL_MAX,
+    "pools.wal-soak", { NULL }, 64.0 * 1024 * 1024 },
+  { "WAL < 64 MiB through the mixed soak, a read transaction open at every instant",
+    TARGET_WAL_MAX, "pools.wal-soak.pinned", { NULL }, 64.0 * 1024 * 1024 },
+  { "RSS does not grow with operation count (<= 4 MiB from first mark to last)",
+    TARGET_RSS_GROWTH, "pools.rss.mixed", { NULL }, 4096 },
+};
+
+static char **scenario_patterns;
+static gboolean quiet_gate;
+
+static gboolean
+scenario_selected (const char *name)
+{
+  if (scenario_patterns == NULL)
+    return TRUE;
+  for (guint i = 0; scenario_patterns[i] != NULL; i++)
+    {
+      const char *pattern = scenario_patterns[i];
+
+      if (*pattern == '\0')
+        continue;
+      if (strchr (pattern, '*') != NULL || strchr (pattern, '?') != NULL)
+        {
+          if (g_pattern_match_simple (pattern, name))
+            return TRUE;
+        }
+      else if (g_str_has_prefix (name, pattern))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static Result *
+find_result (GPtrArray  *results,
+             const char *name)
+{
+  for (guint i = 0; i < results->len; i++)
+    {
+      Result *r = g_ptr_array_index (results, i);
+
+      if (strcmp (r->name, name) == 0)
+        return r;
+    }
+  return NULL;
+}
+
+static const char *
+baseline_of (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (baselines); i++)
+    if (g_str_has_prefix (name, baselines[i].prefix))
+      return baselines[i].baseline;
+  return NULL;
+}
+
+/* Machine ------------------------------------------------------------------ */
+
+static char *
+first_line_with (const char *file,
+                 const char *key)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (file, &text, NULL, NULL))
+    return g_strdup ("?");
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], key))
+      {
+        const char *colon = strchr (lines[i], ':');
+        return g_strstrip (g_strdup (colon ? colon + 1 : lines[i]));
+      }
+  return g_strdup ("?");
+}
+
+static char *
+loadavg (void)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
+    return g_strdup ("?");
+  g_strstrip (text);
+  return g_strdup (text);
+}
+
+static GString *
+json_string (GString    *out,
+             const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if ((guchar) *p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+  return out;
+}
+
+typedef struct {
+  char *cpu;
+  guint cores;
+  char *mem;
+  char *kernel;
+  char *load_start;
+  char *load_end;
+} Machine;
+
+static void
+machine_probe (Machine *m)
+{
+  struct utsname u;
+
+  m->cpu = first_line_with ("/proc/cpuinfo", "model name");
+  m->cores = g_get_num_processors ();
+  m->mem = first_line_with ("/proc/meminfo", "MemTotal");
+  m->kernel = uname (&u) == 0 ? g_strdup_printf ("%s %s %s", u.sysname, u.release, u.machine)
+                              : g_strdup ("?");
+  m->load_start = loadavg ();
+}
+
+/* Output ------------------------------------------------------------------- */
+
+static double
+ratio_to_baseline (GPtrArray *results,
+                   Result    *r,
+                   const char **baseline_name)
+{
+  const char *name = baseline_of (r->name);
+  Result *b = name ? find_result (results, name) : NULL;
+
+  *baseline_name = name;
+  if (b == NULL || result_ops_per_s (b) <= 0)
+    return 0;
+  return result_ops_per_s (r) / result_ops_per_s (b);
+}
+
+static void
+print_table (GPtrArray *results)
+{
+  printf ("\n%-26s %10s %11s %9s %9s %7s %6s %5s  %-22s %6s  %s\n",
+          "scenario", "ops", "ops/s", "p50 us", "p99 us", "cpu us", "csw", "bg", "baseline", "ratio", "note");
+  for (guint i = 0; i < 150; i++)
+    putchar ('-');
+  putchar ('\n');
+  for (guint i = 0; i < results->len; i++)
+    {
+      Result *r = g_ptr_array_index (results, i);
+      const char *baseline = NULL;
+      double ratio = ratio_to_baseline (results, r, &baseline);
+      char ratio_text[32] = "-";
+
+      if (ratio > 0)
+        g_snprintf (ratio_text, sizeof ratio_text, "%.2fx", ratio);
+      printf ("%-26s %10" G_GUINT64_FORMAT " %11.0f %9.1f %9.1f %7.2f %6.2f %5.2f  %-22s %6s  %s\n",
+              r->name, r->ops, result_ops_per_s (r),
+              hist_percentile (&r->hist, 50) / 1000, hist_percentile (&r->hist, 99) / 1000,
+              r->cpu_us_per_op, r->csw_per_op, r->foreign_load,
+              baseline && ratio > 0 ? baseline : "-", ratio_text, r->note->str);
+    }
+}
+
+static gint64
+extra_int (Result     *r,
+           const char *key)
+{
+  g_autofree char *needle = g_strdup_printf ("\"%s\": ", key);
+  const char *p = strstr (r->extra_json->str, needle);
+
+  return p ? g_ascii_strtoll (p + strlen (needle), NULL, 10) : -1;
+}
+
+/* Evaluates the targets; appends them to @json (an array body). */
+static void
+print_targets (GPtrArray *results,
+               GString   *json)
+{
+  gboolean first = TRUE;
+
+  printf ("\nTargets (ratios from this run)\n");
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      Result *r = find_result (results, targets[i].scenario);
+      char measured[128], required[64], versus_name[64] = "";
+      gboolean met;
+
+      if (r == NULL)
+        continue;
+      if (targets[i].kind == TARGET_RATIO)
+        {
+          Result *best = NULL;
+
+          for (guint v = 0; v < G_N_ELEMENTS (targets[i].versus) && targets[i].versus[v]; v++)
+            {
+              Result *candidate = find_result (results, targets[i].versus[v]);
+              if (candidate != NULL && (best == NULL || result_ops_per_s (candidate) > result_ops_per_s (best)))
+                best = candidate;
+            }
+          if (best == NULL || result_ops_per_s (best) <= 0)
+            continue;
+          g_strlcpy (versus_name, best->name, sizeof versus_name);
+          {
+            double ratio = result_ops_per_s (r) / result_ops_per_s (best);
+            met = ratio >= targets[i].value;
+            g_snprintf (measured, sizeof measured, "%.2fx (%.0f vs %.0f ops/s)", ratio,
+                        result_ops_per_s (r), result_ops_per_s (best));
+            g_snprintf (required, sizeof required, ">= %.1fx", targets[i].value);
+          }
+        }
+      else if (targets[i].kind == TARGET_WAL_MAX)
+        {
+          gint64 wal_max = extra_int (r, "wal_max_bytes");
+          met = wal_max >= 0 && wal_max < targets[i].value;
+          g_snprintf (measured, sizeof measured, "max %.1f MiB over %.0f s", wal_max / 1048576.0,
+                      r->seconds);
+          g_snprintf (required, sizeof required, "< %.0f MiB", targets[i].value / 1048576.0);
+        }
+      else
+        {
+          gint64 growth = extra_int (r, "rss_growth_kib_first_to_last");
+          met = growth <= targets[i].value;
+          g_snprintf (measured, sizeof measured, "%+.1f MiB", growth / 1024.0);
+          g_snprintf (required, sizeof required, "<= %.0f MiB", targets[i].value / 1024);
+        }
+
+      printf ("  [%s] %-70s %s  (need %s%s%s)\n", met ? "MET " : "MISS", targets[i].what, measured,
+              required, *versus_name ? ", vs " : "", versus_name);
+      if (!first)
+        g_string_append (json, ",\n");
+      first = FALSE;
+      g_string_append (json, "    {\"target\": ");
+      json_string (json, targets[i].what);
+      g_string_append (json, ", \"scenario\": ");
+      json_string (json, targets[i].scenario);
+      g_string_append (json, ", \"versus\": ");
+      json_string (json, versus_name);
+      g_string_append (json, ", \"measured\": ");
+      json_string (json, measured);
+      g_string_append (json, ", \"required\": ");
+      json_string (json, required);
+      g_string_append_printf (json, ", \"met\": %s}", met ? "true" : "false");
+    }
+  g_string_append (json, "\n");
+}
+
+static void
+write_json (const char *file,
+            GPtrArray  *results,
+            Machine    *m,
+            GString    *targets_json)
+{
+  GString *out = g_string_new ("{\n");
+  g_autoptr(GError) error = NULL;
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (out, "  \"benchmark\": \"msb-db-bench\",\n  \"mode\": \"%s\",\n",
+                          bench_config.quick ? "quick" : "full");
+  g_string_append (out, "  \"machine\": {\"cpu\": ");
+  json_string (out, m->cpu);
+  g_string_append_printf (out, ", \"cores\": %u, \"mem\": ", m->cores);
+  json_string (out, m->mem);
+  g_string_append (out, ", \"kernel\": ");
+  json_string (out, m->kernel);
+  g_string_append (out, ", \"loadavg_start\": ");
+  json_string (out, m->load_start);
+  g_string_append (out, ", \"loadavg_end\": ");
+  json_string (out, m->load_end);
+  g_string_append_printf (out, ", \"sqlite\": \"%s\", \"glib\": \"%u.%u.%u\", \"dir\": ",
+                          sqlite3_libversion (), glib_major_version, glib_minor_version,
+                          glib_micro_version);
+  json_string (out, bench_config.dir);
+  g_string_append (out, "},\n");
+  g_string_append_printf (out, "  \"config\": {\"duration_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", bench_config.duration));
+  g_string_append_printf (out, ", \"warmup_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", bench_config.warmup));
+  g_string_append_printf (out, ", \"quiet_gate\": %s", quiet_gate ? "true" : "false");
+  g_string_append_printf (out, ", \"prefill_rows\": %u, \"in_flight\": %u, \"rss_ops\": %" G_GUINT64_FORMAT
+                          ", \"wal_soak_s\": %s},\n",
+                          bench_config.prefill_rows, bench_config.window, bench_config.rss_ops,
+                          g_ascii_formatd (buf, sizeof buf, "%.1f", bench_config.wal_soak_seconds));
+  g_string_append (out, "  \"results\": [\n");
+  for (guint i = 0; i < results->len; i++)
+    {
+      Result *r = g_ptr_array_index (results, i);
+      const char *baseline = NULL;
+      double ratio = ratio_to_baseline (results, r, &baseline);
+
+      g_string_append (out, "    {\"name\": ");
+      json_string (out, r->name);
+      g_string_append (out, ", \"description\": ");
+      json_string (out, r->description);
+      g_string_append_printf (out, ", \"ops\": %" G_GUINT64_FORMAT, r->ops);
+      g_string_append_printf (out, ", \"seconds\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", r->seconds));
+      g_string_append_printf (out, ", \"ops_per_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.1f", result_ops_per_s (r)));
+      g_string_append_printf (out, ", \"p50_us\": %s", g_ascii_formatd (buf, sizeof buf, "%.2f", hist_percentile (&r->hist, 50) / 1000));
+      g_string_append_printf (out, ", \"p99_us\": %s", g_ascii_formatd (buf, sizeof buf, "%.2f", hist_percentile (&r->hist, 99) / 1000));
+      g_string_append_printf (out, ", \"max_us\": %s", g_ascii_formatd (buf, sizeof buf, "%.2f", r->hist.max_ns / 1000.0));
+      g_string_append_printf (out, ", \"cpu_us_per_op\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", r->cpu_us_per_op));
+      g_string_append_printf (out, ", \"context_switches_per_op\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", r->csw_per_op));
+      g_string_append_printf (out, ", \"other_processes_cpu_cores\": %s", g_ascii_formatd (buf, sizeof buf, "%.2f", r->foreign_load));
+      g_string_append_printf (out, ", \"attempt\": %u", r->attempt);
+      g_string_append_printf (out, ", \"waited_for_quiet_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.1f", r->waited_for_quiet_s));
+      g_string_append (out, ", \"baseline\": ");
+      if (baseline != NULL && ratio > 0)
+        {
+          json_string (out, baseline);
+          g_string_append_printf (out, ", \"ratio\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", ratio));
+        }
+      else
+        g_string_append (out, "null, \"ratio\": null");
+      g_string_append (out, ", \"note\": ");
+      json_string (out, r->note->str);
+      g_string_append (out, r->extra_json->str);
+      g_string_append (out, i + 1 < results->len ? "},\n" : "}\n");
+    }
+  g_string_append (out, "  ],\n  \"targets\": [\n");
+  g_string_append (out, targets_json->str);
+  g_string_append (out, "  ]\n}\n");
+
+  if (!g_file_set_contents (file, out->str, out->len, &error))
+    g_printerr ("Could not write %s: %s\n", file, error->message);
+  g_string_free (out, TRUE);
+}
+
+/* Noisy neighbours ----------------------------------------------------------
+ * With --quiet-gate, each scenario starts only once other processes have
+ * used less than QUIET_BELOW cores for QUIET_WINDOW seconds, and one during
+ * which they used more than QUIET_RETRY_ABOVE cores is run again (at most
+ * QUIET_MAX_ATTEMPTS times; the quietest attempt is kept). */
+#define QUIET_BELOW 0.15
+#define QUIET_WINDOW 2.0
+#define QUIET_RETRY_ABOVE 0.25
+#define QUIET_MAX_ATTEMPTS 3
+#define QUIET_MAX_WAIT_S 900
+
+static double
+foreign_load_during (double seconds)
+{
+  gint64 busy = machine_busy_ns (), wall = now_ns ();
+  Usage before, after;
+
+  usage_take_with_children (&before);
+  g_usleep ((gulong) (seconds * G_USEC_PER_SEC));
+  usage_take_with_children (&after);
+  wall = now_ns () - wall;
+  return (double) (machine_busy_ns () - busy - (after.cpu_ns - before.cpu_ns)) / wall;
+}
+
+/* Returns how long it waited, in ns. */
+static gint64
+wait_for_quiet (void)
+{
+  gint64 start = now_ns ();
+
+  while (foreign_load_during (QUIET_WINDOW) >= QUIET_BELOW &&
+         now_ns () - start < (gint64) QUIET_MAX_WAIT_S * 1000000000)
+    ;
+  return now_ns () - start;
+}
+
+static Result *
+run_measured (const Scenario *s)
+{
+  gint64 busy_before = machine_busy_ns (), wall_before = now_ns ();
+  Usage self_before, self_after;   /* this process and its waited-for children */
+  Result *r;
+  gint64 wall;
+
+  usage_take_with_children (&self_before);
+  r = s->run ();
+  usage_take_with_children (&self_after);
+  wall = now_ns () - wall_before;
+  r->foreign_load = wall > 0 ? MAX (0.0, (double) (machine_busy_ns () - busy_before -
+                                                   (self_after.cpu_ns - self_before.cpu_ns)) / wall)
+                             : 0;
+  return r;
+}
+
+/* Main ---------------------------------------------------------------------- */
+
+int
+main (int   argc,
+      char *argv[])
+{
+  gboolean quick = FALSE, list = FALSE, only_soak = FALSE, skip_soak = FALSE;
+  char *patterns = NULL, *json_file = NULL, *dir = NULL, *child_path = NULL;
+  double duration = 0, soak_seconds = 0;
+  gint64 rss_ops = 0;
+  int child_window = 64;
+  const GOptionEntry entries[] = {
+    { "quick", 'q', 0, G_OPTION_ARG_NONE, &quick, "A few seconds in all (smoke run)", NULL },
+    { "scenario", 's', 0, G_OPTION_ARG_STRING, &patterns,
+      "Run only these scenarios (comma-separated prefixes or globs)", "PATTERNS" },
+    { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_file, "Also write the results as JSON", "FILE" },
+    { "dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir,
+      "Put the database files under DIR (default: a new directory in $TMPDIR)", "DIR" },
+    { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Measured seconds per scenario", "SECONDS" },
+    { "wal-soak", 0, 0, G_OPTION_ARG_NONE, &only_soak,
+      "Run only the WAL soaks (60 s each unless --wal-soak-seconds)", NULL },
+    { "rss-ops", 0, 0, G_OPTION_ARG_INT64, &rss_ops,
+      "Operations of the RSS check (RSS read at a tenth, half and all of them)", "N" },
+    { "wal-soak-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &soak_seconds, "Length of the WAL soak", "SECONDS" },
+    { "skip-wal-soak", 0, 0, G_OPTION_ARG_NONE, &skip_soak, "Leave the WAL soaks out", NULL },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "List the scenarios", NULL },
+    { "quiet-gate", 0, 0, G_OPTION_ARG_NONE, &quiet_gate,
+      "Start each scenario only when other processes are idle; rerun one they disturbed", NULL },
+    { "child-writer", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &child_path, NULL, NULL },
+    { "child-window", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &child_window, NULL, NULL },
+    { NULL }
+  };
+  const Scenario *families[] = { raw_scenarios, gom_scenarios, pools_scenarios };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- benchmark MsbDbPools");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) result_free);
+  g_autofree char *made_dir = NULL;
+  GString *targets_json = g_string_new (NULL);
+  Machine machine = { 0 };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+
+  if (child_path != NULL)
+    {
+      bench_config.window = child_window;
+      return pools_child_main (child_path, child_window);
+    }
+
+  bench_config.quick = quick;
+  bench_config.self_exe = g_file_test ("/proc/self/exe", G_FILE_TEST_EXISTS)
+                          ? g_file_read_link ("/proc/self/exe", NULL) : argv[0];
+  bench_config.window = 64;
+  if (quick)
+    {
+      bench_config.duration = 0.2;
+      bench_config.warmup = 0.05;
+      bench_config.prefill_rows = 20000;
+      bench_config.rss_ops = 50000;
+      bench_config.rss_first_mark = 5000;
+      bench_config.wal_soak_seconds = 1.5;
+    }
+  else
+    {
+      bench_config.duration = 5;
+      bench_config.warmup = 1;
+      bench_config.prefill_rows = 20000;
+      bench_config.rss_ops = 1000000;
+      bench_config.rss_first_mark = 100000;
+      bench_config.wal_soak_seconds = 60;
+    }
+  if (duration > 0)
+    bench_config.duration = duration;
+  if (rss_ops > 0)
+    {
+      bench_config.rss_ops = rss_ops;
+      bench_config.rss_first_mark = rss_ops / 10;
+    }
+  if (soak_seconds > 0)
+    bench_config.wal_soak_seconds = soak_seconds;
+  else if (only_soak)
+    bench_config.wal_soak_seconds = 60;
+  if (patterns != NULL)
+    scenario_patterns = g_strsplit (patterns, ",", -1);
+  if (only_soak)
+    {
+      g_strfreev (scenario_patterns);
+      scenario_patterns = g_strsplit ("pools.wal-soak", ",", -1);   /* both soaks */
+    }
+
+  if (list)
+    {
+      for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+        for (const Scenario *s = families[f]; s->name; s++)
+          printf ("%s\n", s->name);
+      return 0;
+    }
+
+  if (dir != NULL)
+    {
+      g_mkdir_with_parents (dir, 0700);
+      bench_config.dir = dir;
+    }
+  else
+    {
+      made_dir = g_dir_make_tmp ("msb-db-bench-XXXXXX", &error);
+      if (made_dir == NULL)
+        g_error ("%s", error->message);
+      bench_config.dir = made_dir;
+    }
+
+  machine_probe (&machine);
+  printf ("msb-db-bench (%s mode): %s, %u cores, %s, %s\n", quick ? "quick" : "full",
+          machine.cpu, machine.cores, machine.mem, machine.kernel);
+  printf ("SQLite %s, GLib %u.%u.%u, files in %s, load average at start: %s\n",
+          sqlite3_libversion (), glib_major_version, glib_minor_version, glib_micro_version,
+          bench_config.dir, machine.load_start);
+  printf ("%.2f s measured after %.2f s warm-up per scenario, %u async ops in flight, %u rows for reads\n",
+          bench_config.duration, bench_config.warmup, bench_config.window, bench_config.prefill_rows);
+  fflush (stdout);
+
+  for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+    for (const Scenario *s = families[f]; s->name; s++)
+      {
+        Result *r;
+
+        if (!scenario_selected (s->name))
+          continue;
+        if (skip_soak && g_str_has_prefix (s->name, "pools.wal-soak"))
+          continue;
+
+        r = NULL;
+        for (guint attempt = 1; ; attempt++)
+          {
+            Result *candidate;
+            gint64 waited = 0;
+
+            if (quiet_gate)
+              waited = wait_for_quiet ();
+            g_printerr ("  %-28s ...", s->name);
+            candidate = run_measured (s);
+            candidate->attempt = attempt;
+            candidate->waited_for_quiet_s = waited / 1e9;
+            g_printerr (" %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)\n",
+                        result_ops_per_s (candidate), hist_percentile (&candidate->hist, 50) / 1000,
+                        hist_percentile (&candidate->hist, 99) / 1000, candidate->foreign_load);
+            if (r == NULL || candidate->foreign_load < r->foreign_load)
+              {
+                result_free (r);
+                r = candidate;
+              }
+            else
+              result_free (candidate);
+            if (!quiet_gate || r->foreign_load <= QUIET_RETRY_ABOVE || attempt == QUIET_MAX_ATTEMPTS)
+              break;
+            g_printerr ("    other processes were busy: running it again\n");
+          }
+        if (r->attempt > 1)
+          result_note (r, "kept attempt %u", r->attempt);
+        g_ptr_array_add (results, r);
+      }
+
+  machine.load_end = loadavg ();
+  print_table (results);
+  print_targets (results, targets_json);
+  printf ("\nload average at end: %s\n", machine.load_end);
+  if (json_file != NULL)
+    {
+      write_json (json_file, results, &machine, targets_json);
+      printf ("JSON written to %s\n", json_file);
+    }
+
+  if (made_dir != NULL)
+    g_rmdir (made_dir);
+  g_string_free (targets_json, TRUE);
+  return 0;
+}
