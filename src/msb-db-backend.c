@@ -58,9 +58,10 @@ msb_db_backend_interrupt (MsbDbBackendConn *conn)
 gboolean
 msb_db_backend_checkpoint (MsbDbBackendConn     *conn,
                            MsbDbCheckpointMode   mode,
+                           GTimeSpan             max_wait,
                            GError              **error)
 {
-  return conn->vtable->checkpoint (conn, mode, error);
+  return conn->vtable->checkpoint (conn, mode, max_wait, error);
 }
 
 guint64

@@ -59,8 +59,10 @@ typedef struct {
   gboolean   (*in_transaction) (MsbDbBackendConn  *conn);
   /* May be called from any thread while another uses the connection. */
   void       (*interrupt)      (MsbDbBackendConn  *conn);
+  /* @max_wait bounds how long a RESTART/TRUNCATE waits for readers. */
   gboolean   (*checkpoint)     (MsbDbBackendConn  *conn,
                                 MsbDbCheckpointMode mode,
+                                GTimeSpan          max_wait,
                                 GError           **error);
   guint64    (*wal_size)       (MsbDbBackendConn  *conn);
   /* Pages in the log after the last commit on this connection. */
@@ -90,6 +92,7 @@ gboolean          msb_db_backend_in_transaction (MsbDbBackendConn        *conn);
 void              msb_db_backend_interrupt      (MsbDbBackendConn        *conn);
 gboolean          msb_db_backend_checkpoint     (MsbDbBackendConn        *conn,
                                                  MsbDbCheckpointMode      mode,
+                                                 GTimeSpan                max_wait,
                                                  GError                 **error);
 guint64           msb_db_backend_wal_size       (MsbDbBackendConn        *conn);
 guint             msb_db_backend_wal_frames     (MsbDbBackendConn        *conn);

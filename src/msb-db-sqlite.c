@@ -34,11 +34,6 @@
 
 #define MAX_SQL_IN_MESSAGE 500
 
-/* A truncating checkpoint waits this long at most for readers to move to
- * the newest snapshot: long enough for point reads to finish, short enough
- * that the writer's queue does not notice. */
-#define CHECKPOINT_BUSY_MS 20
-
 typedef struct
 {
   char *sql;
@@ -829,6 +824,7 @@ sqlite_interrupt (MsbDbBackendConn *conn)
 static gboolean
 sqlite_checkpoint (MsbDbBackendConn     *conn,
                    MsbDbCheckpointMode   mode,
+                   GTimeSpan             max_wait,
                    GError              **error)
 {
   MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
@@ -844,7 +840,7 @@ sqlite_checkpoint (MsbDbBackendConn     *conn,
   /* Restarting the log waits for readers through the busy handler: bound
    * that wait, so a long reader delays the checkpoint, not the writes. */
   if (mode != MSB_DB_CHECKPOINT_PASSIVE)
-    sqlite3_busy_timeout (self->db, CHECKPOINT_BUSY_MS);
+    sqlite3_busy_timeout (self->db, (int) CLAMP (max_wait / G_TIME_SPAN_MILLISECOND, 1, G_MAXINT));
   rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, sqlite_modes[mode], &log_frames, &checkpointed);
   if (mode != MSB_DB_CHECKPOINT_PASSIVE)
     sqlite3_busy_timeout (self->db, self->busy_timeout_ms);

@@ -23,12 +23,17 @@
  * readers hold older snapshots, and a log that never finishes a checkpoint
  * never restarts, so with readers always active it grows without bound.
  * Instead, after a batch that left the log at CHECKPOINT_FRAMES pages or
- * more, the writer runs a RESTART checkpoint that waits a few milliseconds
- * for readers to move on (CHECKPOINT_BUSY_MS in the backend); when readers
- * do not let it finish, it tries again no sooner than CHECKPOINT_RETRY
- * later. journal_size_limit trims the file after a restart; close
- * truncates it. */
+ * more, the writer runs a RESTART checkpoint that waits for readers of
+ * older snapshots to finish (readers that start once the log is fully
+ * copied read the database file and do not stand in the way), at most
+ * CHECKPOINT_WAIT. Readers in a tight loop can still beat its lock
+ * attempts; so if that fails, the next attempt, right away, holds this
+ * process's new reads for at most CHECKPOINT_GATED_WAIT. If both fail the
+ * writer tries again no sooner than CHECKPOINT_RETRY later.
+ * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
+#define CHECKPOINT_WAIT (100 * G_TIME_SPAN_MILLISECOND)
+#define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define WAL_SIZE_SAMPLE_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
@@ -369,19 +374,36 @@ sample_wal_size (MsbDbWriter *self,
   MSB_DB_COUNTER_SET (self->counters, wal_bytes, msb_db_backend_wal_size (self->conn));
 }
 
+static gboolean
+try_checkpoint (MsbDbWriter          *self,
+                MsbDbCheckpointMode   mode,
+                gboolean              hold_readers,
+                GError              **error)
+{
+  gboolean gated = hold_readers && self->gate != NULL;
+  gboolean ok;
+
+  if (gated)
+    self->gate (self->gate_data, TRUE);
+  ok = msb_db_backend_checkpoint (self->conn, mode,
+                                  gated ? CHECKPOINT_GATED_WAIT : CHECKPOINT_WAIT, error);
+  if (gated)
+    self->gate (self->gate_data, FALSE);
+  return ok;
+}
+
 static void
 checkpoint (MsbDbWriter         *self,
             MsbDbCheckpointMode  mode)
 {
   g_autoptr(GError) error = NULL;
-  gboolean gated = mode != MSB_DB_CHECKPOINT_PASSIVE && self->gate != NULL;
-  gboolean ok;
+  gboolean ok = try_checkpoint (self, mode, FALSE, &error);
 
-  if (gated)
-    self->gate (self->gate_data, TRUE);
-  ok = msb_db_backend_checkpoint (self->conn, mode, &error);
-  if (gated)
-    self->gate (self->gate_data, FALSE);
+  if (!ok && mode != MSB_DB_CHECKPOINT_PASSIVE)
+    {
+      g_clear_error (&error);
+      ok = try_checkpoint (self, mode, TRUE, &error);
+    }
 
   if (ok)
     {
