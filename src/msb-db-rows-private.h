@@ -26,6 +26,7 @@ void       msb_db_rows_append_text     (MsbDbRows   *self,
 void       msb_db_rows_append_blob     (MsbDbRows   *self,
                                         gconstpointer data,
                                         gsize        length);
+gboolean   msb_db_rows_is_too_large    (MsbDbRows   *self);
 void       msb_db_rows_seal            (MsbDbRows   *self,
                                         gint64       changes,
                                         gint64       last_insert_rowid);

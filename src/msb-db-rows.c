@@ -53,6 +53,7 @@ struct _MsbDbRows
 
   gint64 changes;
   gint64 last_insert_rowid;
+  gboolean too_large;   /* the bytes would not fit in a GByteArray */
 };
 
 G_DEFINE_FINAL_TYPE (MsbDbRows, msb_db_rows, G_TYPE_OBJECT)
@@ -146,6 +147,14 @@ append_span (MsbDbRows      *self,
   static const guint8 nul = 0;
   Cell cell = { .type = type };
 
+  /* A GByteArray holds at most G_MAXUINT bytes: refuse, do not abort. */
+  if (self->too_large || length >= G_MAXUINT - 1 - self->building->len)
+    {
+      self->too_large = TRUE;
+      msb_db_rows_append_null (self);
+      return;
+    }
+
   cell.v.span.offset = self->building->len;
   cell.v.span.length = length;
   if (length > 0)
@@ -171,6 +180,14 @@ msb_db_rows_append_blob (MsbDbRows    *self,
                          gsize         length)
 {
   append_span (self, MSB_DB_VALUE_TYPE_BLOB, data, length);
+}
+
+/* TRUE if the text and blobs appended so far exceed what one result can
+ * hold (4 GiB); the result must then be dropped. */
+gboolean
+msb_db_rows_is_too_large (MsbDbRows *self)
+{
+  return self->too_large;
 }
 
 void

@@ -680,8 +680,17 @@ step_to_rows (MsbDbSqliteConn  *self,
     msb_db_rows_set_column_name (rows, c, sqlite3_column_name (stmt, c));
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    for (int c = 0; c < n_columns; c++)
-      append_column (rows, stmt, c);
+    {
+      for (int c = 0; c < n_columns; c++)
+        append_column (rows, stmt, c);
+      if (msb_db_rows_is_too_large (rows))
+        {
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                       "The result holds more than 4 GiB of text and blobs; read it in "
+                       "parts (LIMIT/OFFSET, substr()): %s", sqlite3_sql (stmt));
+          return NULL;
+        }
+    }
 
   if (rc != SQLITE_DONE)
     {
