@@ -863,14 +863,10 @@ snapshot_on (MsbDbPools           *self,
  * connection, the job's own task runs on a worker thread of GLib's pool,
  * gives the connection back, then reports. */
 static void
-read_job_in_thread (GTask        *task,
-                    gpointer      source_object,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
+run_read_job (MsbDbPools *self,
+              MsbDbJob   *job)
 {
-  MsbDbPools *self = source_object;
-  MsbDbJob *job = task_data;
-  MsbDbBackendConn *conn = g_steal_pointer (&job->conn);
+  MsbDbBackendConn *conn = job->conn;
   GError *error = NULL;
 
   if (g_cancellable_set_error_if_cancelled (job->cancellable, &error))
@@ -879,11 +875,36 @@ read_job_in_thread (GTask        *task,
     job->rows = read_on (self, conn, job->sql, job->params, job->cancellable, &error);
   else
     snapshot_on (self, conn, job->func, job->user_data, job->cancellable, &error);
-
-  msb_db_read_pool_release (self->read_pool, conn);
   if (error != NULL)
     msb_db_job_take_error (job, error);
-  msb_db_job_complete (job);
+}
+
+/* Runs the job on this worker thread, then, while async reads are waiting
+ * for a connection, the next one with the same connection: queued reads
+ * cost no thread wake-up. Each job reports as soon as it is done. */
+static void
+read_job_in_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  MsbDbPools *self = source_object;
+  MsbDbJob *job = msb_db_job_ref (task_data);
+
+  while (job != NULL)
+    {
+      MsbDbBackendConn *conn;
+      MsbDbJob *next;
+
+      run_read_job (self, job);
+      conn = g_steal_pointer (&job->conn);
+      next = job->task != NULL ? msb_db_read_pool_pass_on (self->read_pool, conn) : NULL;
+      if (job->task == NULL)
+        msb_db_read_pool_release (self->read_pool, conn);
+      msb_db_job_complete (job);
+      msb_db_job_unref (job);
+      job = next;
+    }
 }
 
 /* A blocking snapshot has no task of its own: a carrier task lends it a

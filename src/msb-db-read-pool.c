@@ -226,10 +226,14 @@ grant (MsbDbJob         *job,
 }
 
 /* Takes back a lent connection: the oldest waiter gets it, or it goes idle
- * (or, once the pool is closed, it is closed). */
-void
-msb_db_read_pool_release (MsbDbReadPool    *self,
-                          MsbDbBackendConn *conn)
+ * (or, once the pool is closed, it is closed). If the waiter is an async
+ * job and @next is not NULL, the job is not dispatched but returned in
+ * @next, holding the connection: a worker thread that just finished a read
+ * runs the next one itself instead of waking another thread. */
+static void
+release_or_pass_on (MsbDbReadPool     *self,
+                    MsbDbBackendConn  *conn,
+                    MsbDbJob         **next_out)
 {
   MsbDbJob *next = NULL;
   gboolean close_it = FALSE;
@@ -268,8 +272,32 @@ msb_db_read_pool_release (MsbDbReadPool    *self,
 
   if (close_it)
     msb_db_backend_close (conn);
+  else if (next != NULL && next_out != NULL && next->task != NULL)
+    {
+      next->conn = conn;
+      *next_out = next;   /* the pool's reference passes to the caller */
+    }
   else if (next != NULL)
     grant (next, conn);
+}
+
+void
+msb_db_read_pool_release (MsbDbReadPool    *self,
+                          MsbDbBackendConn *conn)
+{
+  release_or_pass_on (self, conn, NULL);
+}
+
+/* Like msb_db_read_pool_release(), but hands back the next async job (with
+ * the connection) for the caller to run on its own thread. */
+MsbDbJob *
+msb_db_read_pool_pass_on (MsbDbReadPool    *self,
+                          MsbDbBackendConn *conn)
+{
+  MsbDbJob *next = NULL;
+
+  release_or_pass_on (self, conn, &next);
+  return next;
 }
 
 /* While held, the pool lends no connection: reads already running finish,
