@@ -28,12 +28,17 @@
  * copied read the database file and do not stand in the way), at most
  * CHECKPOINT_WAIT. Readers in a tight loop can still beat its lock
  * attempts; so if that fails, the next attempt, right away, holds this
- * process's new reads for at most CHECKPOINT_GATED_WAIT. If both fail the
- * writer tries again no sooner than CHECKPOINT_RETRY later.
+ * process's new reads while it waits for the running ones to finish. That
+ * wait starts at CHECKPOINT_GATED_WAIT and doubles with every failed
+ * checkpoint in a row, up to CHECKPOINT_GATED_WAIT_MAX: readers whose
+ * queries are slow (big scans, a loaded machine) delay new reads a little
+ * longer rather than let the log grow. If both fail the writer tries again
+ * no sooner than CHECKPOINT_RETRY later.
  * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_WAIT (100 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
+#define CHECKPOINT_GATED_WAIT_MAX (640 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define WAL_SIZE_SAMPLE_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
@@ -55,6 +60,7 @@ struct _MsbDbWriter
   gboolean accepting;
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
+  guint failed_checkpoints;   /* in a row */
   gint64 last_wal_sample;
 };
 
@@ -381,12 +387,16 @@ try_checkpoint (MsbDbWriter          *self,
                 GError              **error)
 {
   gboolean gated = hold_readers && self->gate != NULL;
+  GTimeSpan wait = CHECKPOINT_WAIT;
   gboolean ok;
 
   if (gated)
-    self->gate (self->gate_data, TRUE);
-  ok = msb_db_backend_checkpoint (self->conn, mode,
-                                  gated ? CHECKPOINT_GATED_WAIT : CHECKPOINT_WAIT, error);
+    {
+      wait = CHECKPOINT_GATED_WAIT << MIN (self->failed_checkpoints, 5);
+      wait = MIN (wait, CHECKPOINT_GATED_WAIT_MAX);
+      self->gate (self->gate_data, TRUE);
+    }
+  ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
   if (gated)
     self->gate (self->gate_data, FALSE);
   return ok;
@@ -409,10 +419,12 @@ checkpoint (MsbDbWriter         *self,
     {
       MSB_DB_COUNT (self->counters, checkpoints);
       self->next_checkpoint = 0;
+      self->failed_checkpoints = 0;
     }
   else
     {
       g_debug ("Checkpoint did not complete: %s", error->message);
+      self->failed_checkpoints++;
       self->next_checkpoint = g_get_monotonic_time () + CHECKPOINT_RETRY;
     }
   sample_wal_size (self, TRUE);
