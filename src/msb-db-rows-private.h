@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "msb-db-columns.h"
 #include "msb-db-rows.h"
 
 G_BEGIN_DECLS
@@ -11,10 +12,7 @@ G_BEGIN_DECLS
 /* A result is built by one thread (the one that steps the statement), then
  * sealed; only a sealed result is handed out, and it never changes again,
  * which is what makes it safe to share between threads. */
-MsbDbRows *msb_db_rows_new             (guint        n_columns);
-void       msb_db_rows_set_column_name (MsbDbRows   *self,
-                                        guint        column,
-                                        const char  *name);
+MsbDbRows *msb_db_rows_new             (MsbDbColumns *columns);
 void       msb_db_rows_append_null     (MsbDbRows   *self);
 void       msb_db_rows_append_int64    (MsbDbRows   *self,
                                         gint64       value);

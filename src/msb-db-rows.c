@@ -44,11 +44,14 @@ struct _MsbDbRows
 
   guint n_columns;
   guint n_rows;
-  char **column_names;
+  MsbDbColumns *columns;
 
-  GArray *cells;        /* of Cell, row-major */
-  GByteArray *building; /* text and blob bytes while building */
-  GBytes *data;         /* the same bytes once sealed */
+  Cell *cells;          /* row-major */
+  gsize n_cells;
+  gsize cells_allocated;
+  GByteArray *building; /* text and blob bytes while building; created
+                         * by the first one */
+  GBytes *data;         /* the same bytes once sealed, or NULL if none */
   const guint8 *bytes;
 
   gint64 changes;
@@ -63,8 +66,8 @@ msb_db_rows_finalize (GObject *object)
 {
   MsbDbRows *self = MSB_DB_ROWS (object);
 
-  g_strfreev (self->column_names);
-  g_clear_pointer (&self->cells, g_array_unref);
+  g_clear_pointer (&self->columns, msb_db_columns_unref);
+  g_free (self->cells);
   g_clear_pointer (&self->building, g_byte_array_unref);
   g_clear_pointer (&self->data, g_bytes_unref);
 
@@ -82,26 +85,18 @@ msb_db_rows_init (MsbDbRows *self)
 {
 }
 
+/* Most results are a row or a few: room for one row up front, so that a
+ * point read allocates its cells once. */
 MsbDbRows *
-msb_db_rows_new (guint n_columns)
+msb_db_rows_new (MsbDbColumns *columns)
 {
   MsbDbRows *self = g_object_new (MSB_DB_TYPE_ROWS, NULL);
 
-  self->n_columns = n_columns;
-  self->column_names = g_new0 (char *, n_columns + 1);
-  self->cells = g_array_new (FALSE, FALSE, sizeof (Cell));
-  self->building = g_byte_array_new ();
+  self->columns = msb_db_columns_ref (columns);
+  self->n_columns = msb_db_columns_get_n (columns);
+  self->cells_allocated = MAX (self->n_columns, 1);
+  self->cells = g_new (Cell, self->cells_allocated);
   return self;
-}
-
-void
-msb_db_rows_set_column_name (MsbDbRows  *self,
-                             guint       column,
-                             const char *name)
-{
-  g_assert (column < self->n_columns);
-  g_free (self->column_names[column]);
-  self->column_names[column] = g_strdup (name ? name : "");
 }
 
 static void
@@ -109,7 +104,14 @@ append_cell (MsbDbRows  *self,
              const Cell *cell)
 {
   g_assert (self->data == NULL);
-  g_array_append_vals (self->cells, cell, 1);
+  if (self->n_cells == self->cells_allocated)
+    {
+      /* g_renew() aborts rather than overflow; results that large have
+       * failed the 4 GiB check on their text long before. */
+      self->cells_allocated *= 2;
+      self->cells = g_renew (Cell, self->cells, self->cells_allocated);
+    }
+  self->cells[self->n_cells++] = *cell;
 }
 
 void
@@ -147,6 +149,8 @@ append_span (MsbDbRows      *self,
   static const guint8 nul = 0;
   Cell cell = { .type = type };
 
+  if (self->building == NULL)
+    self->building = g_byte_array_new ();
   /* A GByteArray holds at most G_MAXUINT bytes: refuse, do not abort. */
   if (self->too_large || length >= G_MAXUINT - 1 - self->building->len)
     {
@@ -196,13 +200,16 @@ msb_db_rows_seal (MsbDbRows *self,
                   gint64     last_insert_rowid)
 {
   g_assert (self->data == NULL);
-  g_assert (self->n_columns == 0 || self->cells->len % self->n_columns == 0);
+  g_assert (self->n_columns == 0 || self->n_cells % self->n_columns == 0);
 
-  self->n_rows = self->n_columns ? self->cells->len / self->n_columns : 0;
+  self->n_rows = self->n_columns ? self->n_cells / self->n_columns : 0;
   self->changes = changes;
   self->last_insert_rowid = last_insert_rowid;
-  self->data = g_byte_array_free_to_bytes (g_steal_pointer (&self->building));
-  self->bytes = g_bytes_get_data (self->data, NULL);
+  if (self->building != NULL)
+    {
+      self->data = g_byte_array_free_to_bytes (g_steal_pointer (&self->building));
+      self->bytes = g_bytes_get_data (self->data, NULL);
+    }
 }
 
 static const Cell *
@@ -210,7 +217,7 @@ get_cell (MsbDbRows *self,
           guint      row,
           guint      column)
 {
-  return &g_array_index (self->cells, Cell, (gsize) row * self->n_columns + column);
+  return &self->cells[(gsize) row * self->n_columns + column];
 }
 
 #define CHECK_CELL(self, row, column, val)                   \
@@ -270,7 +277,7 @@ msb_db_rows_get_column_name (MsbDbRows *self,
   g_return_val_if_fail (MSB_DB_IS_ROWS (self), NULL);
   g_return_val_if_fail (column < self->n_columns, NULL);
 
-  return self->column_names[column];
+  return msb_db_columns_get_name (self->columns, column);
 }
 
 /**

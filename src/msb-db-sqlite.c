@@ -38,6 +38,7 @@ typedef struct
 {
   char *sql;
   sqlite3_stmt *stmt;
+  MsbDbColumns *columns;   /* of the last result; NULL before the first */
   GList link;
 } CachedStatement;
 
@@ -463,6 +464,7 @@ cached_statement_free (gpointer data)
   CachedStatement *entry = data;
 
   sqlite3_finalize (entry->stmt);
+  g_clear_pointer (&entry->columns, msb_db_columns_unref);
   g_free (entry->sql);
   g_free (entry);
 }
@@ -594,7 +596,7 @@ evict_oldest (MsbDbSqliteConn *self)
 
 /* A prepared statement for @sql, from the cache or freshly prepared. It is
  * reset and unbound; the caller resets it again after use. */
-static sqlite3_stmt *
+static CachedStatement *
 lookup_statement (MsbDbSqliteConn  *self,
                   const char       *sql,
                   GError          **error)
@@ -606,7 +608,7 @@ lookup_statement (MsbDbSqliteConn  *self,
     {
       g_queue_unlink (&self->lru, &entry->link);
       g_queue_push_head_link (&self->lru, &entry->link);
-      return entry->stmt;
+      return entry;
     }
 
   stmt = prepare_statement (self, sql, error);
@@ -622,7 +624,46 @@ lookup_statement (MsbDbSqliteConn  *self,
   entry->link.data = entry;
   g_hash_table_insert (self->cache, entry->sql, entry);
   g_queue_push_head_link (&self->lru, &entry->link);
-  return stmt;
+  return entry;
+}
+
+static gboolean
+columns_match (MsbDbColumns *columns,
+               sqlite3_stmt *stmt,
+               int           n_columns)
+{
+  if (columns == NULL || msb_db_columns_get_n (columns) != (guint) n_columns)
+    return FALSE;
+  for (int c = 0; c < n_columns; c++)
+    {
+      const char *name = sqlite3_column_name (stmt, c);
+
+      if (g_strcmp0 (name ? name : "", msb_db_columns_get_name (columns, c)) != 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The column names of the statement's next result. Results of one cached
+ * statement share them; they are compared each time, because SQLite
+ * prepares a statement again after a schema change, and `SELECT *` may
+ * then name other columns. */
+static MsbDbColumns *
+statement_columns (CachedStatement *entry)
+{
+  sqlite3_stmt *stmt = entry->stmt;
+  int n_columns = sqlite3_column_count (stmt);
+  g_autofree const char **names = NULL;
+
+  if (columns_match (entry->columns, stmt, n_columns))
+    return entry->columns;
+
+  names = g_new (const char *, MAX (n_columns, 1));
+  for (int c = 0; c < n_columns; c++)
+    names[c] = sqlite3_column_name (stmt, c);
+  g_clear_pointer (&entry->columns, msb_db_columns_unref);
+  entry->columns = msb_db_columns_new (n_columns, names);
+  return entry->columns;
 }
 
 static gboolean
@@ -667,19 +708,24 @@ append_column (MsbDbRows    *rows,
 
 static MsbDbRows *
 step_to_rows (MsbDbSqliteConn  *self,
-              sqlite3_stmt     *stmt,
+              CachedStatement  *entry,
               GError          **error)
 {
-  int n_columns = sqlite3_column_count (stmt);
-  g_autoptr(MsbDbRows) rows = msb_db_rows_new (n_columns);
+  sqlite3_stmt *stmt = entry->stmt;
+  g_autoptr(MsbDbRows) rows = NULL;
   sqlite3_int64 total_before = sqlite3_total_changes64 (self->db);
   gint64 changes = 0;
+  int n_columns;
   int rc;
 
-  for (int c = 0; c < n_columns; c++)
-    msb_db_rows_set_column_name (rows, c, sqlite3_column_name (stmt, c));
+  /* The columns are known after the first step: after a schema change
+   * SQLite prepares the statement again inside it, and `SELECT *` may then
+   * have other columns. */
+  rc = sqlite3_step (stmt);
+  rows = msb_db_rows_new (statement_columns (entry));
+  n_columns = sqlite3_column_count (stmt);
 
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  for (; rc == SQLITE_ROW; rc = sqlite3_step (stmt))
     {
       for (int c = 0; c < n_columns; c++)
         append_column (rows, stmt, c);
@@ -714,6 +760,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
                 GError           **error)
 {
   MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  CachedStatement *entry;
   sqlite3_stmt *stmt;
   MsbDbRows *rows = NULL;
 
@@ -724,9 +771,10 @@ sqlite_execute (MsbDbBackendConn  *conn,
       return NULL;
     }
 
-  stmt = lookup_statement (self, sql, error);
-  if (stmt == NULL)
+  entry = lookup_statement (self, sql, error);
+  if (entry == NULL)
     return NULL;
+  stmt = entry->stmt;
 
   if (conn->mode == MSB_DB_CONN_READ_ONLY && !sqlite3_stmt_readonly (stmt) && !is_pragma (stmt))
     {
@@ -739,7 +787,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
   if (msb_db_bind_params (stmt, params, error))
     {
       self->cancellable = cancellable;
-      rows = step_to_rows (self, stmt, error);
+      rows = step_to_rows (self, entry, error);
       self->cancellable = NULL;
     }
   sqlite3_reset (stmt);

@@ -423,6 +423,61 @@ test_threads_share (Fixture       *fx,
   g_assert_cmpuint (d.mismatches, ==, 0);
 }
 
+/* A cached statement is prepared again by SQLite after a schema change:
+ * `SELECT *` must then report the new columns, with their names, both on
+ * read connections and on the writer's. */
+static void
+check_star_columns (MsbDbRows   *rows,
+                    const char **names)
+{
+  guint n = g_strv_length ((char **) names);
+
+  g_assert_cmpuint (msb_db_rows_get_n_columns (rows), ==, n);
+  g_assert_cmpuint (msb_db_rows_get_n_rows (rows), ==, 1);
+  for (guint c = 0; c < n; c++)
+    {
+      g_assert_cmpstr (msb_db_rows_get_column_name (rows, c), ==, names[c]);
+      g_assert_cmpint (msb_db_rows_get_int64 (rows, 0, c), ==, c + 1);
+    }
+}
+
+static void
+read_star_everywhere (Fixture     *fx,
+                      const char **names)
+{
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsbDbRows) read = msb_db_pools_read (fx->pools, "SELECT * FROM t", NULL, NULL, &error);
+      g_autoptr(MsbDbRows) written = NULL;
+
+      g_assert_no_error (error);
+      check_star_columns (read, names);
+      written = msb_db_pools_write (fx->pools, "SELECT * FROM t", NULL, NULL, &error);
+      g_assert_no_error (error);
+      check_star_columns (written, names);
+    }
+}
+
+static void
+test_columns_follow_schema (Fixture       *fx,
+                            gconstpointer  data)
+{
+  const char *one[] = { "a", NULL };
+  const char *two[] = { "a", "b", NULL };
+  const char *renamed[] = { "a", "second", NULL };
+
+  test_write_ok (fx->pools, "CREATE TABLE t(a)", NULL);
+  test_write_ok (fx->pools, "INSERT INTO t VALUES (1)", NULL);
+  read_star_everywhere (fx, one);
+
+  test_write_ok (fx->pools, "ALTER TABLE t ADD COLUMN b DEFAULT 2", NULL);
+  read_star_everywhere (fx, two);
+
+  test_write_ok (fx->pools, "ALTER TABLE t RENAME COLUMN b TO second", NULL);
+  read_star_everywhere (fx, renamed);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -442,6 +497,7 @@ main (int argc, char **argv)
   ADD ("to-variant-empty", test_to_variant_empty);
   ADD ("many-rows", test_many_rows);
   ADD ("threads-share", test_threads_share);
+  ADD ("columns-follow-schema", test_columns_follow_schema);
 
   return g_test_run ();
 }
