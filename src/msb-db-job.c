@@ -42,7 +42,7 @@ msb_db_job_unref (MsbDbJob *job)
   if (!g_atomic_ref_count_dec (&job->ref_count))
     return;
 
-  g_assert (job->timeout_source == NULL && job->cancel_source == NULL);
+  g_assert (job->cancel_source == NULL && job->watcher == NULL);
   g_assert (job->task == NULL);
   if (job->notify != NULL)
     job->notify (job->user_data);
@@ -94,11 +94,11 @@ give_up (MsbDbJob              *job,
     msb_db_job_complete (job);
 }
 
-static gboolean
-on_deadline (gpointer data)
+/* The job's deadline passed (see msb_db_completions_watch()). */
+void
+msb_db_job_expire (MsbDbJob *job)
 {
-  give_up (data, MSB_DB_JOB_EXPIRED);
-  return G_SOURCE_REMOVE;
+  give_up (job, MSB_DB_JOB_EXPIRED);
 }
 
 static gboolean
@@ -109,15 +109,6 @@ on_cancelled (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-static GSource *
-attach_source (GSource      *source,
-               GMainContext *context)
-{
-  g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_attach (source, context);
-  return source;
-}
-
 /* For an async job about to wait in a queue: give up at its deadline or
  * when it is cancelled, from the caller's own main context. Must be called
  * before the job becomes visible to the queue's consumer. */
@@ -126,20 +117,11 @@ msb_db_job_watch (MsbDbJob *job)
 {
   GMainContext *context;
 
-  g_assert (job->task != NULL);
+  g_assert (job->task != NULL && job->completions != NULL);
   context = g_task_get_context (job->task);
 
-  g_mutex_lock (&job->mutex);
   if (job->deadline != G_MAXINT64)
-    {
-      gint64 remaining_ms = (job->deadline - g_get_monotonic_time ()) / 1000;
-      GSource *source = g_timeout_source_new (CLAMP (remaining_ms, 0, G_MAXINT32) + 1);
-
-      g_source_set_callback (source, on_deadline, msb_db_job_ref (job),
-                             (GDestroyNotify) msb_db_job_unref);
-      g_source_set_static_name (source, "[msb-db] job deadline");
-      job->timeout_source = attach_source (source, context);
-    }
+    msb_db_completions_watch (job->completions, context, job);
   if (job->cancellable != NULL)
     {
       GSource *source = g_cancellable_source_new (job->cancellable);
@@ -147,9 +129,12 @@ msb_db_job_watch (MsbDbJob *job)
       g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_cancelled,
                              msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
       g_source_set_static_name (source, "[msb-db] job cancelled");
-      job->cancel_source = attach_source (source, context);
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_mutex_lock (&job->mutex);
+      job->cancel_source = source;
+      g_mutex_unlock (&job->mutex);
+      g_source_attach (source, context);
     }
-  g_mutex_unlock (&job->mutex);
 }
 
 static void
@@ -222,33 +207,37 @@ destroy_source (GSource **source)
     }
 }
 
-/* Reports the job's outcome (job->rows or job->error) to its caller. Called
- * exactly once, by the party that claimed or abandoned it. */
-void
-msb_db_job_complete (MsbDbJob *job)
+/* Runs the callback's destroy notify, if it has not run yet. */
+static void
+release_callback_data (MsbDbJob *job)
 {
-  GSource *timeout_source, *cancel_source;
+  GDestroyNotify notify = g_steal_pointer (&job->notify);
+
+  if (notify != NULL)
+    notify (job->user_data);
+}
+
+/* Reports the job's outcome (job->rows or job->error) to its caller now: for
+ * an async job, in its task's context (or through GTask's own idle). */
+void
+msb_db_job_report (MsbDbJob *job)
+{
+  GSource *cancel_source;
   g_autoptr(GTask) task = NULL;
 
   g_mutex_lock (&job->mutex);
-  timeout_source = g_steal_pointer (&job->timeout_source);
   cancel_source = g_steal_pointer (&job->cancel_source);
   task = g_steal_pointer (&job->task);
   g_mutex_unlock (&job->mutex);
 
-  destroy_source (&timeout_source);
+  msb_db_completions_unwatch (job);
   destroy_source (&cancel_source);
 
   /* The callback's data is released before the caller hears back, on the
    * thread that ran it: after this point the caller may drop its last
    * reference and wait for that thread (a binding's lock held meanwhile
    * must not be needed to free the data). */
-  if (job->notify != NULL)
-    {
-      GDestroyNotify notify = g_steal_pointer (&job->notify);
-
-      notify (job->user_data);
-    }
+  release_callback_data (job);
 
   if (task == NULL)
     {
@@ -265,6 +254,37 @@ msb_db_job_complete (MsbDbJob *job)
     g_task_return_pointer (task, g_steal_pointer (&job->rows), g_object_unref);
   else
     g_task_return_boolean (task, TRUE);
+}
+
+/* Reports the job's outcome to its caller. Called exactly once, by the
+ * party that claimed or abandoned it. An async job finished off its
+ * context's thread goes through the completions source, which reports
+ * many jobs per wake-up of the context; GTask alone would add one idle
+ * source, and one wake-up, per call. */
+void
+msb_db_job_complete (MsbDbJob *job)
+{
+  GMainContext *context;
+
+  if (job->task == NULL)
+    {
+      msb_db_job_report (job);
+      return;
+    }
+
+  msb_db_completions_unwatch (job);
+
+  context = g_task_get_context (job->task);
+  if (g_main_context_is_owner (context))
+    {
+      msb_db_job_report (job);
+      return;
+    }
+
+  /* The callback's data is released on the thread that ran the job, as
+   * msb_db_job_report() does, before the caller can hear back. */
+  release_callback_data (job);
+  msb_db_completions_push (job->completions, context, job);
 }
 
 gconstpointer

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "msb-db-backend.h"
+#include "msb-db-completions.h"
 #include "msb-db-connection.h"
 #include "msb-db-rows.h"
 
@@ -74,14 +75,20 @@ struct _MsbDbJob
   MsbDbRows *rows;
   GError *error;
 
-  /* Completion: a GTask for async calls, a condition for blocking ones. */
+  /* Completion: a GTask for async calls, a condition for blocking ones.
+   * An async job finished on another thread is reported through
+   * @completions, in batches, in the task's context. */
   GTask *task;
+  MsbDbCompletions *completions;  /* unowned: the pools' (the task holds them) */
   GMutex mutex;
   GCond cond;
   gboolean done;
   gboolean wake;                  /* a blocking waiter should look again */
-  GSource *timeout_source;
   GSource *cancel_source;
+
+  /* While a deadline watch holds the job: owned by MsbDbCompletions. */
+  gpointer watcher;
+  GList watch_link;
 };
 
 MsbDbJob *msb_db_job_new           (MsbDbJobKind           kind,
@@ -94,6 +101,8 @@ gboolean  msb_db_job_try_abandon   (MsbDbJob              *job);
 void      msb_db_job_watch         (MsbDbJob              *job);
 void      msb_db_job_wait          (MsbDbJob              *job);
 void      msb_db_job_complete      (MsbDbJob              *job);
+void      msb_db_job_report        (MsbDbJob              *job);
+void      msb_db_job_expire        (MsbDbJob              *job);
 void      msb_db_job_take_error    (MsbDbJob              *job,
                                     GError                *error);
 void      msb_db_job_reset_outcome (MsbDbJob              *job);

@@ -93,11 +93,13 @@ struct _MsbDbPools
   MsbDbRetryPolicy retry_policy;
 
   GMutex init_lock;
-  gboolean init_done;
+  gint init_done;                /* atomic: set once init_error is final */
   GError *init_error;
 
   MsbDbReadPool *read_pool;
+  GThreadPool *read_workers;     /* run reads that hold a connection */
   MsbDbWriter *writer;
+  MsbDbCompletions *completions; /* reports async calls in their context */
 
   GMutex close_lock;
   gint closed;                   /* atomic */
@@ -115,6 +117,8 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+static void read_worker (gpointer data,
+                         gpointer user_data);
 static void msb_db_pools_initable_iface_init       (GInitableIface      *iface);
 static void msb_db_pools_async_initable_iface_init (GAsyncInitableIface *iface);
 
@@ -123,6 +127,15 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MsbDbPools, msb_db_pools, G_TYPE_OBJECT,
                                                       msb_db_pools_initable_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
                                                       msb_db_pools_async_initable_iface_init))
+
+/* TRUE once init succeeded. Init may have run on another thread (async
+ * init): the atomic flag orders init_error and everything init set up
+ * before whoever reads it. */
+static gboolean
+opened_ok (MsbDbPools *self)
+{
+  return g_atomic_int_get (&self->init_done) && self->init_error == NULL;
+}
 
 /* Closing --------------------------------------------------------------- */
 
@@ -155,7 +168,7 @@ msb_db_pools_dispose (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
-  if (self->init_done && self->init_error == NULL)
+  if (opened_ok (self))
     close_pools (self);
 
   G_OBJECT_CLASS (msb_db_pools_parent_class)->dispose (object);
@@ -166,6 +179,13 @@ msb_db_pools_finalize (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
+  /* No call is in flight (each holds a reference to the pools), so the
+   * workers are idle; one of them may be running this very finalize, so
+   * do not wait for them. */
+  if (self->read_workers != NULL)
+    g_thread_pool_free (g_steal_pointer (&self->read_workers), FALSE, FALSE);
+  msb_db_completions_shutdown (self->completions);
+  g_clear_pointer (&self->completions, msb_db_completions_unref);
   g_clear_pointer (&self->read_pool, msb_db_read_pool_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
   g_clear_pointer (&self->counters, msb_db_counters_unref);
@@ -319,6 +339,7 @@ msb_db_pools_init (MsbDbPools *self)
   self->connect_timeout = MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
   self->busy_timeout = MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
   self->counters = msb_db_counters_new ();
+  self->completions = msb_db_completions_new ();
   msb_db_retry_policy_init_default (&self->retry_policy);
   g_mutex_init (&self->init_lock);
   g_mutex_init (&self->close_lock);
@@ -391,6 +412,18 @@ open_connections (MsbDbPools    *self,
       return FALSE;
     }
 
+  /* As many workers as connections: a job reaches a worker only once it
+   * holds a connection, so no worker ever waits for one. */
+  self->read_workers = g_thread_pool_new (read_worker, self, self->max_read_connections,
+                                          FALSE, error);
+  if (self->read_workers == NULL)
+    {
+      g_prefix_error (error, "Could not start the read workers: ");
+      msb_db_read_pool_close (self->read_pool, 0);
+      msb_db_backend_close (writer_conn);
+      return FALSE;
+    }
+
   if (writer_conn != NULL)
     {
       self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy, self,
@@ -417,13 +450,13 @@ msb_db_pools_initable_init (GInitable     *initable,
   gboolean ok;
 
   g_mutex_lock (&self->init_lock);
-  if (!self->init_done)
+  if (!g_atomic_int_get (&self->init_done))
     {
       GError *local_error = NULL;
 
       if (!open_connections (self, cancellable, &local_error))
         self->init_error = local_error;
-      self->init_done = TRUE;
+      g_atomic_int_set (&self->init_done, TRUE);
     }
   ok = self->init_error == NULL;
   if (!ok)
@@ -701,7 +734,7 @@ static gboolean
 check_usable (MsbDbPools  *self,
               GError     **error)
 {
-  if (!self->init_done || self->init_error != NULL)
+  if (!opened_ok (self))
     {
       g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                            "The pools were not opened successfully");
@@ -859,9 +892,9 @@ snapshot_on (MsbDbPools           *self,
     }
 }
 
-/* Async reads and snapshots: once the read pool hands the job a
- * connection, the job's own task runs on a worker thread of GLib's pool,
- * gives the connection back, then reports. */
+/* Reads and snapshots that hold a connection run on the pools' read
+ * workers: a private GThreadPool with one thread per connection, so reads
+ * never tie up GLib's shared pool and no thread is created per call. */
 static void
 run_read_job (MsbDbPools *self,
               MsbDbJob   *job)
@@ -881,25 +914,28 @@ run_read_job (MsbDbPools *self,
 
 /* Runs the job on this worker thread, then, while async reads are waiting
  * for a connection, the next one with the same connection: queued reads
- * cost no thread wake-up. Each job reports as soon as it is done. */
+ * cost no thread wake-up. The connection goes back before the job
+ * reports, and @self is not touched after the last report (it may drop
+ * the last reference to the pools). A blocking snapshot runs here too, so
+ * that its callback, like every callback, runs off the caller's thread
+ * while the caller waits. */
 static void
-read_job_in_thread (GTask        *task,
-                    gpointer      source_object,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
+read_worker (gpointer data,
+             gpointer user_data)
 {
-  MsbDbPools *self = source_object;
-  MsbDbJob *job = msb_db_job_ref (task_data);
+  MsbDbPools *self = user_data;
+  MsbDbJob *job = data;
 
   while (job != NULL)
     {
       MsbDbBackendConn *conn;
-      MsbDbJob *next;
+      MsbDbJob *next = NULL;
 
       run_read_job (self, job);
       conn = g_steal_pointer (&job->conn);
-      next = job->task != NULL ? msb_db_read_pool_pass_on (self->read_pool, conn) : NULL;
-      if (job->task == NULL)
+      if (job->task != NULL)
+        next = msb_db_read_pool_pass_on (self->read_pool, conn);
+      else
         msb_db_read_pool_release (self->read_pool, conn);
       msb_db_job_complete (job);
       msb_db_job_unref (job);
@@ -907,34 +943,12 @@ read_job_in_thread (GTask        *task,
     }
 }
 
-/* A blocking snapshot has no task of its own: a carrier task lends it a
- * worker thread, so that its callback, like every callback, runs off the
- * caller's thread while the caller waits. */
-static void
-snapshot_job_in_carrier (GTask        *carrier,
-                         gpointer      source_object,
-                         gpointer      task_data,
-                         GCancellable *cancellable)
-{
-  read_job_in_thread (carrier, source_object, task_data, cancellable);
-  g_task_return_boolean (carrier, TRUE);
-}
-
 static void
 dispatch_read_job (MsbDbJob *job)
 {
-  g_autoptr(GTask) carrier = NULL;
+  MsbDbPools *self = job->pools;
 
-  if (job->task != NULL)
-    {
-      g_task_run_in_thread (job->task, read_job_in_thread);
-      return;
-    }
-
-  carrier = g_task_new (job->pools, NULL, NULL, NULL);
-  g_task_set_source_tag (carrier, dispatch_read_job);
-  g_task_set_task_data (carrier, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
-  g_task_run_in_thread (carrier, snapshot_job_in_carrier);
+  g_thread_pool_push (self->read_workers, msb_db_job_ref (job), NULL);
 }
 
 static GTask *
@@ -965,6 +979,7 @@ new_job (MsbDbPools    *self,
   if (task != NULL)
     {
       job->task = g_object_ref (task);
+      job->completions = self->completions;
       g_task_set_task_data (task, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
     }
   return job;
@@ -1480,7 +1495,7 @@ msb_db_pools_close (MsbDbPools    *self,
 
   if (!check_may_block (self, "msb_db_pools_close", error))
     return FALSE;
-  if (self->init_done && self->init_error == NULL)
+  if (opened_ok (self))
     close_pools (self);
   else
     g_atomic_int_set (&self->closed, TRUE);
@@ -1495,7 +1510,7 @@ close_in_thread (GTask        *task,
 {
   MsbDbPools *self = source_object;
 
-  if (self->init_done && self->init_error == NULL)
+  if (opened_ok (self))
     close_pools (self);
   else
     g_atomic_int_set (&self->closed, TRUE);

@@ -250,6 +250,113 @@ test_writer_queue (Fixture       *fx,
   g_assert_cmpint (ran, ==, 0);
 }
 
+/* Many async calls queued at different times behind a busy connection or
+ * writer: each gives up at its own deadline, in order, and calls queued
+ * later still run once the way is free. */
+#define N_EARLY 6
+#define N_LATE 6
+
+typedef struct {
+  gboolean writer;
+  gint64   queued_at;
+  gint64   done_at;
+  gboolean done;
+  gboolean ok;
+  GError  *error;
+} AsyncCall;
+
+static void
+async_call_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  AsyncCall *call = data;
+  g_autoptr(MsbDbRows) rows = NULL;
+
+  if (call->writer)
+    rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &call->error);
+  else
+    rows = msb_db_pools_read_finish (MSB_DB_POOLS (source), result, &call->error);
+  call->ok = rows != NULL;
+  call->done_at = g_get_monotonic_time ();
+  call->done = TRUE;
+}
+
+static void
+start_call (MsbDbPools *pools,
+            AsyncCall  *call,
+            gboolean    writer)
+{
+  call->writer = writer;
+  call->queued_at = g_get_monotonic_time ();
+  if (writer)
+    msb_db_pools_write_async (pools, "INSERT INTO t(v) VALUES ('queued')", NULL, NULL,
+                              async_call_cb, call);
+  else
+    msb_db_pools_read_async (pools, "SELECT 1", NULL, NULL, async_call_cb, call);
+}
+
+static void
+wait_calls (AsyncCall *calls,
+            guint      n)
+{
+  gint64 give_up = g_get_monotonic_time () + SLOW (10 * G_TIME_SPAN_SECOND);
+
+  for (guint i = 0; i < n; i++)
+    while (!calls[i].done)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, give_up);
+        g_main_context_iteration (NULL, TRUE);
+      }
+}
+
+static void
+test_async_deadlines (Fixture       *fx,
+                      gconstpointer  data)
+{
+  gboolean writer = GPOINTER_TO_INT (data);
+  AsyncCall early[N_EARLY] = { 0 };
+  AsyncCall late[N_LATE] = { 0 };
+  Blocker *blocker = blocker_start (fx->pools, writer);
+
+  for (guint i = 0; i < N_EARLY; i++)
+    {
+      start_call (fx->pools, &early[i], writer);
+      g_usleep (10 * G_TIME_SPAN_MILLISECOND);
+    }
+  wait_calls (early, N_EARLY);
+
+  for (guint i = 0; i < N_EARLY; i++)
+    {
+      gint64 waited = early[i].done_at - early[i].queued_at;
+
+      g_test_message ("early call %u gave up after %" G_GINT64_FORMAT " us", i, waited);
+      g_assert_false (early[i].ok);
+      assert_msb_error (early[i].error, MSB_DB_ERROR_POOL_TIMEOUT);
+      g_assert_cmpint (waited, >=, SHORT - 5 * G_TIME_SPAN_MILLISECOND);
+      g_assert_cmpint (waited, <, SLOW (2 * G_TIME_SPAN_SECOND));
+      if (i > 0)
+        g_assert_cmpint (early[i].done_at, >=, early[i - 1].done_at);
+      g_clear_error (&early[i].error);
+    }
+
+  for (guint i = 0; i < N_LATE; i++)
+    start_call (fx->pools, &late[i], writer);
+  blocker_finish (blocker);
+  wait_calls (late, N_LATE);
+  for (guint i = 0; i < N_LATE; i++)
+    {
+      g_assert_no_error (late[i].error);
+      g_assert_true (late[i].ok);
+    }
+
+  if (writer)
+    {
+      g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, N_LATE);
+      g_assert_cmpint (test_read_int (fx->pools, "SELECT count(*) FROM t"), ==, N_LATE);
+    }
+}
+
 static void
 test_defaults (Fixture       *fx,
                gconstpointer  data)
@@ -278,6 +385,8 @@ main (int argc, char **argv)
   ADD ("occupancy-message", test_occupancy_message, NULL);
   ADD ("writer-queue", test_writer_queue, NULL);
   ADD ("write-waits-its-turn", test_waits_its_turn, GINT_TO_POINTER (TRUE));
+  ADD ("async-read-deadlines", test_async_deadlines, GINT_TO_POINTER (FALSE));
+  ADD ("async-write-deadlines", test_async_deadlines, GINT_TO_POINTER (TRUE));
   g_test_add ("/timeout/defaults", Fixture, NULL, fixture_setup, test_defaults, fixture_teardown);
 
   return g_test_run ();

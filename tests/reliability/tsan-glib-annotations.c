@@ -16,6 +16,8 @@
  *   g_async_queue_*pop*                     acquire the queue (if an item)
  *   g_task_run_in_thread*                   release the task; the task's
  *                                           thread function acquires it
+ *   g_thread_pool_push                      release the item; the pool's
+ *                                           function acquires it
  *   g_task_return_*                         release the task
  *   g_task_propagate_*, g_task_had_error    acquire the task
  *   g_object_unref, g_variant_unref,        release then acquire the object
@@ -235,6 +237,51 @@ g_async_queue_try_pop_unlocked (GAsyncQueue *queue)
   if (data != NULL)
     __tsan_acquire (queue);
   return data;
+}
+
+/* GThreadPool ---------------------------------------------------------------
+ * The pool's function is wrapped so that it first acquires the item that
+ * g_thread_pool_push() released. The wrapper lives as long as the process:
+ * a pool freed without waiting may still call it. */
+
+typedef struct {
+  GFunc func;
+  gpointer user_data;
+} PoolFunc;
+
+static void
+pool_trampoline (gpointer data,
+                 gpointer wrapper)
+{
+  PoolFunc *pool_func = wrapper;
+
+  __tsan_acquire (data);
+  pool_func->func (data, pool_func->user_data);
+}
+
+GThreadPool *
+g_thread_pool_new (GFunc      func,
+                   gpointer   user_data,
+                   gint       max_threads,
+                   gboolean   exclusive,
+                   GError   **error)
+{
+  PoolFunc *pool_func = g_new (PoolFunc, 1);
+  REAL (g_thread_pool_new, GThreadPool *, GFunc, gpointer, gint, gboolean, GError **);
+
+  pool_func->func = func;
+  pool_func->user_data = user_data;
+  return real_g_thread_pool_new (pool_trampoline, pool_func, max_threads, exclusive, error);
+}
+
+gboolean
+g_thread_pool_push (GThreadPool  *pool,
+                    gpointer      data,
+                    GError      **error)
+{
+  REAL (g_thread_pool_push, gboolean, GThreadPool *, gpointer, GError **);
+  __tsan_release (data);
+  return real_g_thread_pool_push (pool, data, error);
 }
 
 /* GTask -------------------------------------------------------------------- */
