@@ -441,6 +441,84 @@ run_measured (const Scenario *s)
   return r;
 }
 
+/* One run of @s; with --quiet-gate, the quietest of up to
+ * QUIET_MAX_ATTEMPTS runs. */
+static Result *
+run_scenario (const Scenario *s)
+{
+  Result *r = NULL;
+
+  for (guint attempt = 1; ; attempt++)
+    {
+      Result *candidate;
+      gint64 waited = 0;
+
+      if (quiet_gate)
+        waited = wait_for_quiet ();
+      g_printerr ("  %-28s ...", s->name);
+      candidate = run_measured (s);
+      candidate->attempt = attempt;
+      candidate->waited_for_quiet_s = waited / 1e9;
+      g_printerr (" %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)\n",
+                  result_ops_per_s (candidate), hist_percentile (&candidate->hist, 50) / 1000,
+                  hist_percentile (&candidate->hist, 99) / 1000, candidate->foreign_load);
+      if (r == NULL || candidate->foreign_load < r->foreign_load)
+        {
+          result_free (r);
+          r = candidate;
+        }
+      else
+        result_free (candidate);
+      if (!quiet_gate || r->foreign_load <= QUIET_RETRY_ABOVE || attempt == QUIET_MAX_ATTEMPTS)
+        break;
+      g_printerr ("    other processes were busy: running it again\n");
+    }
+  if (r->attempt > 1)
+    result_note (r, "kept attempt %u", r->attempt);
+  return r;
+}
+
+/* The RSS check and the WAL soaks measure one long run, not a rate. */
+static gboolean
+runs_once (const Scenario *s)
+{
+  return g_str_has_prefix (s->name, "pools.rss") || g_str_has_prefix (s->name, "pools.wal-soak");
+}
+
+static gint
+compare_ops_per_s (gconstpointer a,
+                   gconstpointer b)
+{
+  double x = result_ops_per_s (*(Result * const *) a);
+  double y = result_ops_per_s (*(Result * const *) b);
+
+  return (x > y) - (x < y);
+}
+
+/* The run with the median rate (the lower middle one of an even count);
+ * the spread goes into its note and JSON. */
+static Result *
+take_median (GPtrArray *runs)
+{
+  Result *median;
+  double lowest, highest;
+
+  g_ptr_array_sort (runs, compare_ops_per_s);
+  median = g_ptr_array_steal_index (runs, (runs->len - 1) / 2);
+  if (runs->len == 0)
+    return median;
+
+  lowest = result_ops_per_s (g_ptr_array_index (runs, 0));
+  highest = result_ops_per_s (g_ptr_array_index (runs, runs->len - 1));
+  lowest = MIN (lowest, result_ops_per_s (median));
+  highest = MAX (highest, result_ops_per_s (median));
+  result_add_int (median, "runs", runs->len + 1);
+  result_add_double (median, "ops_per_s_min", lowest);
+  result_add_double (median, "ops_per_s_max", highest);
+  result_note (median, "median of %u runs (%.0f-%.0f ops/s)", runs->len + 1, lowest, highest);
+  return median;
+}
+
 /* Main ---------------------------------------------------------------------- */
 
 int
@@ -452,6 +530,7 @@ main (int   argc,
   double duration = 0, soak_seconds = 0;
   gint64 rss_ops = 0;
   int child_window = 64;
+  int rounds = 0;
   const GOptionEntry entries[] = {
     { "quick", 'q', 0, G_OPTION_ARG_NONE, &quick, "A few seconds in all (smoke run)", NULL },
     { "scenario", 's', 0, G_OPTION_ARG_STRING, &patterns,
@@ -460,6 +539,9 @@ main (int   argc,
     { "dir", 'd', 0, G_OPTION_ARG_FILENAME, &dir,
       "Put the database files under DIR (default: a new directory in $TMPDIR)", "DIR" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration, "Measured seconds per scenario", "SECONDS" },
+    { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
+      "Run every rate scenario N times, round after round, and keep the median (default: 3, 1 with --quick)",
+      "N" },
     { "wal-soak", 0, 0, G_OPTION_ARG_NONE, &only_soak,
       "Run only the WAL soaks (60 s each unless --wal-soak-seconds)", NULL },
     { "rss-ops", 0, 0, G_OPTION_ARG_INT64, &rss_ops,
@@ -477,6 +559,8 @@ main (int   argc,
   g_autoptr(GOptionContext) context = g_option_context_new ("- benchmark MsbDbPools");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) result_free);
+  g_autoptr(GPtrArray) selected = g_ptr_array_new ();   /* of const Scenario */
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   g_autofree char *made_dir = NULL;
   GString *targets_json = g_string_new (NULL);
   Machine machine = { 0 };
@@ -518,6 +602,8 @@ main (int   argc,
     }
   if (duration > 0)
     bench_config.duration = duration;
+  if (rounds <= 0)
+    rounds = quick ? 1 : 3;
   if (rss_ops > 0)
     {
       bench_config.rss_ops = rss_ops;
@@ -564,48 +650,35 @@ main (int   argc,
           bench_config.dir, machine.load_start);
   printf ("%.2f s measured after %.2f s warm-up per scenario, %u async ops in flight, %u rows for reads\n",
           bench_config.duration, bench_config.warmup, bench_config.window, bench_config.prefill_rows);
+  if (rounds > 1)
+    printf ("%d rounds through the scenarios; each rate is the median run\n", rounds);
   fflush (stdout);
 
   for (guint f = 0; f < G_N_ELEMENTS (families); f++)
     for (const Scenario *s = families[f]; s->name; s++)
-      {
-        Result *r;
+      if (scenario_selected (s->name) &&
+          !(skip_soak && g_str_has_prefix (s->name, "pools.wal-soak")))
+        g_ptr_array_add (selected, (gpointer) s);
 
-        if (!scenario_selected (s->name))
-          continue;
-        if (skip_soak && g_str_has_prefix (s->name, "pools.wal-soak"))
-          continue;
+  /* Round after round through every scenario: a baseline and the scenario
+   * compared with it see the machine in the same states. */
+  for (guint i = 0; i < selected->len; i++)
+    g_ptr_array_add (candidates, g_ptr_array_new_with_free_func ((GDestroyNotify) result_free));
+  for (int round = 1; round <= rounds; round++)
+    {
+      if (rounds > 1)
+        g_printerr ("round %d of %d\n", round, rounds);
+      for (guint i = 0; i < selected->len; i++)
+        {
+          const Scenario *s = g_ptr_array_index (selected, i);
 
-        r = NULL;
-        for (guint attempt = 1; ; attempt++)
-          {
-            Result *candidate;
-            gint64 waited = 0;
-
-            if (quiet_gate)
-              waited = wait_for_quiet ();
-            g_printerr ("  %-28s ...", s->name);
-            candidate = run_measured (s);
-            candidate->attempt = attempt;
-            candidate->waited_for_quiet_s = waited / 1e9;
-            g_printerr (" %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)\n",
-                        result_ops_per_s (candidate), hist_percentile (&candidate->hist, 50) / 1000,
-                        hist_percentile (&candidate->hist, 99) / 1000, candidate->foreign_load);
-            if (r == NULL || candidate->foreign_load < r->foreign_load)
-              {
-                result_free (r);
-                r = candidate;
-              }
-            else
-              result_free (candidate);
-            if (!quiet_gate || r->foreign_load <= QUIET_RETRY_ABOVE || attempt == QUIET_MAX_ATTEMPTS)
-              break;
-            g_printerr ("    other processes were busy: running it again\n");
-          }
-        if (r->attempt > 1)
-          result_note (r, "kept attempt %u", r->attempt);
-        g_ptr_array_add (results, r);
-      }
+          if (round > 1 && runs_once (s))
+            continue;
+          g_ptr_array_add (g_ptr_array_index (candidates, i), run_scenario (s));
+        }
+    }
+  for (guint i = 0; i < selected->len; i++)
+    g_ptr_array_add (results, take_median (g_ptr_array_index (candidates, i)));
 
   machine.load_end = loadavg ();
   print_table (results);
