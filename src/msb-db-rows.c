@@ -491,6 +491,19 @@ msb_db_rows_get_last_insert_rowid (MsbDbRows *self)
   return self->last_insert_rowid;
 }
 
+/* TRUE if a TEXT cell can be handed out as a C string as it is: valid
+ * UTF-8 and no NUL inside (to_variant() and dup_row() give anything else
+ * as bytes). */
+static gboolean
+text_is_clean (MsbDbRows  *self,
+               const Cell *cell)
+{
+  const char *text = (const char *) self->bytes + cell->v.span.offset;
+
+  return g_utf8_validate_len (text, cell->v.span.length, NULL) &&
+         strlen (text) == cell->v.span.length;
+}
+
 static GVariant *
 cell_to_variant (MsbDbRows  *self,
                  const Cell *cell)
@@ -512,8 +525,7 @@ cell_to_variant (MsbDbRows  *self,
         const char *text = (const char *) self->bytes + cell->v.span.offset;
 
         /* GVariant strings must be valid UTF-8; SQLite does not check. */
-        if (g_utf8_validate_len (text, cell->v.span.length, NULL) &&
-            strlen (text) == cell->v.span.length)
+        if (text_is_clean (self, cell))
           value = g_variant_new_string (text);
         else
           value = g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, text, cell->v.span.length, 1);
@@ -606,4 +618,100 @@ msb_db_rows_to_variant (MsbDbRows *self)
       g_variant_builder_close (&builder);
     }
   return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+/* The element free function of the arrays dup_row() returns. */
+static void
+value_free (gpointer data)
+{
+  GValue *value = data;
+
+  g_value_unset (value);
+  g_free (value);
+}
+
+/**
+ * msb_db_rows_dup_row:
+ * @self: a #MsbDbRows
+ * @row: a row number
+ *
+ * Copies one whole row into new values (#GValue), one per column, in
+ * column order. This is one call instead of one or two per value, meant
+ * for language bindings: PyGObject turns the result into a list of Python
+ * values, SQL NULL as `None`.
+ *
+ * Each value holds:
+ *
+ * - for SQL NULL, a `G_TYPE_POINTER` set to %NULL, so NULL stays distinct
+ *   from 0, from "" and from an empty blob: test it with
+ *   `G_VALUE_HOLDS_POINTER()`;
+ * - for INTEGER, a `G_TYPE_INT64`;
+ * - for REAL, a `G_TYPE_DOUBLE`;
+ * - for TEXT, a `G_TYPE_STRING` (never %NULL) with a copy of the text;
+ * - for BLOB, a `G_TYPE_VARIANT` of type `ay` (never %NULL, possibly empty)
+ *   that shares the bytes of @self; g_variant_get_data_as_bytes() gives
+ *   them as #GBytes. (A `G_TYPE_BYTES` would not do: PyGObject 3.42 wraps a
+ *   boxed value inside a #GValue without taking a reference to it.)
+ *
+ * TEXT that is not valid UTF-8, or that holds a NUL byte, comes as an `ay`
+ * variant too, as in [method@MsbDb.Rows.to_variant]: a #GValue string
+ * could not carry it whole, and PyGObject could not convert it. Use
+ * [method@MsbDb.Rows.get_value_type] to tell such text from a BLOB.
+ *
+ * The array frees its values: g_ptr_array_unref() releases everything.
+ *
+ * Returns: (transfer full) (element-type GValue): the values of @row, or
+ *   %NULL if @row is out of range
+ */
+GPtrArray *
+msb_db_rows_dup_row (MsbDbRows *self,
+                     guint      row)
+{
+  GPtrArray *values;
+
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), NULL);
+  g_return_val_if_fail (row < self->n_rows, NULL);
+
+  values = g_ptr_array_new_full (self->n_columns, value_free);
+  for (guint c = 0; c < self->n_columns; c++)
+    {
+      const Cell *cell = get_cell (self, row, c);
+      GValue *value = g_new0 (GValue, 1);
+
+      g_ptr_array_add (values, value);
+      switch (cell->type)
+        {
+        case MSB_DB_VALUE_TYPE_NULL:
+          g_value_init (value, G_TYPE_POINTER);
+          break;
+        case MSB_DB_VALUE_TYPE_INTEGER:
+          g_value_init (value, G_TYPE_INT64);
+          g_value_set_int64 (value, cell->v.i);
+          break;
+        case MSB_DB_VALUE_TYPE_REAL:
+          g_value_init (value, G_TYPE_DOUBLE);
+          g_value_set_double (value, cell->v.d);
+          break;
+        case MSB_DB_VALUE_TYPE_TEXT:
+          if (text_is_clean (self, cell))
+            {
+              g_value_init (value, G_TYPE_STRING);
+              g_value_set_string (value, (const char *) self->bytes + cell->v.span.offset);
+              break;
+            }
+          G_GNUC_FALLTHROUGH;
+        case MSB_DB_VALUE_TYPE_BLOB:
+          {
+            g_autoptr(GBytes) bytes = g_bytes_new_from_bytes (self->data, cell->v.span.offset,
+                                                              cell->v.span.length);
+
+            g_value_init (value, G_TYPE_VARIANT);
+            g_value_set_variant (value, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
+          }
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  return values;
 }

@@ -59,5 +59,7 @@ GBytes         *msb_db_rows_get_bytes             (MsbDbRows *self,
 gint64          msb_db_rows_get_changes           (MsbDbRows *self);
 gint64          msb_db_rows_get_last_insert_rowid (MsbDbRows *self);
 GVariant       *msb_db_rows_to_variant            (MsbDbRows *self);
+GPtrArray      *msb_db_rows_dup_row               (MsbDbRows *self,
+                                                   guint      row);
 
 G_END_DECLS

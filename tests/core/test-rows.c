@@ -1,4 +1,5 @@
-/* test-rows.c: MsbDbRows getters, changes, rowid, RETURNING, to_variant
+/* test-rows.c: MsbDbRows getters, changes, rowid, RETURNING, to_variant,
+ * dup_row
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -478,6 +479,136 @@ test_columns_follow_schema (Fixture       *fx,
   read_star_everywhere (fx, renamed);
 }
 
+static GVariant *
+value_dup_bytestring (const GValue *value)
+{
+  GVariant *v;
+
+  g_assert_true (G_VALUE_HOLDS_VARIANT (value));
+  v = g_value_get_variant (value);
+  g_assert_nonnull (v);
+  g_assert_cmpstr (g_variant_get_type_string (v), ==, "ay");
+  return g_variant_ref (v);
+}
+
+static void
+check_bytestring (const GValue *value,
+                  const void   *data,
+                  gsize         size)
+{
+  g_autoptr(GVariant) v = value_dup_bytestring (value);
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (v);
+
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), data, size);
+}
+
+static void
+test_dup_row (Fixture       *fx,
+              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+  g_autoptr(GPtrArray) row0 = NULL;
+  g_autoptr(GPtrArray) row1 = NULL;
+  g_autoptr(GPtrArray) row2 = NULL;
+  g_autoptr(GVariant) kept = NULL;
+  GValue *v;
+
+  rows = msb_db_pools_read (fx->pools,
+                            FIVE_KINDS
+                            " UNION ALL SELECT 1, -9223372036854775808, 'h\xc3\xa9', -2.5, x'00ff00'"
+                            " UNION ALL SELECT 9223372036854775807, 1048576.25,"
+                            "   CAST(x'ff41' AS TEXT), 'a' || char(0) || 'b', 7",
+                            NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (msb_db_rows_get_n_rows (rows), ==, 3);
+
+  /* NULL, 0, '', 0.0 and x'' are five different things. */
+  row0 = msb_db_rows_dup_row (rows, 0);
+  g_assert_nonnull (row0);
+  g_assert_cmpuint (row0->len, ==, 5);
+  v = g_ptr_array_index (row0, 0);
+  g_assert_true (G_VALUE_HOLDS_POINTER (v));
+  g_assert_null (g_value_get_pointer (v));
+  v = g_ptr_array_index (row0, 1);
+  g_assert_true (G_VALUE_HOLDS_INT64 (v));
+  g_assert_cmpint (g_value_get_int64 (v), ==, 0);
+  v = g_ptr_array_index (row0, 2);
+  g_assert_true (G_VALUE_HOLDS_STRING (v));
+  g_assert_cmpstr (g_value_get_string (v), ==, "");
+  v = g_ptr_array_index (row0, 3);
+  g_assert_true (G_VALUE_HOLDS_DOUBLE (v));
+  g_assert_cmpfloat (g_value_get_double (v), ==, 0.0);
+  check_bytestring (g_ptr_array_index (row0, 4), "", 0);
+
+  row1 = msb_db_rows_dup_row (rows, 1);
+  g_assert_cmpuint (row1->len, ==, 5);
+  v = g_ptr_array_index (row1, 0);
+  g_assert_true (G_VALUE_HOLDS_INT64 (v));
+  g_assert_cmpint (g_value_get_int64 (v), ==, 1);
+  v = g_ptr_array_index (row1, 1);
+  g_assert_true (G_VALUE_HOLDS_INT64 (v));
+  g_assert_cmpint (g_value_get_int64 (v), ==, G_MININT64);
+  v = g_ptr_array_index (row1, 2);
+  g_assert_true (G_VALUE_HOLDS_STRING (v));
+  g_assert_cmpstr (g_value_get_string (v), ==, "h\xc3\xa9");
+  v = g_ptr_array_index (row1, 3);
+  g_assert_true (G_VALUE_HOLDS_DOUBLE (v));
+  g_assert_cmpfloat (g_value_get_double (v), ==, -2.5);
+  check_bytestring (g_ptr_array_index (row1, 4), "\0\xff\0", 3);
+
+  /* Text that is not valid UTF-8, or holds a NUL, comes whole as bytes;
+   * get_value_type() still says TEXT. */
+  row2 = msb_db_rows_dup_row (rows, 2);
+  g_assert_cmpuint (row2->len, ==, 5);
+  v = g_ptr_array_index (row2, 0);
+  g_assert_cmpint (g_value_get_int64 (v), ==, G_MAXINT64);
+  v = g_ptr_array_index (row2, 1);
+  g_assert_true (G_VALUE_HOLDS_DOUBLE (v));
+  g_assert_cmpfloat (g_value_get_double (v), ==, 1048576.25);
+  check_bytestring (g_ptr_array_index (row2, 2), "\xff" "A", 2);
+  g_assert_cmpint (msb_db_rows_get_value_type (rows, 2, 2), ==, MSB_DB_VALUE_TYPE_TEXT);
+  check_bytestring (g_ptr_array_index (row2, 3), "a\0b", 3);
+  g_assert_cmpint (msb_db_rows_get_value_type (rows, 2, 3), ==, MSB_DB_VALUE_TYPE_TEXT);
+  v = g_ptr_array_index (row2, 4);
+  g_assert_cmpint (g_value_get_int64 (v), ==, 7);
+
+  /* Each call is a fresh copy; values outlive the rows. */
+  kept = value_dup_bytestring (g_ptr_array_index (row1, 4));
+  g_clear_pointer (&row1, g_ptr_array_unref);
+  row1 = msb_db_rows_dup_row (rows, 1);
+  g_assert_true (g_ptr_array_index (row1, 2) != NULL);
+  g_clear_object (&rows);
+  g_assert_cmpstr (g_value_get_string (g_ptr_array_index (row1, 2)), ==, "h\xc3\xa9");
+  g_assert_cmpmem (g_variant_get_data (kept), g_variant_get_size (kept), "\0\xff\0", 3);
+}
+
+static void
+test_dup_row_out_of_range (Fixture       *fx,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+  g_autoptr(MsbDbRows) empty = NULL;
+  g_autoptr(GPtrArray) none = NULL;
+
+  rows = msb_db_pools_read (fx->pools, "SELECT 1, 2", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_test_expect_message ("MsbDb", G_LOG_LEVEL_CRITICAL, "*row < self->n_rows*");
+  none = msb_db_rows_dup_row (rows, 1);
+  g_test_assert_expected_messages ();
+  g_assert_null (none);
+
+  /* A result with columns but no rows has no row 0. */
+  empty = msb_db_pools_read (fx->pools, "SELECT 1 AS a WHERE 0", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (msb_db_rows_get_n_columns (empty), ==, 1);
+  g_test_expect_message ("MsbDb", G_LOG_LEVEL_CRITICAL, "*row < self->n_rows*");
+  none = msb_db_rows_dup_row (empty, 0);
+  g_test_assert_expected_messages ();
+  g_assert_null (none);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -495,6 +626,8 @@ main (int argc, char **argv)
   ADD ("returning", test_returning);
   ADD ("to-variant", test_to_variant);
   ADD ("to-variant-empty", test_to_variant_empty);
+  ADD ("dup-row", test_dup_row);
+  ADD ("dup-row-out-of-range", test_dup_row_out_of_range);
   ADD ("many-rows", test_many_rows);
   ADD ("threads-share", test_threads_share);
   ADD ("columns-follow-schema", test_columns_follow_schema);

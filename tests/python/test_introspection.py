@@ -227,6 +227,50 @@ class TestSync(PlainTestCase):
         blob = unpack_rows_variant(pools.read("SELECT x'00ff'", None, None))
         self.assertEqual(bytes(blob[0][0]), b'\x00\xff')
 
+    def test_dup_row_gives_python_values(self):
+        # One call per row, converted by PyGObject itself: NULL is None
+        # (distinct from 0, '' and 0.0), a BLOB an 'ay' GLib.Variant.
+        pools = self.open()
+        rows = pools.read("SELECT NULL, 0, '', 0.0, x'', "
+                          "-9223372036854775808, 'h\u00e9', 2.5, x'00ff' "
+                          "UNION ALL SELECT 1, 2, 3, 4, 5, 6, 7, 8, 9",
+                          None, None)
+        row = rows.dup_row(0)
+        self.assertIsInstance(row, list)
+        self.assertEqual(row[:4], [None, 0, '', 0.0])
+        self.assertIs(type(row[1]), int)
+        self.assertIs(type(row[2]), str)
+        self.assertIs(type(row[3]), float)
+        self.assertEqual(row[5:8], [-(1 << 63), 'h\u00e9', 2.5])
+        for blob, data in ((row[4], b''), (row[8], b'\x00\xff')):
+            self.assertIsInstance(blob, GLib.Variant)
+            self.assertEqual(blob.get_type_string(), 'ay')
+            self.assertEqual(blob.get_data_as_bytes().get_data() or b'',
+                             data)
+        self.assertEqual(rows.dup_row(1), list(range(1, 10)))
+
+    def test_dup_row_text_that_is_not_clean_utf8(self):
+        # Text a Python str cannot hold whole comes as bytes; the value type
+        # still says TEXT.
+        pools = self.open()
+        rows = pools.read("SELECT CAST(x'ff41' AS TEXT), "
+                          "'a' || char(0) || 'b', '\U0010ffff'", None, None)
+        bad, nul, ok = rows.dup_row(0)
+        self.assertEqual(bad.get_data_as_bytes().get_data(), b'\xffA')
+        self.assertEqual(nul.get_data_as_bytes().get_data(), b'a\x00b')
+        self.assertEqual(ok, '\U0010ffff')
+        for c in (0, 1):
+            self.assertEqual(rows.get_value_type(0, c), MsbDb.ValueType.TEXT)
+
+    def test_dup_row_values_outlive_rows(self):
+        pools = self.open()
+        rows = pools.read("SELECT x'0102', 'text'", None, None)
+        blob, text = rows.dup_row(0)
+        del rows
+        gc.collect()
+        self.assertEqual(blob.get_data_as_bytes().get_data(), b'\x01\x02')
+        self.assertEqual(text, 'text')
+
     def test_blob_roundtrip(self):
         pools = self.open()
         data = bytes(range(256)) * 64
