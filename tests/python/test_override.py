@@ -230,6 +230,44 @@ class TestRows(OverrideTestCase):
         self.assertEqual(ret.columns, ('id', 'name'))
         self.assertEqual(ret[0], (4, 'z'))
 
+    def test_text_that_is_not_clean_utf8(self):
+        # Same as get_string(): not UTF-8 raises, a NUL ends the text.
+        rows = self.pools.read("SELECT 1, CAST(x'ff41' AS TEXT) "
+                               "UNION ALL SELECT 2, 'a' || char(0) || 'b'")
+        with self.assertRaises(UnicodeDecodeError):
+            rows[0]
+        with self.assertRaises(UnicodeDecodeError):
+            list(rows)
+        with self.assertRaises(UnicodeDecodeError):
+            rows.value(0, 1)
+        self.assertEqual(rows[1], (2, 'a'))
+        self.assertEqual(rows.value(1, 1), 'a')
+
+    def test_blobs_next_to_other_values(self):
+        big = bytes(range(256)) * 1000
+        self.pools.write('INSERT INTO t (name, b) VALUES (?, ?)',
+                         ('big', big))
+        rows = self.pools.read("SELECT b, name, x'', NULL, b FROM t "
+                               "WHERE name = 'big'")
+        row = rows[0]
+        self.assertEqual(row, (big, 'big', b'', None, big))
+        self.assertIs(type(row[0]), bytes)
+        self.assertIs(type(row[2]), bytes)
+        self.assertEqual(rows.value(0, 2), b'')
+
+    def test_index_types(self):
+        class Index:
+            def __index__(self):
+                return 1
+
+        self.assertEqual(self.rows[Index()], self.rows[1])
+        self.assertEqual(self.rows[True], self.rows[1])
+        self.assertEqual(self.rows[-3], self.rows[0])
+        # Not an index (the exact exception is whatever __index__ gives).
+        for bad in ('0', 0.0):
+            with self.assertRaises((TypeError, AttributeError)):
+                self.rows[bad]
+
     def test_c_accessors_unchanged(self):
         self.assertEqual(self.rows.get_n_rows(), 3)
         self.assertEqual(self.rows.get_string(0, 0), 'a')

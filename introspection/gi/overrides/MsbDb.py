@@ -49,6 +49,8 @@ _VT_V = GLib.VariantType.new('v')
 _VT_AY = GLib.VariantType.new('ay')
 _VT_SV = GLib.VariantType.new('{sv}')
 
+_Variant = GLib.Variant
+
 
 # --------------------------------------------------------------------------
 # Parameters: Python values -> GVariant
@@ -129,6 +131,9 @@ __all__.append('params_to_variant')
 # Rows: a read-only sequence of tuples
 # --------------------------------------------------------------------------
 
+_dup_row = MsbDb.Rows.dup_row
+
+
 class Rows(MsbDb.Rows):
     """An immutable query result, also a read-only sequence of tuples.
 
@@ -175,7 +180,26 @@ class Rows(MsbDb.Rows):
         return None
 
     def _row(self, row):
-        return tuple(self._value(row, c) for c in range(self.get_n_columns()))
+        # One C call for the whole row (dup_row() gives a list of plain
+        # values, NULL as None); only bytes come back as GLib.Variant.
+        values = _dup_row(self, row)
+        for v in values:
+            if type(v) is _Variant:
+                return self._row_with_bytes(row, values)
+        return tuple(values)
+
+    def _row_with_bytes(self, row, values):
+        """Finish a row of dup_row() that holds ``ay`` variants: a BLOB
+        becomes ``bytes``; TEXT that dup_row() gives as bytes (not valid
+        UTF-8, or with a NUL inside) goes through get_string() as in
+        :meth:`value`: UnicodeDecodeError, or the text up to the NUL."""
+        for c, v in enumerate(values):
+            if type(v) is _Variant:
+                if self.get_value_type(row, c) == MsbDb.ValueType.TEXT:
+                    values[c] = self.get_string(row, c)
+                else:
+                    values[c] = v.get_data_as_bytes().get_data() or b''
+        return tuple(values)
 
     @property
     def columns(self):
@@ -194,14 +218,16 @@ class Rows(MsbDb.Rows):
         return self.get_n_rows()
 
     def __iter__(self):
+        row = self._row
         for r in range(self.get_n_rows()):
-            yield self._row(r)
+            yield row(r)
 
     def __getitem__(self, index):
         n_rows = self.get_n_rows()
-        if isinstance(index, slice):
-            return [self._row(r) for r in range(*index.indices(n_rows))]
-        index = index.__index__()
+        if type(index) is not int:
+            if isinstance(index, slice):
+                return [self._row(r) for r in range(*index.indices(n_rows))]
+            index = index.__index__()
         if index < 0:
             index += n_rows
         if not 0 <= index < n_rows:
