@@ -113,6 +113,37 @@ class TestConversions(OverrideTestCase):
         self.assertIsNone(MsbDb.params_to_variant(None))
         self.assertEqual(MsbDb.params_to_variant(()).get_type_string(), '()')
 
+    def test_integer_tuples(self):
+        # Tuples and lists of plain ints take a shortcut: same variants, same
+        # checks as any other params.
+        for n in range(1, 12):
+            params = tuple(range(-n, 0))
+            for p in (params, list(params)):
+                v = MsbDb.params_to_variant(p)
+                self.assertEqual(v.get_type_string(), '(%s)' % ('x' * n))
+                self.assertEqual(v.unpack(), params)
+        edge = (-(1 << 63), (1 << 63) - 1, 0)
+        self.assertEqual(MsbDb.params_to_variant(edge).unpack(), edge)
+        self.assertEqual(MsbDb.params_to_variant((1, True)).get_type_string(),
+                         '(xb)')
+        self.assertEqual(MsbDb.params_to_variant([True]).get_type_string(),
+                         '(b)')
+        with self.assertRaises(OverflowError) as cm:
+            MsbDb.params_to_variant((1, 2, 1 << 63))
+        self.assertIn('parameter 3', str(cm.exception))
+        self.assertEqual(self.pools.read('SELECT ?3, ?1, ?2', (7, 8, 9))[0],
+                         (9, 7, 8))
+
+    def test_none_params_are_independent(self):
+        # One SQL NULL variant serves every call; results stay apart.
+        a = MsbDb.params_to_variant((None, 1))
+        b = MsbDb.params_to_variant([None])
+        self.assertEqual(a.get_type_string(), '(mvx)')
+        self.assertEqual(b.get_type_string(), '(mv)')
+        self.assertEqual(self.roundtrip(None), (None, 'null'))
+        self.assertEqual(self.pools.read('SELECT ?, ?', (None, None))[0],
+                         (None, None))
+
     def test_list_and_dict_params(self):
         self.pools.write('INSERT INTO t (name, n, r, b) VALUES (?, ?, ?, ?)',
                          ['a', 1, 0.5, b'\x01'])

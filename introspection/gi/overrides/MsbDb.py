@@ -49,41 +49,74 @@ _VT_V = GLib.VariantType.new('v')
 _VT_AY = GLib.VariantType.new('ay')
 _VT_SV = GLib.VariantType.new('{sv}')
 
+# Bound once: the calls below run for every statement. The introspected
+# new_tuple() takes a sequence; the GLib override's wrapper only repacks
+# its *args into one.
 _Variant = GLib.Variant
+_new_int64 = _Variant.new_int64
+_new_double = _Variant.new_double
+_new_string = _Variant.new_string
+_new_tuple = get_introspection_module('GLib').Variant.new_tuple
+_parse = _Variant.parse
+# SQL NULL. A GVariant is immutable, so one instance serves every call.
+_NOTHING = _Variant.new_maybe(_VT_V, None)
+# '(x)', '(xx)'...: the types of the all-integer tuples parsed from text.
+_VT_INTS = [None] + [GLib.VariantType.new('(%s)' % ('x' * n))
+                     for n in range(1, 9)]
 
 
 # --------------------------------------------------------------------------
 # Parameters: Python values -> GVariant
 # --------------------------------------------------------------------------
 
-def _value_to_variant(value, name):
+def _value_to_variant(value, where):
     """One SQL value: bool 'b', int 'x', float 'd', str 's', bytes-like 'ay',
-    None 'mv' (Nothing, bound as NULL), GLib.Variant unchanged."""
-    # bool before int: bool is a subclass of int.
+    None 'mv' (Nothing, bound as NULL), GLib.Variant unchanged.
+
+    ``where`` names the parameter in errors: its 1-based position (an int)
+    or its name (a str, shown with repr()). It is only formatted on the
+    error paths."""
+    # Exact types first (the common case, one test each), then the
+    # isinstance() chain for subclasses. bool before int: bool is a
+    # subclass of int.
+    kind = type(value)
+    if kind is int:
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return _new_int64(value)
+    elif kind is str:
+        if '\0' not in value:
+            return _new_string(value)
+    elif kind is float:
+        return _new_double(value)
+    elif value is None:
+        return _NOTHING
     if isinstance(value, bool):
         return GLib.Variant.new_boolean(value)
     if isinstance(value, int):
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise OverflowError('parameter %s: %d does not fit in a 64-bit '
-                                'signed SQL INTEGER' % (name, value))
-        return GLib.Variant.new_int64(value)
+                                'signed SQL INTEGER' % (_name(where), value))
+        return _new_int64(value)
     if isinstance(value, float):
-        return GLib.Variant.new_double(value)
+        return _new_double(value)
     if isinstance(value, str):
         if '\0' in value:
             raise ValueError('parameter %s: text contains a NUL character; '
-                             'pass bytes to store it as a BLOB' % name)
-        return GLib.Variant.new_string(value)
+                             'pass bytes to store it as a BLOB' % _name(where))
+        return _new_string(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         return GLib.Variant.new_from_bytes(_VT_AY, GLib.Bytes.new(data), True)
-    if value is None:
-        return GLib.Variant.new_maybe(_VT_V, None)
     if isinstance(value, GLib.Variant):
         return value
     raise TypeError('parameter %s: cannot bind a value of type %s (use None, '
                     'bool, int, float, str, bytes or GLib.Variant)'
-                    % (name, type(value).__name__))
+                    % (_name(where), type(value).__name__))
+
+
+def _name(where):
+    """A parameter as error messages show it: ``2`` or ``'key'``."""
+    return str(where) if type(where) is int else repr(where)
 
 
 def params_to_variant(params):
@@ -105,11 +138,32 @@ def params_to_variant(params):
     value is used unchanged. Any other type raises ``TypeError`` naming the
     parameter (``1``-based position, or the dict key).
     """
+    kind = type(params)
+    if kind is tuple or kind is list:
+        # Only plain ints (keys, ids, limits: the common case): one
+        # g_variant_parse() of their decimal text, with the tuple type
+        # given, instead of one PyGObject call per value plus one for the
+        # tuple. Each such call and the GLib.Variant it returns cost more
+        # than GLib's parser spends on a few digits. Same variant either way.
+        n = len(params)
+        if n == 1:
+            v = params[0]
+            if type(v) is int and _INT64_MIN <= v <= _INT64_MAX:
+                return _parse(_VT_INTS[1], '(%d,)' % v, None, None)
+        elif 1 < n < len(_VT_INTS):
+            for v in params:
+                if type(v) is not int or not _INT64_MIN <= v <= _INT64_MAX:
+                    break
+            else:
+                return _parse(_VT_INTS[n], '(%s)' % ','.join(map(str, params)),
+                              None, None)
+        return _new_tuple([_value_to_variant(v, i)
+                           for i, v in enumerate(params, 1)])
     if params is None or isinstance(params, GLib.Variant):
         return params
     if isinstance(params, (tuple, list)):
-        return GLib.Variant.new_tuple(*[_value_to_variant(v, str(i + 1))
-                                        for i, v in enumerate(params)])
+        return _new_tuple([_value_to_variant(v, i)
+                           for i, v in enumerate(params, 1)])
     if isinstance(params, dict):
         entries = []
         for key, value in params.items():
@@ -118,7 +172,7 @@ def params_to_variant(params):
                                 % (type(key).__name__, key))
             entries.append(GLib.Variant.new_dict_entry(
                 GLib.Variant.new_string(key),
-                GLib.Variant.new_variant(_value_to_variant(value, repr(key)))))
+                GLib.Variant.new_variant(_value_to_variant(value, key))))
         return GLib.Variant.new_array(_VT_SV, entries)
     raise TypeError('params must be None, a tuple, a list, a dict or a '
                     'GLib.Variant, not %s' % type(params).__name__)
