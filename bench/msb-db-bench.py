@@ -544,8 +544,8 @@ class Pools:
             self.issue_read(driver, slot, rng)
 
 
-def run_msbdb(name, description, kind, rows, mode):
-    p = Pools(db_path(name), rows)
+def run_msbdb(name, description, kind, rows, mode, read_connections=4):
+    p = Pools(db_path(name), rows, read_connections)
     r = Result(name, description)
     if mode == 'sync':
         sync_loop(getattr(p, kind), r)
@@ -576,6 +576,15 @@ def msbdb_insert_async():
 def msbdb_read_async():
     return run_msbdb('msbdb.read.async', 'MsbDb: read_async(), 4 connections, 64 in flight',
                      'read', CFG.rows, 'async')
+
+
+def msbdb_read_async_1conn():
+    # aiosqlite's own shape: one connection on one thread. On a 2-core
+    # machine the Python main thread is the bottleneck, and four read
+    # workers take CPU from it (see bench/RESULTS.md).
+    return run_msbdb('msbdb.read.async.1conn',
+                     'MsbDb: read_async(), 1 read connection, 64 in flight',
+                     'read', CFG.rows, 'async', read_connections=1)
 
 
 def msbdb_read_async_lean():
@@ -651,6 +660,7 @@ SCENARIOS = [
     ('msbdb.read.sync', msbdb_read_sync),
     ('msbdb.insert.async', msbdb_insert_async),
     ('msbdb.read.async', msbdb_read_async),
+    ('msbdb.read.async.1conn', msbdb_read_async_1conn),
     ('msbdb.read.async.lean', msbdb_read_async_lean),
     ('msbdb.mixed.async', msbdb_mixed_async),
     ('msbdb.rss.mixed', msbdb_rss),
@@ -669,6 +679,8 @@ BASELINES = [
 TARGETS = [
     ('async inserts >= 2x aiosqlite', 'msbdb.insert.async', 'aiosqlite.insert', 2.0),
     ('async point reads >= 2x aiosqlite', 'msbdb.read.async', 'aiosqlite.read', 2.0),
+    ('async point reads, 1 read connection like aiosqlite, >= 2x aiosqlite',
+     'msbdb.read.async.1conn', 'aiosqlite.read', 2.0),
     ('async mixed 90/10 vs aiosqlite (no target; for reference)', 'msbdb.mixed.async',
      'aiosqlite.mixed', None),
 ]
