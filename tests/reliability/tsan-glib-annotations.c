@@ -22,7 +22,8 @@
  *   g_task_propagate_*, g_task_had_error    acquire the task
  *   g_object_unref, g_variant_unref,        release then acquire the object
  *   g_bytes_unref, g_async_queue_unref,     (the last unref sees every use)
- *   g_atomic_ref_count_dec                  (a function, not inline, in 2.74)
+ *   g_atomic_ref_count_dec                  release; the last one then acquires
+ *                                           (a function, not inline, in 2.74)
  *   g_once_init_leave                       release the location
  *
  * Interposition works for calls made from other libraries (libmsb-db and the
@@ -461,13 +462,21 @@ g_async_queue_unref (GAsyncQueue *queue)
   real_g_async_queue_unref (queue);
 }
 
+/* The exact pattern: every decrement releases, and the one that reaches
+ * zero acquires after it, so it sees every other owner's last use. (The
+ * object unrefs above cannot acquire after the last decrement, which
+ * happens inside GLib: they acquire just before it, which misses an owner
+ * that drops its reference in between. MsbDb's own types use this.) */
 gboolean
 (g_atomic_ref_count_dec) (gatomicrefcount *arc)
 {
+  gboolean last;
   REAL (g_atomic_ref_count_dec, gboolean, gatomicrefcount *);
   __tsan_release (arc);
-  __tsan_acquire (arc);
-  return real_g_atomic_ref_count_dec (arc);
+  last = real_g_atomic_ref_count_dec (arc);
+  if (last)
+    __tsan_acquire (arc);
+  return last;
 }
 
 /* g_once ----------------------------------------------------------------- */
