@@ -589,9 +589,10 @@ cycle_read_cb (GObject      *source,
 {
   gboolean *done = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(MsbDbRows) rows = msb_db_pools_read_finish (MSB_DB_POOLS (source), result, &error);
+  MsbDbRows *rows = msb_db_pools_read_finish (MSB_DB_POOLS (source), result, &error);
 
   g_assert_no_error (error);
+  g_clear_object (&rows);
   *done = TRUE;
 }
 
@@ -602,9 +603,10 @@ cycle_write_cb (GObject      *source,
 {
   gboolean *done = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(MsbDbRows) rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &error);
+  MsbDbRows *rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &error);
 
   g_assert_no_error (error);
+  g_clear_object (&rows);
   *done = TRUE;
 }
 

@@ -222,8 +222,6 @@ static void
 test_permission_denied (Fixture       *fx,
                         gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
   if (geteuid () == 0)
     {
       g_test_skip ("running as root: file permissions do not apply, "

@@ -354,9 +354,10 @@ dropped_cb (GObject      *source,
 {
   guint *done = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(MsbDbRows) rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &error);
+  MsbDbRows *rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &error);
 
   g_assert_no_error (error);
+  g_clear_object (&rows);
   (*done)++;
 }
 

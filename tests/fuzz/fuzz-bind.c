@@ -41,30 +41,9 @@ static const char * const statements[] = {
   "INSERT INTO t (v) VALUES (?) RETURNING v, typeof(v)",
 };
 
-static char *dir;
 static MsbDbPools *pools;
 static sqlite3 *raw;
 static guint64 executions;
-
-static void
-remove_dir (void)
-{
-  /* Only our own files are in it: the database and its -wal/-shm. */
-  if (dir != NULL)
-    {
-      GDir *d = g_dir_open (dir, 0, NULL);
-      const char *name;
-
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *file = g_build_filename (dir, name, NULL);
-          g_unlink (file);
-        }
-      if (d != NULL)
-        g_dir_close (d);
-      g_rmdir (dir);
-    }
-}
 
 int
 LLVMFuzzerInitialize (int    *argc,
@@ -77,10 +56,7 @@ LLVMFuzzerInitialize (int    *argc,
   /* Criticals from the library are bugs too. */
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 
-  dir = g_dir_make_tmp ("msb-db-fuzz-bind-XXXXXX", &error);
-  g_assert_no_error (error);
-  atexit (remove_dir);
-  path = g_build_filename (dir, "fuzz.db", NULL);
+  path = fuzz_database_path ("bind");
   pools = msb_db_pools_open (path, 1, 10 * G_TIME_SPAN_SECOND, 0, NULL, &error);
   g_assert_no_error (error);
   rows = msb_db_pools_write (pools, "CREATE TABLE t (v)", NULL, NULL, &error);

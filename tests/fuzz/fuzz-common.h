@@ -30,6 +30,44 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
     abort (); \
   } G_STMT_END
 
+/* The harness's database lives in its own temporary directory, removed at
+ * exit: only our own files are in it (the database and its -wal/-shm). */
+static char *fuzz_dir;
+
+static void
+fuzz_remove_dir (void)
+{
+  GDir *d = fuzz_dir != NULL ? g_dir_open (fuzz_dir, 0, NULL) : NULL;
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      char *file = g_build_filename (fuzz_dir, name, NULL);
+
+      g_unlink (file);
+      g_free (file);
+    }
+  g_dir_close (d);
+  g_rmdir (fuzz_dir);
+}
+
+/* Path of "fuzz.db" in a new directory named after @tag. */
+static char *
+fuzz_database_path (const char *tag)
+{
+  char *templ = g_strdup_printf ("msb-db-fuzz-%s-XXXXXX", tag);
+  GError *error = NULL;
+
+  fuzz_dir = g_dir_make_tmp (templ, &error);
+  g_free (templ);
+  if (fuzz_dir == NULL)
+    fuzz_bug ("cannot make a temporary directory: %s", error->message);
+  atexit (fuzz_remove_dir);
+  return g_build_filename (fuzz_dir, "fuzz.db", NULL);
+}
+
 #ifndef MSB_DB_LIBFUZZER
 
 static guint fuzz_replayed;

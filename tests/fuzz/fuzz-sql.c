@@ -38,30 +38,9 @@ static const char * const skipped[] = {
   "zeroblob", "randomblob", "printf", "format", "replace",
 };
 
-static char *dir;
 static char *path;
 static MsbDbPools *pools;
 static guint64 executions;
-
-static void
-remove_dir (void)
-{
-  /* Only our own files are in it: the database and its -wal/-shm. */
-  if (dir != NULL)
-    {
-      GDir *d = g_dir_open (dir, 0, NULL);
-      const char *name;
-
-      while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-        {
-          g_autofree char *file = g_build_filename (dir, name, NULL);
-          g_unlink (file);
-        }
-      if (d != NULL)
-        g_dir_close (d);
-      g_rmdir (dir);
-    }
-}
 
 /* The watchdog ------------------------------------------------------------ */
 
@@ -163,13 +142,8 @@ int
 LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
-  GError *error = NULL;
-
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL);
-  dir = g_dir_make_tmp ("msb-db-fuzz-sql-XXXXXX", &error);
-  g_assert_no_error (error);
-  atexit (remove_dir);
-  path = g_build_filename (dir, "fuzz.db", NULL);
+  path = fuzz_database_path ("sql");
   open_fresh_database ();
   g_thread_unref (g_thread_new ("watchdog", watchdog_thread, NULL));
   return 0;

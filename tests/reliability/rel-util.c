@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "rel-util.h"
+#include "../core/test-common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -269,33 +270,11 @@ rel_make_tmpdir (const char *tag)
   return dir;
 }
 
+/* The core suites' helpers, under the names these suites use. */
 void
 rel_rm_rf (const char *path)
 {
-  GStatBuf st;
-
-  if (path == NULL || g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode))
-    {
-      GDir *dir;
-      const char *name;
-
-      g_chmod (path, 0700);
-      dir = g_dir_open (path, 0, NULL);
-      if (dir != NULL)
-        {
-          while ((name = g_dir_read_name (dir)) != NULL)
-            {
-              g_autofree char *child = g_build_filename (path, name, NULL);
-              rel_rm_rf (child);
-            }
-          g_dir_close (dir);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
+  test_rm_rf (path);
 }
 
 static char *
@@ -613,27 +592,13 @@ rel_printable (const char *text,
 guint
 rel_count_fds (void)
 {
-  GDir *dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  g_dir_close (dir);
-  return n;
+  return test_count_fds ();
 }
 
 guint
 rel_count_threads (void)
 {
-  GDir *dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  g_dir_close (dir);
-  return n;
+  return test_count_threads ();
 }
 
 static char *marker_dir;
@@ -658,4 +623,29 @@ rel_setup_evil_marker (void)
   marker = g_build_filename (marker_dir, "evil-extension-was-loaded", NULL);
   g_setenv ("MSB_DB_REL_EVIL_MARKER", marker, TRUE);
   atexit (remove_marker_dir);
+}
+
+void
+rel_say (const char *format,
+         ...)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *line = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  line = g_strconcat (text, "\n", NULL);
+  if (write (STDOUT_FILENO, line, strlen (line)) < 0)
+    _exit (98);
+}
+
+void
+rel_child_fail (const char   *what,
+                const GError *error)
+{
+  rel_say ("ERROR %s: %s #%d: %s", what, error ? g_quark_to_string (error->domain) : "-",
+           error ? error->code : 0, error ? error->message : "(no error)");
+  _exit (1);
 }

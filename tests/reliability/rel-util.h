@@ -64,6 +64,15 @@ void         rel_child_send         (GSubprocess         *child,
 int          rel_child_wait         (GSubprocess         *child,
                                      GTimeSpan            timeout);
 
+/* For child processes: one line on stdout, written with one write(2), so
+ * the parent never reads half an acknowledgement and nothing sits in a
+ * stdio buffer when SIGKILL arrives. */
+void         rel_say                (const char          *format,
+                                     ...) G_GNUC_PRINTF (1, 2);
+/* Says "ERROR @what: domain #code: message" and exits with status 1. */
+G_NORETURN void rel_child_fail      (const char          *what,
+                                     const GError        *error);
+
 /* Temporary directory per test. */
 char        *rel_make_tmpdir        (const char          *tag);
 void         rel_rm_rf              (const char          *path);

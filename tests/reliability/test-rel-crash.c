@@ -42,37 +42,6 @@
   "  payload BLOB, PRIMARY KEY (gid, n));" \
   "CREATE TABLE IF NOT EXISTS blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 
-static void
-say (const char *format,
-     ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *format,
-     ...)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *line = NULL;
-  va_list ap;
-
-  va_start (ap, format);
-  text = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  line = g_strconcat (text, "\n", NULL);
-  /* One write(2) per line: the parent never sees half an acknowledgement,
-   * and nothing sits in a stdio buffer when SIGKILL arrives. */
-  if (write (STDOUT_FILENO, line, strlen (line)) < 0)
-    _exit (98);
-}
-
-static G_NORETURN void
-child_fail (const char   *what,
-            const GError *error)
-{
-  say ("ERROR %s: %s #%d: %s", what, error ? g_quark_to_string (error->domain) : "-",
-       error ? error->code : 0, error ? error->message : "(no error)");
-  _exit (1);
-}
-
 /* Crash writer ------------------------------------------------------------ */
 
 typedef struct {
@@ -113,7 +82,7 @@ group_body (MsbDbConnection  *connection,
           /* The parent kills us on this line: rows of this group are
            * written but not committed, and jobs queued before this one in
            * the same batch have run but are not committed either. */
-          say ("MID %" G_GINT64_FORMAT, g->gid);
+          rel_say ("MID %" G_GINT64_FORMAT, g->gid);
           g_usleep (30 * G_TIME_SPAN_SECOND);
         }
       if (g->sleep_us > 0)
@@ -137,8 +106,8 @@ on_async_write (GObject      *source,
   g_autoptr(MsbDbRows) rows = msb_db_pools_write_finish (MSB_DB_POOLS (source), result, &error);
 
   if (rows == NULL)
-    child_fail ("async write", error);
-  say ("A %" G_GINT64_FORMAT, p->id);
+    rel_child_fail ("async write", error);
+  rel_say ("A %" G_GINT64_FORMAT, p->id);
   p->w->in_flight--;
   g_free (p);
 }
@@ -157,8 +126,8 @@ on_async_txn (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   if (!msb_db_pools_transaction_finish (MSB_DB_POOLS (source), result, &error))
-    child_fail ("async transaction", error);
-  say ("T %" G_GINT64_FORMAT, p->gid);
+    rel_child_fail ("async transaction", error);
+  rel_say ("T %" G_GINT64_FORMAT, p->gid);
   p->w->in_flight--;
   g_free (p);
 }
@@ -213,8 +182,8 @@ child_crash_writer (int    argc,
 
   w.pools = msb_db_pools_open (path, 2, 60 * G_TIME_SPAN_SECOND, 0, NULL, &error);
   if (w.pools == NULL)
-    child_fail ("open", error);
-  say ("READY");
+    rel_child_fail ("open", error);
+  rel_say ("READY");
 
   if (g_str_equal (mode, "single"))
     {
@@ -226,8 +195,8 @@ child_crash_writer (int    argc,
                                 g_variant_new ("(xx)", id, (gint64) g_rand_int_range (w.rand, 0, 4000)),
                                 NULL, &error);
           if (rows == NULL)
-            child_fail ("write", error);
-          say ("A %" G_GINT64_FORMAT, id);
+            rel_child_fail ("write", error);
+          rel_say ("A %" G_GINT64_FORMAT, id);
         }
     }
   else if (g_str_equal (mode, "batch"))
@@ -246,8 +215,8 @@ child_crash_writer (int    argc,
           Group g = { w.next_gid++, g_rand_int_range (w.rand, 0, 500), FALSE };
 
           if (!msb_db_pools_transaction (w.pools, group_body, &g, NULL, &error))
-            child_fail ("transaction", error);
-          say ("T %" G_GINT64_FORMAT, g.gid);
+            rel_child_fail ("transaction", error);
+          rel_say ("T %" G_GINT64_FORMAT, g.gid);
         }
     }
   else if (g_str_equal (mode, "mixed"))
@@ -283,7 +252,7 @@ child_crash_writer (int    argc,
       for (;;)
         g_main_context_iteration (context, TRUE);
     }
-  child_fail ("unknown mode", NULL);
+  rel_child_fail ("unknown mode", NULL);
 }
 
 /* disk-full PATH LIMIT_BYTES */
@@ -305,14 +274,14 @@ child_disk_full (int    argc,
   /* 0: no limit of our own (the file system itself is small). */
   if (limit.rlim_cur > 0 && setrlimit (RLIMIT_FSIZE, &limit) != 0)
     {
-      say ("ERROR setrlimit failed");
+      rel_say ("ERROR setrlimit failed");
       return 1;
     }
 
   pools = msb_db_pools_open (argv[0], 2, 30 * G_TIME_SPAN_SECOND, 0, NULL, &error);
   if (pools == NULL)
-    child_fail ("open", error);
-  say ("READY");
+    rel_child_fail ("open", error);
+  rel_say ("READY");
 
   data = g_malloc (16 * 1024);
   for (gsize i = 0; i < 16 * 1024; i++)
@@ -330,11 +299,11 @@ child_disk_full (int    argc,
                             NULL, &error);
       if (rows != NULL)
         {
-          say ("A %" G_GINT64_FORMAT, id);
+          rel_say ("A %" G_GINT64_FORMAT, id);
           id++;
           continue;
         }
-      say ("E %s %d %s", g_quark_to_string (error->domain), error->code, error->message);
+      rel_say ("E %s %d %s", g_quark_to_string (error->domain), error->code, error->message);
       g_clear_error (&error);
       failures++;
       id++;
@@ -346,23 +315,23 @@ child_disk_full (int    argc,
     g_autoptr(MsbDbRows) rows = NULL;
     for (int i = 0; i < 200 && msb_db_pools_transaction (pools, group_body, &g, NULL, &error); i++)
       {
-        say ("T %" G_GINT64_FORMAT, g.gid);
+        rel_say ("T %" G_GINT64_FORMAT, g.gid);
         g.gid++;
       }
     if (error != NULL)
-      say ("TE %s %d %s", g_quark_to_string (error->domain), error->code, error->message);
+      rel_say ("TE %s %d %s", g_quark_to_string (error->domain), error->code, error->message);
     g_clear_error (&error);
 
     /* Reads still work. */
     rows = msb_db_pools_read (pools, "SELECT count(*) FROM blobs", NULL, NULL, &error);
     if (rows == NULL)
-      child_fail ("read after disk full", error);
-    say ("COUNT %" G_GINT64_FORMAT, msb_db_rows_get_int64 (rows, 0, 0));
+      rel_child_fail ("read after disk full", error);
+    rel_say ("COUNT %" G_GINT64_FORMAT, msb_db_rows_get_int64 (rows, 0, 0));
   }
 
   if (!msb_db_pools_close (pools, NULL, &error))
-    child_fail ("close", error);
-  say ("CLOSED");
+    rel_child_fail ("close", error);
+  rel_say ("CLOSED");
   return 0;
 }
 

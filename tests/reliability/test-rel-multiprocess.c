@@ -28,36 +28,6 @@
   "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);" \
   "INSERT OR IGNORE INTO counters VALUES ('txns', 0);"
 
-/* One line on stdout, written in one go so the parent never sees half. */
-static void
-say (const char *format,
-     ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *format,
-     ...)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *line = NULL;
-  va_list ap;
-
-  va_start (ap, format);
-  text = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  line = g_strconcat (text, "\n", NULL);
-  if (write (STDOUT_FILENO, line, strlen (line)) < 0)
-    _exit (98);
-}
-
-static G_NORETURN void
-child_fail (const char   *what,
-            const GError *error)
-{
-  say ("ERROR %s: %s #%d: %s", what, error ? g_quark_to_string (error->domain) : "-",
-       error ? error->code : 0, error ? error->message : "(no error)");
-  _exit (1);
-}
-
 static void
 wait_for_line (const char *expected)
 {
@@ -236,9 +206,9 @@ child_worker (int    argc,
   pools = msb_db_pools_open (path, 2, 60 * G_TIME_SPAN_SECOND,
                              busy_ms * G_TIME_SPAN_MILLISECOND, NULL, &error);
   if (pools == NULL)
-    child_fail ("open", error);
+    rel_child_fail ("open", error);
 
-  say ("READY");
+  rel_say ("READY");
   wait_for_line ("GO");
 
   reader.pools = pools;
@@ -251,7 +221,7 @@ child_worker (int    argc,
           TxnData d = { pools, proc, seq, k, 0 };
 
           if (!msb_db_pools_transaction (pools, txn_body, &d, NULL, &error))
-            child_fail ("transaction", error);
+            rel_child_fail ("transaction", error);
           txn_calls += d.calls;
           txns++;
           seq += k;
@@ -272,7 +242,7 @@ child_worker (int    argc,
           while (burst.pending > 0)
             g_main_context_iteration (context, TRUE);
           if (burst.error != NULL)
-            child_fail ("async write", burst.error);
+            rel_child_fail ("async write", burst.error);
           bursts++;
         }
       else
@@ -281,9 +251,9 @@ child_worker (int    argc,
             msb_db_pools_write (pools, "INSERT INTO items (proc, seq, kind) VALUES (?, ?, 'single')",
                                 g_variant_new ("(xx)", proc, seq), NULL, &error);
           if (rows == NULL)
-            child_fail ("write", error);
+            rel_child_fail ("write", error);
           if (msb_db_rows_get_changes (rows) != 1)
-            child_fail ("write changed no row", NULL);
+            rel_child_fail ("write changed no row", NULL);
           seq++;
         }
 
@@ -295,15 +265,15 @@ child_worker (int    argc,
         gint64 expected[2] = { proc, seq };
 
         if (rows == NULL)
-          child_fail ("read", error);
+          rel_child_fail ("read", error);
         if (msb_db_rows_get_int64 (rows, 0, 0) != seq)
           {
-            say ("ERROR read saw %" G_GINT64_FORMAT " rows, %" G_GINT64_FORMAT " committed",
+            rel_say ("ERROR read saw %" G_GINT64_FORMAT " rows, %" G_GINT64_FORMAT " committed",
                  msb_db_rows_get_int64 (rows, 0, 0), seq);
             _exit (1);
           }
         if (op % 8 == 0 && !msb_db_pools_snapshot (pools, snapshot_body, expected, NULL, &error))
-          child_fail ("snapshot", error);
+          rel_child_fail ("snapshot", error);
       }
     }
 
@@ -311,21 +281,21 @@ child_worker (int    argc,
   g_thread_join (thread);
   if (reader.failure != NULL)
     {
-      say ("ERROR %s", reader.failure);
+      rel_say ("ERROR %s", reader.failure);
       return 1;
     }
 
   stats = msb_db_pools_get_stats (pools);
-  say ("STATS rows=%" G_GINT64_FORMAT " txns=%" G_GUINT64_FORMAT " txn_calls=%" G_GUINT64_FORMAT
+  rel_say ("STATS rows=%" G_GINT64_FORMAT " txns=%" G_GUINT64_FORMAT " txn_calls=%" G_GUINT64_FORMAT
        " bursts=%" G_GUINT64_FORMAT " busy_retries=%" G_GUINT64_FORMAT
        " retries_exhausted=%" G_GUINT64_FORMAT " writes=%" G_GUINT64_FORMAT
        " reads=%" G_GUINT64_FORMAT " write_batches=%" G_GUINT64_FORMAT " reader_reads=%" G_GINT64_FORMAT,
        seq, txns, txn_calls, bursts, stats->busy_retries, stats->retries_exhausted,
        stats->writes, stats->reads, stats->write_batches, reader.reads);
   if (!msb_db_pools_close (pools, NULL, &error))
-    child_fail ("close", error);
+    rel_child_fail ("close", error);
   g_main_context_pop_thread_default (context);
-  say ("DONE");
+  rel_say ("DONE");
   return 0;
 }
 
@@ -341,7 +311,7 @@ child_hold_lock (int    argc,
   g_assert_cmpint (argc, ==, 1);
   if (sqlite3_open_v2 (argv[0], &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
     {
-      say ("ERROR open: %s", sqlite3_errmsg (db));
+      rel_say ("ERROR open: %s", sqlite3_errmsg (db));
       return 1;
     }
   sqlite3_busy_timeout (db, 10000);
@@ -349,18 +319,18 @@ child_hold_lock (int    argc,
                         "INSERT INTO items (proc, seq, kind) VALUES (-1, 0, 'holder');",
                     NULL, NULL, &message) != SQLITE_OK)
     {
-      say ("ERROR lock: %s", message);
+      rel_say ("ERROR lock: %s", message);
       return 1;
     }
-  say ("LOCKED");
+  rel_say ("LOCKED");
   wait_for_line ("release");
   if (sqlite3_exec (db, "COMMIT", NULL, NULL, &message) != SQLITE_OK)
     {
-      say ("ERROR commit: %s", message);
+      rel_say ("ERROR commit: %s", message);
       return 1;
     }
   sqlite3_close (db);
-  say ("RELEASED");
+  rel_say ("RELEASED");
   return 0;
 }
 

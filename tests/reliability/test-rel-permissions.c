@@ -85,34 +85,14 @@ test_owner_only (void)
 /* The child --------------------------------------------------------------- */
 
 static void
-say (const char *format,
-     ...) G_GNUC_PRINTF (1, 2);
-
-static void
-say (const char *format,
-     ...)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *line = NULL;
-  va_list ap;
-
-  va_start (ap, format);
-  text = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  line = g_strconcat (text, "\n", NULL);
-  if (write (STDOUT_FILENO, line, strlen (line)) < 0)
-    _exit (98);
-}
-
-static void
 report (const char   *what,
         gboolean      ok,
         const GError *error)
 {
   if (ok)
-    say ("%s OK", what);
+    rel_say ("%s OK", what);
   else
-    say ("%s ERR %s %d %s", what, g_quark_to_string (error->domain), error->code, error->message);
+    rel_say ("%s ERR %s %d %s", what, g_quark_to_string (error->domain), error->code, error->message);
 }
 
 /* as-user MODE PATH: MODE is "read-only" (try a read-only pools object) or
@@ -133,16 +113,16 @@ child_as_user (int    argc,
     {
       if (setgroups (0, NULL) != 0 || setgid (NOBODY) != 0 || setuid (NOBODY) != 0)
         {
-          say ("DROP-FAILED %s", g_strerror (errno));
+          rel_say ("DROP-FAILED %s", g_strerror (errno));
           return 1;
         }
       if (setuid (0) == 0)
         {
-          say ("DROP-FAILED could get root back");
+          rel_say ("DROP-FAILED could get root back");
           return 1;
         }
     }
-  say ("UID %u", (guint) getuid ());
+  rel_say ("UID %u", (guint) getuid ());
 
   if (g_str_equal (mode, "read-only"))
     pools = msb_db_pools_open_read_only (path, 2, 0, 0, NULL, &error);
@@ -157,7 +137,7 @@ child_as_user (int    argc,
 
     report ("READ", rows != NULL, error);
     if (rows != NULL)
-      say ("COUNT %" G_GINT64_FORMAT, msb_db_rows_get_int64 (rows, 0, 0));
+      rel_say ("COUNT %" G_GINT64_FORMAT, msb_db_rows_get_int64 (rows, 0, 0));
     g_clear_error (&error);
   }
   {
