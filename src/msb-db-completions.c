@@ -152,10 +152,10 @@ source_dispatch (GSource     *source,
                  gpointer     user_data)
 {
   CompletionSource *cs = (CompletionSource *) source;
+  gint64 ready_time = g_source_get_ready_time (source);
 
   report_finished (cs);
-  if (g_source_get_ready_time (source) != -1 &&
-      g_source_get_ready_time (source) <= g_source_get_time (source))
+  if (ready_time != -1 && ready_time <= g_source_get_time (source))
     expire_overdue (cs);
   return G_SOURCE_CONTINUE;
 }

@@ -218,7 +218,8 @@ release_callback_data (MsbDbJob *job)
 }
 
 /* Reports the job's outcome (job->rows or job->error) to its caller now: for
- * an async job, in its task's context (or through GTask's own idle). */
+ * an async job, in its task's context (or through GTask's own idle). Only
+ * through msb_db_job_complete(), which has ended its deadline watch. */
 void
 msb_db_job_report (MsbDbJob *job)
 {
@@ -230,7 +231,6 @@ msb_db_job_report (MsbDbJob *job)
   task = g_steal_pointer (&job->task);
   g_mutex_unlock (&job->mutex);
 
-  msb_db_completions_unwatch (job);
   destroy_source (&cancel_source);
 
   /* The callback's data is released before the caller hears back, on the

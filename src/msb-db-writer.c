@@ -30,15 +30,15 @@
  * attempts; so if that fails, the next attempt, right away, holds this
  * process's new reads while it waits for the running ones to finish. That
  * wait starts at CHECKPOINT_GATED_WAIT and doubles with every failed
- * checkpoint in a row, up to CHECKPOINT_GATED_WAIT_MAX: readers whose
- * queries are slow (big scans, a loaded machine) delay new reads a little
- * longer rather than let the log grow. If both fail the writer tries again
+ * checkpoint in a row, at most CHECKPOINT_GATED_DOUBLINGS times: readers
+ * whose queries are slow (big scans, a loaded machine) delay new reads a
+ * little longer rather than let the log grow. If both fail the writer tries again
  * no sooner than CHECKPOINT_RETRY later.
  * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_WAIT (100 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT_MAX (640 * G_TIME_SPAN_MILLISECOND)
+#define CHECKPOINT_GATED_DOUBLINGS 5   /* up to 640 ms */
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define WAL_SIZE_SAMPLE_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
@@ -392,8 +392,7 @@ try_checkpoint (MsbDbWriter          *self,
 
   if (gated)
     {
-      wait = CHECKPOINT_GATED_WAIT << MIN (self->failed_checkpoints, 5);
-      wait = MIN (wait, CHECKPOINT_GATED_WAIT_MAX);
+      wait = CHECKPOINT_GATED_WAIT << MIN (self->failed_checkpoints, CHECKPOINT_GATED_DOUBLINGS);
       self->gate (self->gate_data, TRUE);
     }
   ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
