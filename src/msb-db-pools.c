@@ -291,6 +291,14 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    *
    * How many read connections the pool holds, and so how many reads run
    * at once. 0 means %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS.
+   *
+   * Async reads use more than one of them only when they queue up: a read
+   * that arrives while another async read runs waits for that read's
+   * worker thread, unless it has waited 50 microseconds or the running
+   * statement is long, and then it takes an idle connection. So a steady
+   * trickle of reads costs no thread wake-ups, and a backlog still keeps
+   * every connection busy. Blocking reads and snapshots take an idle
+   * connection at once.
    */
   properties[PROP_MAX_READ_CONNECTIONS] =
     g_param_spec_uint ("max-read-connections", NULL, NULL,
@@ -934,7 +942,7 @@ read_worker (gpointer data,
       run_read_job (self, job);
       conn = g_steal_pointer (&job->conn);
       if (job->task != NULL)
-        next = msb_db_read_pool_pass_on (self->read_pool, conn);
+        next = msb_db_read_pool_pass_on (self->read_pool, conn, job);
       else
         msb_db_read_pool_release (self->read_pool, conn);
       msb_db_job_complete (job);

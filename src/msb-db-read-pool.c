@@ -2,8 +2,21 @@
  *
  * Waiting reads are kept here, not in threads: a read only gets a worker
  * thread once it has a connection, so a thousand reads queued behind four
- * connections tie up no thread of GLib's shared pool. A connection that
- * comes back is handed straight to the oldest waiter.
+ * connections tie up no thread. A connection that comes back is handed
+ * straight to the oldest waiter.
+ *
+ * Dispatch wakes as few threads as the load needs. Waking a sleeping
+ * worker costs more CPU than a point read, so an async read that arrives
+ * while another async read runs waits for that one's worker, which takes
+ * it next without sleeping, even if a connection is idle. The waiters
+ * spread to idle connections as soon as the oldest has waited
+ * SPREAD_AFTER: when the running worker falls behind (checked on each
+ * submit and each hand-on), or runs a long statement (checked by the
+ * connection's progress hook every thousand SQLite steps). So a
+ * steady trickle of reads, the usual load from one main loop, runs on one
+ * warm thread, and a backlog or a slow query still keeps every connection
+ * busy. Snapshots and blocking reads never wait behind a running read:
+ * their callers may block, so they take an idle connection at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -11,6 +24,10 @@
 
 #include "msb-db-error.h"
 #include "msb-db-read-pool.h"
+
+/* How long a read may wait for a busy worker while a connection is idle:
+ * about what waking another thread costs. */
+#define SPREAD_AFTER ((GTimeSpan) 50)   /* microseconds */
 
 struct _MsbDbReadPool
 {
@@ -23,9 +40,14 @@ struct _MsbDbReadPool
   GQueue idle;               /* of MsbDbBackendConn */
   GPtrArray *busy;           /* of MsbDbBackendConn, lent out */
   GQueue waiting;            /* of MsbDbJob, oldest first */
+  guint streaming;           /* connections lent to async reads: their
+                              * worker takes the next waiter when done */
+  gint spread_wanted;        /* atomic: reads wait while a connection idles */
   guint holds;               /* > 0: lend nothing (a checkpoint runs) */
   gboolean closed;
 };
+
+static void on_conn_progress (gpointer data);
 
 MsbDbReadPool *
 msb_db_read_pool_new (MsbDbBackendConn **conns,
@@ -43,7 +65,10 @@ msb_db_read_pool_new (MsbDbBackendConn **conns,
   g_queue_init (&self->waiting);
   self->busy = g_ptr_array_sized_new (n_conns);
   for (guint i = 0; i < n_conns; i++)
-    g_queue_push_tail (&self->idle, conns[i]);
+    {
+      msb_db_backend_set_progress (conns[i], on_conn_progress, self);
+      g_queue_push_tail (&self->idle, conns[i]);
+    }
   return self;
 }
 
@@ -87,18 +112,80 @@ closed_error (void)
                               "The database pools are closed");
 }
 
-/* Lock held. Lends a connection if one is idle and nobody is ahead. */
+/* An async read: its worker hands the connection straight on to the next
+ * waiter, so reads may wait for it (see the top of this file). */
+static gboolean
+is_streamed (MsbDbJob *job)
+{
+  return job != NULL && job->task != NULL && job->kind == MSB_DB_JOB_READ;
+}
+
+/* Lock held. Marks @conn as lent to @job (NULL: a blocking acquire). */
+static void
+lend (MsbDbReadPool    *self,
+      MsbDbBackendConn *conn,
+      MsbDbJob         *job)
+{
+  g_ptr_array_add (self->busy, conn);
+  if (is_streamed (job))
+    self->streaming++;
+}
+
+/* Lock held. Lends an idle connection to @job, unless a checkpoint holds
+ * the pool, or @job is an async read that can wait for a running one's
+ * worker. Anybody waiting while a connection is idle is waiting for such
+ * a worker, by choice, so taking the idle connection jumps no queue. */
 static MsbDbBackendConn *
-take_idle (MsbDbReadPool *self)
+take_idle (MsbDbReadPool *self,
+           MsbDbJob      *job)
 {
   MsbDbBackendConn *conn;
 
-  if (self->holds > 0 || !g_queue_is_empty (&self->waiting))
+  if (self->holds > 0 || (is_streamed (job) && self->streaming > 0))
     return NULL;
   conn = g_queue_pop_head (&self->idle);
   if (conn != NULL)
-    g_ptr_array_add (self->busy, conn);
+    lend (self, conn, job);
   return conn;
+}
+
+/* Lock held. Gives idle connections to the waiters that should not wait
+ * any longer for a running worker: all of them if no async read runs,
+ * else those that have waited SPREAD_AFTER. Appends job, connection pairs
+ * to @grants, for grant_all() once the lock is dropped. */
+static void
+spread (MsbDbReadPool *self,
+        GQueue        *grants)
+{
+  gint64 now = 0;
+
+  while (self->holds == 0 && !self->closed &&
+         !g_queue_is_empty (&self->idle) && !g_queue_is_empty (&self->waiting))
+    {
+      MsbDbJob *job = g_queue_peek_head (&self->waiting);
+      MsbDbBackendConn *conn;
+
+      if (self->streaming > 0)
+        {
+          if (now == 0)
+            now = g_get_monotonic_time ();
+          if (now - job->queued_at < SPREAD_AFTER)
+            break;
+        }
+      g_queue_pop_head (&self->waiting);
+      if (!msb_db_job_claim (job))
+        {
+          msb_db_job_unref (job);
+          continue;
+        }
+      conn = g_queue_pop_head (&self->idle);
+      lend (self, conn, job);
+      g_queue_push_tail (grants, job);
+      g_queue_push_tail (grants, conn);
+    }
+  g_atomic_int_set (&self->spread_wanted,
+                    self->holds == 0 && !self->closed &&
+                    !g_queue_is_empty (&self->idle) && !g_queue_is_empty (&self->waiting));
 }
 
 static gboolean
@@ -164,7 +251,7 @@ msb_db_read_pool_acquire (MsbDbReadPool  *self,
       g_propagate_error (error, closed_error ());
       return NULL;
     }
-  conn = take_idle (self);
+  conn = take_idle (self, NULL);
   if (conn == NULL)
     {
       job = msb_db_job_new (MSB_DB_JOB_READ, cancellable, timeout);
@@ -184,35 +271,6 @@ msb_db_read_pool_acquire (MsbDbReadPool  *self,
   return job->conn;
 }
 
-/* Hands @job a connection now, or queues it. When it gets one, its
- * `granted` function runs (on this thread or the releasing one). */
-gboolean
-msb_db_read_pool_submit (MsbDbReadPool  *self,
-                         MsbDbJob       *job,
-                         GError        **error)
-{
-  MsbDbBackendConn *conn;
-
-  g_mutex_lock (&self->lock);
-  if (self->closed)
-    {
-      g_mutex_unlock (&self->lock);
-      g_propagate_error (error, closed_error ());
-      return FALSE;
-    }
-  conn = take_idle (self);
-  if (conn == NULL)
-    enqueue_waiting (self, job);
-  g_mutex_unlock (&self->lock);
-
-  if (conn != NULL && msb_db_job_claim (job))
-    {
-      job->conn = conn;
-      job->granted (job);
-    }
-  return TRUE;
-}
-
 static void
 grant (MsbDbJob         *job,
        MsbDbBackendConn *conn)
@@ -225,16 +283,80 @@ grant (MsbDbJob         *job,
   msb_db_job_unref (job);
 }
 
-/* Takes back a lent connection: the oldest waiter gets it, or it goes idle
- * (or, once the pool is closed, it is closed). If the waiter is an async
- * job and @next is not NULL, the job is not dispatched but returned in
- * @next, holding the connection: a worker thread that just finished a read
- * runs the next one itself instead of waking another thread. */
+/* Without the lock: runs the grants spread() collected. */
+static void
+grant_all (GQueue *grants)
+{
+  while (!g_queue_is_empty (grants))
+    {
+      MsbDbJob *job = g_queue_pop_head (grants);
+
+      grant (job, g_queue_pop_head (grants));
+    }
+}
+
+/* Hands @job a connection now, or queues it. When it gets one, its
+ * `granted` function runs (on this thread or the releasing one). */
+gboolean
+msb_db_read_pool_submit (MsbDbReadPool  *self,
+                         MsbDbJob       *job,
+                         GError        **error)
+{
+  GQueue grants = G_QUEUE_INIT;
+  MsbDbBackendConn *conn;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, closed_error ());
+      return FALSE;
+    }
+  conn = take_idle (self, job);
+  if (conn == NULL)
+    {
+      enqueue_waiting (self, job);
+      spread (self, &grants);
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (conn != NULL && msb_db_job_claim (job))
+    {
+      job->conn = conn;
+      job->granted (job);
+    }
+  grant_all (&grants);
+  return TRUE;
+}
+
+/* Runs on the thread of a long statement on one of the connections. */
+static void
+on_conn_progress (gpointer data)
+{
+  MsbDbReadPool *self = data;
+  GQueue grants = G_QUEUE_INIT;
+
+  if (!g_atomic_int_get (&self->spread_wanted))
+    return;
+  g_mutex_lock (&self->lock);
+  spread (self, &grants);
+  g_mutex_unlock (&self->lock);
+  grant_all (&grants);
+}
+
+/* Takes back a connection lent to @finished (NULL: a blocking acquire):
+ * the oldest waiter gets it, or it goes idle (or, once the pool is closed,
+ * it is closed). If the waiter is an async job and @next is not NULL, the
+ * job is not dispatched but returned in @next, holding the connection: a
+ * worker thread that just finished a read runs the next one itself
+ * instead of waking another thread. */
 static void
 release_or_pass_on (MsbDbReadPool     *self,
                     MsbDbBackendConn  *conn,
+                    MsbDbJob          *finished,
                     MsbDbJob         **next_out)
 {
+  GQueue grants = G_QUEUE_INIT;
   MsbDbJob *next = NULL;
   gboolean close_it = FALSE;
 
@@ -243,6 +365,8 @@ release_or_pass_on (MsbDbReadPool     *self,
     g_warning ("A read connection could not be reset");
 
   g_mutex_lock (&self->lock);
+  if (is_streamed (finished))
+    self->streaming--;
   if (self->closed)
     {
       g_ptr_array_remove_fast (self->busy, conn);
@@ -262,6 +386,9 @@ release_or_pass_on (MsbDbReadPool     *self,
           g_ptr_array_remove_fast (self->busy, conn);
           g_queue_push_head (&self->idle, conn);
         }
+      else if (is_streamed (next))
+        self->streaming++;
+      spread (self, &grants);
     }
   else
     {
@@ -279,24 +406,29 @@ release_or_pass_on (MsbDbReadPool     *self,
     }
   else if (next != NULL)
     grant (next, conn);
+  grant_all (&grants);
 }
 
+/* Gives back a connection from msb_db_read_pool_acquire() or one granted
+ * to a blocking job. */
 void
 msb_db_read_pool_release (MsbDbReadPool    *self,
                           MsbDbBackendConn *conn)
 {
-  release_or_pass_on (self, conn, NULL);
+  release_or_pass_on (self, conn, NULL, NULL);
 }
 
-/* Like msb_db_read_pool_release(), but hands back the next async job (with
- * the connection) for the caller to run on its own thread. */
+/* Gives back the connection of the async job @finished, and hands back
+ * the next async job (with the connection) for the caller to run on its
+ * own thread. */
 MsbDbJob *
 msb_db_read_pool_pass_on (MsbDbReadPool    *self,
-                          MsbDbBackendConn *conn)
+                          MsbDbBackendConn *conn,
+                          MsbDbJob         *finished)
 {
   MsbDbJob *next = NULL;
 
-  release_or_pass_on (self, conn, &next);
+  release_or_pass_on (self, conn, finished, &next);
   return next;
 }
 
@@ -316,33 +448,14 @@ msb_db_read_pool_hold (MsbDbReadPool *self)
 void
 msb_db_read_pool_unhold (MsbDbReadPool *self)
 {
-  GQueue grants = G_QUEUE_INIT;   /* job, conn, job, conn, ... */
+  GQueue grants = G_QUEUE_INIT;
 
   g_mutex_lock (&self->lock);
   g_assert (self->holds > 0);
   self->holds--;
-  while (self->holds == 0 && !self->closed &&
-         !g_queue_is_empty (&self->idle) && !g_queue_is_empty (&self->waiting))
-    {
-      MsbDbJob *job = g_queue_pop_head (&self->waiting);
-
-      if (!msb_db_job_claim (job))
-        {
-          msb_db_job_unref (job);
-          continue;
-        }
-      MsbDbBackendConn *conn = g_queue_pop_head (&self->idle);
-      g_ptr_array_add (self->busy, conn);
-      g_queue_push_tail (&grants, job);
-      g_queue_push_tail (&grants, conn);
-    }
+  spread (self, &grants);
   g_mutex_unlock (&self->lock);
-
-  while (!g_queue_is_empty (&grants))
-    {
-      MsbDbJob *job = g_queue_pop_head (&grants);
-      grant (job, g_queue_pop_head (&grants));
-    }
+  grant_all (&grants);
 }
 
 /* Stops lending: queued reads fail with CLOSED, running ones are

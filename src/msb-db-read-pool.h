@@ -27,7 +27,8 @@ gboolean          msb_db_read_pool_submit  (MsbDbReadPool     *self,
 void              msb_db_read_pool_release (MsbDbReadPool     *self,
                                             MsbDbBackendConn  *conn);
 MsbDbJob         *msb_db_read_pool_pass_on (MsbDbReadPool    *self,
-                                            MsbDbBackendConn *conn);
+                                            MsbDbBackendConn *conn,
+                                            MsbDbJob         *finished);
 void              msb_db_read_pool_hold    (MsbDbReadPool     *self);
 void              msb_db_read_pool_unhold  (MsbDbReadPool     *self);
 gboolean          msb_db_read_pool_close   (MsbDbReadPool     *self,

@@ -276,7 +276,8 @@ authorize (void       *data,
     }
 }
 
-/* Stops a running statement when its caller cancelled or the pools close. */
+/* Stops a running statement when its caller cancelled or the pools close;
+ * otherwise lets the connection's owner look around (see MsbDbProgressFunc). */
 static int
 on_progress (void *data)
 {
@@ -286,6 +287,8 @@ on_progress (void *data)
     return 1;
   if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
     return 1;
+  if (self->parent.progress != NULL)
+    self->parent.progress (self->parent.progress_data);
   return 0;
 }
 

@@ -585,6 +585,85 @@ test_many_in_flight (Fixture       *fx,
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, 500);
 }
 
+/* ---- dispatch: an async read may wait for a running read's worker ------ */
+
+/* Reads queued behind a read that does not end still run, on the other
+ * connections: a read that waits for a busy worker spreads to an idle
+ * connection once the running statement notices it (its progress hook). */
+static void
+test_dispatch_past_long_read (Fixture       *fx,
+                              gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) long_result = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  FlightData f = { 0 };
+
+  msb_db_pools_read_async (fx->pools, LONG_READ_SQL, NULL, cancellable,
+                           test_async_result_cb, &long_result);
+  for (guint i = 0; i < 20; i++)
+    msb_db_pools_read_async (fx->pools, "SELECT count(*) FROM t", NULL, NULL, flight_read_cb, &f);
+  test_wait_count (&f.done, 20, 60);
+  g_assert_cmpuint (f.failures, ==, 0);
+  g_assert_null (long_result);
+
+  g_cancellable_cancel (cancellable);
+  test_wait_result (&long_result, 60);
+  rows = msb_db_pools_read_finish (fx->pools, long_result, &error);
+  g_assert_null (rows);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+count_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  guint *done = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = msb_db_pools_read_finish (MSB_DB_POOLS (source), result, &error);
+
+  g_assert_null (rows);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  (*done)++;
+}
+
+/* A backlog of long reads gets every connection, though each read arrives
+ * while another runs: seen from a blocking read, which finds no idle
+ * connection left and gives up after the connect timeout. */
+static void
+test_dispatch_backlog_spreads (Fixture       *fx,
+                               gconstpointer  data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(MsbDbPools) pools = test_open (fx->path, 4, SLOW (100 * G_TIME_SPAN_MILLISECOND), 0);
+  gint64 give_up = g_get_monotonic_time () + SLOW (30 * G_TIME_SPAN_SECOND);
+  gboolean all_busy = FALSE;
+  guint done = 0;
+
+  for (guint i = 0; i < 4; i++)
+    msb_db_pools_read_async (pools, LONG_READ_SQL, NULL, cancellable, count_result_cb, &done);
+
+  while (!all_busy && g_get_monotonic_time () < give_up)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsbDbRows) rows = msb_db_pools_read (pools, "SELECT 1", NULL, NULL, &error);
+
+      if (rows == NULL)
+        {
+          assert_msb_error (error, MSB_DB_ERROR_POOL_TIMEOUT);
+          all_busy = TRUE;
+        }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_true (all_busy);
+  g_assert_cmpuint (done, ==, 0);
+
+  g_cancellable_cancel (cancellable);
+  test_wait_count (&done, 4, 60);
+}
+
 /* ---- a chain of calls driven by a GMainLoop ---------------------------- */
 
 typedef struct {
@@ -771,6 +850,8 @@ main (int argc, char **argv)
   ADD ("results-and-errors", test_results_and_errors, NULL);
   ADD ("batch-isolates-failures", test_batch_isolates_failures, NULL);
   ADD ("many-in-flight", test_many_in_flight, NULL);
+  ADD ("dispatch/past-a-long-read", test_dispatch_past_long_read, NULL);
+  ADD ("dispatch/backlog-spreads", test_dispatch_backlog_spreads, NULL);
 
   return g_test_run ();
 }
