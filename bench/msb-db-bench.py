@@ -579,9 +579,10 @@ def msbdb_read_async():
 
 
 def msbdb_read_async_1conn():
-    # aiosqlite's own shape: one connection on one thread. On a 2-core
-    # machine the Python main thread is the bottleneck, and four read
-    # workers take CPU from it (see bench/RESULTS.md).
+    # aiosqlite's own shape: one connection on one thread. With the
+    # default 4 the pools should do as well: reads that arrive while one
+    # runs wait for its worker instead of waking others (see
+    # src/msb-db-read-pool.c and bench/RESULTS.md).
     return run_msbdb('msbdb.read.async.1conn',
                      'MsbDb: read_async(), 1 read connection, 64 in flight',
                      'read', CFG.rows, 'async', read_connections=1)
