@@ -40,6 +40,7 @@ typedef struct
   GMainContext *context;       /* unowned: it owns this source */
   GMutex lock;
   GQueue finished;             /* of MsbDbJob, owned: to report */
+  gboolean reporting;          /* in report_finished(): no wake-up needed */
   GQueue watched;              /* links embedded in the jobs, owned: by deadline */
 } CompletionSource;
 
@@ -102,6 +103,7 @@ report_finished (CompletionSource *cs)
   g_mutex_lock (&cs->lock);
   jobs = cs->finished;
   g_queue_init (&cs->finished);
+  cs->reporting = TRUE;
   g_mutex_unlock (&cs->lock);
 
   while ((job = g_queue_pop_head (&jobs)) != NULL)
@@ -109,6 +111,12 @@ report_finished (CompletionSource *cs)
       msb_db_job_report (job);
       msb_db_job_unref (job);
     }
+
+  /* Jobs that finished meanwhile did not wake the context: the source's
+   * prepare() finds them before the context polls again. */
+  g_mutex_lock (&cs->lock);
+  cs->reporting = FALSE;
+  g_mutex_unlock (&cs->lock);
 }
 
 /* Lock held. */
@@ -285,14 +293,14 @@ msb_db_completions_push (MsbDbCompletions *self,
                          MsbDbJob         *job)
 {
   CompletionSource *cs = lookup_source (self, context);
-  gboolean was_empty;
+  gboolean wake;
 
   g_mutex_lock (&cs->lock);
-  was_empty = g_queue_is_empty (&cs->finished);
+  wake = g_queue_is_empty (&cs->finished) && !cs->reporting;
   g_queue_push_tail (&cs->finished, msb_db_job_ref (job));
   g_mutex_unlock (&cs->lock);
 
-  if (was_empty)
+  if (wake)
     g_main_context_wakeup (context);
 }
 
