@@ -278,6 +278,14 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
   object_class->get_property = msb_db_pools_get_property;
   object_class->set_property = msb_db_pools_set_property;
 
+  /* Results and connections are made on the pools' threads and on the
+   * callers'. Set their classes up now, before any pools thread exists:
+   * GObject makes a first use from two threads safe, but with atomics
+   * that ThreadSanitizer cannot see, and it then reports the class
+   * pointers read by finalize as races. */
+  g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_ROWS));
+  g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_CONNECTION));
+
   /**
    * MsbDbPools:path:
    *
