@@ -303,9 +303,10 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * Async reads use more than one of them only when they queue up: a read
    * that arrives while another async read runs waits for that read's
    * worker thread, unless it has waited 50 microseconds or the running
-   * statement is long, and then it takes an idle connection. So a steady
-   * trickle of reads costs no thread wake-ups, and a backlog still keeps
-   * every connection busy. Blocking reads and snapshots take an idle
+   * statement is long, and then it takes an idle connection; a worker that
+   * runs out of reads waits 20 microseconds for the next before it sleeps.
+   * So a steady trickle of reads costs no thread wake-ups, and a backlog
+   * still keeps every connection busy. Blocking reads and snapshots take an idle
    * connection at once.
    */
   properties[PROP_MAX_READ_CONNECTIONS] =

@@ -15,7 +15,10 @@
  * connection's progress hook every thousand SQLite steps). So a
  * steady trickle of reads, the usual load from one main loop, runs on one
  * warm thread, and a backlog or a slow query still keeps every connection
- * busy. Snapshots and blocking reads never wait behind a running read:
+ * busy. A worker that finds no read waiting stays awake for LINGER before
+ * it gives its connection back, yielding the CPU meanwhile: a main loop
+ * issuing reads one callback at a time keeps it from sleeping between
+ * them. Snapshots and blocking reads never wait behind a running read:
  * their callers may block, so they take an idle connection at once.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -28,6 +31,10 @@
 /* How long a read may wait for a busy worker while a connection is idle:
  * about what waking another thread costs. */
 #define SPREAD_AFTER ((GTimeSpan) 50)   /* microseconds */
+
+/* How long a worker that ran out of reads waits for the next one before
+ * it sleeps: a few reads' worth, less than a sleep and wake-up cost. */
+#define LINGER ((GTimeSpan) 20)         /* microseconds */
 
 struct _MsbDbReadPool
 {
@@ -43,6 +50,7 @@ struct _MsbDbReadPool
   guint streaming;           /* connections lent to async reads: their
                               * worker takes the next waiter when done */
   gint spread_wanted;        /* atomic: reads wait while a connection idles */
+  gint has_waiting;          /* atomic: `waiting` may be non-empty */
   guint holds;               /* > 0: lend nothing (a checkpoint runs) */
   gboolean closed;
 };
@@ -186,6 +194,22 @@ spread (MsbDbReadPool *self,
   g_atomic_int_set (&self->spread_wanted,
                     self->holds == 0 && !self->closed &&
                     !g_queue_is_empty (&self->idle) && !g_queue_is_empty (&self->waiting));
+  g_atomic_int_set (&self->has_waiting, !g_queue_is_empty (&self->waiting));
+}
+
+/* Without the lock, on a worker whose async read just finished: waits at
+ * most LINGER for another read to be queued. The worker still counts as
+ * running a read meanwhile, so new reads queue for it. */
+static void
+linger (MsbDbReadPool *self)
+{
+  gint64 until;
+
+  if (g_atomic_int_get (&self->has_waiting))
+    return;
+  until = g_get_monotonic_time () + LINGER;
+  while (!g_atomic_int_get (&self->has_waiting) && g_get_monotonic_time () < until)
+    g_thread_yield ();
 }
 
 static gboolean
@@ -229,6 +253,7 @@ enqueue_waiting (MsbDbReadPool *self,
   if (job->task != NULL)
     msb_db_job_watch (job);
   g_queue_push_tail (&self->waiting, msb_db_job_ref (job));
+  g_atomic_int_set (&self->has_waiting, TRUE);
 }
 
 /* Blocks until a connection is free, at most @timeout (0: forever). */
@@ -428,6 +453,8 @@ msb_db_read_pool_pass_on (MsbDbReadPool    *self,
 {
   MsbDbJob *next = NULL;
 
+  if (is_streamed (finished))
+    linger (self);
   release_or_pass_on (self, conn, finished, &next);
   return next;
 }
