@@ -70,8 +70,9 @@ typedef struct {
   void       (*close)          (MsbDbBackendConn  *conn);
 } MsbDbBackendVTable;
 
-/* Called every few thousand steps of a long statement, on its thread,
- * while the connection is in use: it must not use the connection. */
+/* Called now and then while a statement runs (the SQLite backend: every
+ * thousand virtual machine steps), on its thread, while the connection is
+ * in use: it must not use the connection. */
 typedef void (*MsbDbProgressFunc) (gpointer user_data);
 
 struct _MsbDbBackendConn

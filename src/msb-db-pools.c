@@ -306,8 +306,8 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * statement is long, and then it takes an idle connection; a worker that
    * runs out of reads waits 20 microseconds for the next before it sleeps.
    * So a steady trickle of reads costs no thread wake-ups, and a backlog
-   * still keeps every connection busy. Blocking reads and snapshots take an idle
-   * connection at once.
+   * still keeps every connection busy. Blocking reads and snapshots take
+   * an idle connection at once.
    */
   properties[PROP_MAX_READ_CONNECTIONS] =
     g_param_spec_uint ("max-read-connections", NULL, NULL,
