@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "msb-db-bind.h"
-#include "msb-db-error.h"
+#include "msb-db-error-private.h"
 
 static gboolean
 bind_failed (sqlite3_stmt  *stmt,
@@ -15,8 +15,10 @@ bind_failed (sqlite3_stmt  *stmt,
              const char    *label,
              GError       **error)
 {
+  g_autofree char *shown = msb_db_error_excerpt (label);
+
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-               "Could not bind parameter %s: %s", label,
+               "Could not bind parameter %s: %s", shown,
                sqlite3_errmsg (sqlite3_db_handle (stmt)));
   return FALSE;
 }
@@ -65,9 +67,11 @@ bind_value (sqlite3_stmt  *stmt,
 
         if (u > G_MAXINT64)
           {
+            g_autofree char *shown = msb_db_error_excerpt (label);
+
             g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                          "Parameter %s is %" G_GUINT64_FORMAT ", above the largest "
-                         "SQLite integer (%" G_GINT64_FORMAT ")", label, u, G_MAXINT64);
+                         "SQLite integer (%" G_GINT64_FORMAT ")", shown, u, G_MAXINT64);
             return FALSE;
           }
         return bind_integer (stmt, index, (sqlite3_int64) u, label, error);
@@ -120,12 +124,16 @@ bind_value (sqlite3_stmt  *stmt,
     case G_VARIANT_CLASS_TUPLE:
     case G_VARIANT_CLASS_DICT_ENTRY:
     default:
-      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-                   "Parameter %s has type “%s”, which cannot be bound: use "
-                   "b/y/n/q/i/u/x/t for INTEGER, d for REAL, s/o/g for TEXT, "
-                   "ay for BLOB, or a maybe that is Nothing for NULL",
-                   label, g_variant_get_type_string (value));
-      return FALSE;
+      {
+        g_autofree char *shown = msb_db_error_excerpt (label);
+        g_autofree char *type = msb_db_error_excerpt (g_variant_get_type_string (value));
+
+        g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                     "Parameter %s has type “%s”, which cannot be bound: use "
+                     "b/y/n/q/i/u/x/t for INTEGER, d for REAL, s/o/g for TEXT, "
+                     "ay for BLOB, or a maybe that is Nothing for NULL", shown, type);
+        return FALSE;
+      }
     }
 }
 
@@ -196,8 +204,12 @@ report_unbound (sqlite3_stmt  *stmt,
         continue;
       name = sqlite3_bind_parameter_name (stmt, i);
       if (name != NULL)
-        g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-                     "Parameter %s of the statement was given no value", name);
+        {
+          g_autofree char *shown = msb_db_error_excerpt (name);
+
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                       "Parameter %s of the statement was given no value", shown);
+        }
       else
         g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                      "Parameter %d of the statement is positional (?) and cannot "
@@ -225,8 +237,10 @@ bind_named (sqlite3_stmt  *stmt,
 
       if (index == 0)
         {
+          g_autofree char *shown = msb_db_error_excerpt (key);
+
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-                       "The statement has no parameter named “%s”", key);
+                       "The statement has no parameter named “%s”", shown);
           g_variant_unref (value);
           return FALSE;
         }
@@ -262,8 +276,12 @@ msb_db_bind_params (sqlite3_stmt  *stmt,
   if (g_variant_is_of_type (params, G_VARIANT_TYPE_VARDICT))
     return bind_named (stmt, params, error);
 
-  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-               "Parameters must be a tuple (positional), an a{sv} (named) or NULL, "
-               "not “%s”", g_variant_get_type_string (params));
+  {
+    g_autofree char *type = msb_db_error_excerpt (g_variant_get_type_string (params));
+
+    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                 "Parameters must be a tuple (positional), an a{sv} (named) or NULL, "
+                 "not “%s”", type);
+  }
   return FALSE;
 }

@@ -9,8 +9,9 @@
 
 G_BEGIN_DECLS
 
-/* Binds @params (a tuple, an a{sv}, or NULL) to @stmt following CONTRACT §4.
- * Text and blobs are bound without copying: @params must outlive the
+/* Binds @params (a tuple, an a{sv}, or NULL) to @stmt: booleans and
+ * integers as INTEGER, doubles as REAL, strings as TEXT, byte arrays as
+ * BLOB, a Nothing maybe as NULL. Text and blobs are bound without copying: @params must outlive the
  * statement's execution. */
 gboolean msb_db_bind_params (sqlite3_stmt  *stmt,
                              GVariant      *params,

@@ -229,6 +229,111 @@ test_in_transaction (Fixture       *fx,
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t WHERE u = 'new one'"), ==, 0);
 }
 
+/* Messages quote at most 500 characters of the SQL (and of what SQLite
+ * echoes back of it) and are always valid UTF-8, on every path. */
+static char *
+huge_sql (const char *head,
+          const char *tail)
+{
+  GString *s = g_string_new (head);
+
+  while (s->len < 10 * 1024 * 1024)
+    g_string_append (s, "abc\xff\xfe ");
+  g_string_append (s, tail);
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_bounded_message (const GError *error,
+                        MsbDbError    code)
+{
+  g_assert_nonnull (error);
+  {
+    g_autofree char *head = g_utf8_substring (error->message, 0, 100);
+
+    g_test_message ("%s", head);
+  }
+  assert_msb_error (error, code);
+  g_assert_true (g_utf8_validate (error->message, -1, NULL));
+  /* 500 characters of SQL, 500 of SQLite's message, and the words around
+   * them: far below the 10 MB given. */
+  g_assert_cmpuint (g_utf8_strlen (error->message, -1), <, 1500);
+}
+
+typedef struct {
+  const char *sql;
+} BodyArg;
+
+static gboolean
+execute_in_body (MsbDbConnection  *connection,
+                 gpointer          user_data,
+                 GError          **error)
+{
+  BodyArg *arg = user_data;
+  g_autoptr(MsbDbRows) rows = msb_db_connection_execute (connection, arg->sql, NULL, error);
+
+  return rows != NULL;
+}
+
+static void
+test_message_bounds (Fixture       *fx,
+                     gconstpointer  data)
+{
+  g_autofree char *several = huge_sql ("SELECT 1; SELECT '", "'");
+  g_autofree char *writes = huge_sql ("INSERT INTO t(u) VALUES ('", "')");
+  g_autofree char *syntax = huge_sql ("SELEKT '", "'");
+  g_autofree char *unterminated = huge_sql ("SELECT '", "");
+  g_autofree char *no_table = huge_sql ("SELECT * FROM \"", "\"");
+  g_autofree char *param = huge_sql ("SELECT :p", "");
+  struct {
+    const char *sql;
+    gboolean read;
+    MsbDbError code;
+  } cases[] = {
+    { several, TRUE, MSB_DB_ERROR_INVALID_ARGUMENT },
+    { several, FALSE, MSB_DB_ERROR_INVALID_ARGUMENT },
+    { writes, TRUE, MSB_DB_ERROR_READ_ONLY },
+    { syntax, TRUE, MSB_DB_ERROR_SQL },
+    { syntax, FALSE, MSB_DB_ERROR_SQL },
+    { unterminated, FALSE, MSB_DB_ERROR_SQL },
+    { no_table, TRUE, MSB_DB_ERROR_SQL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsbDbRows) rows = NULL;
+      BodyArg arg = { cases[i].sql };
+
+      if (cases[i].read)
+        rows = msb_db_pools_read (fx->pools, cases[i].sql, NULL, NULL, &error);
+      else
+        rows = msb_db_pools_write (fx->pools, cases[i].sql, NULL, NULL, &error);
+      g_assert_null (rows);
+      assert_bounded_message (error, cases[i].code);
+      g_clear_error (&error);
+
+      /* The same through a transaction or snapshot body. */
+      if (cases[i].read)
+        g_assert_false (msb_db_pools_snapshot (fx->pools, execute_in_body, &arg, NULL, &error));
+      else
+        g_assert_false (msb_db_pools_transaction (fx->pools, execute_in_body, &arg, NULL, &error));
+      assert_bounded_message (error, cases[i].code);
+    }
+
+  /* A parameter name is quoted the same way. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MsbDbRows) rows = NULL;
+
+    rows = msb_db_pools_read (fx->pools, param, g_variant_new_parsed ("@a{sv} {}"), NULL, &error);
+    g_assert_null (rows);
+    g_assert_nonnull (error);
+    g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    g_assert_cmpuint (g_utf8_strlen (error->message, -1), <, 1500);
+  }
+}
+
 static void
 test_enum_types (void)
 {
@@ -258,6 +363,7 @@ main (int argc, char **argv)
   ADD ("several-statements", test_several_statements);
   ADD ("empty-sql", test_empty_sql);
   ADD ("in-transaction", test_in_transaction);
+  ADD ("message-bounds", test_message_bounds);
   g_test_add_func ("/errors/enum-types", test_enum_types);
 
   return g_test_run ();
