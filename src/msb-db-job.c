@@ -8,6 +8,8 @@
 
 static GPrivate callback_owner;
 
+static void release_callback_data (MsbDbJob *job);
+
 MsbDbJob *
 msb_db_job_new (MsbDbJobKind  kind,
                 GCancellable *cancellable,
@@ -44,8 +46,7 @@ msb_db_job_unref (MsbDbJob *job)
 
   g_assert (job->cancel_source == NULL && job->watcher == NULL);
   g_assert (job->task == NULL);
-  if (job->notify != NULL)
-    job->notify (job->user_data);
+  release_callback_data (job);
   g_free (job->sql);
   g_clear_pointer (&job->params, g_variant_unref);
   g_clear_object (&job->cancellable);
@@ -207,14 +208,21 @@ destroy_source (GSource **source)
     }
 }
 
-/* Runs the callback's destroy notify, if it has not run yet. */
+/* Runs the callback's destroy notify, if it has not run yet. It runs on
+ * the thread that ran the callback, which a blocking call of the same
+ * pools would wait for: it counts as inside the callback, so such a call
+ * fails at once, as it does from the callback itself. */
 static void
 release_callback_data (MsbDbJob *job)
 {
   GDestroyNotify notify = g_steal_pointer (&job->notify);
+  gconstpointer previous;
 
-  if (notify != NULL)
-    notify (job->user_data);
+  if (notify == NULL)
+    return;
+  previous = msb_db_job_enter_callback (job->pools);
+  notify (job->user_data);
+  msb_db_job_leave_callback (previous);
 }
 
 /* Reports the job's outcome (job->rows or job->error) to its caller now: for

@@ -34,7 +34,10 @@
  * [func@MsbDb.Pools.open_read_only] is never created: the file must exist.
  *
  * The `path` is a file path, or `sqlite:///absolute/path`. Any other
- * `scheme://` target fails with %MSB_DB_ERROR_CANT_OPEN.
+ * `scheme://` target fails with %MSB_DB_ERROR_CANT_OPEN, and so does a
+ * `file:` URI (SQLite would read its parameters, which could change how
+ * the file is opened; a file whose name starts with `file:` is
+ * `./file:…`).
  *
  * ## Reads and writes
  *
@@ -44,9 +47,13 @@
  * and [method@MsbDb.Pools.transaction] a callback that runs several in one
  * transaction. Writes run in the order they were queued; writes that are
  * queued together are committed together (each in its own savepoint, so
- * one failing write does not affect the others). A write or transaction
- * reported as successful is committed; one reported as failed had no
- * effect.
+ * one failing write does not affect the others: a write that makes SQLite
+ * abandon the whole transaction, or leaves a deferred foreign key
+ * violated, fails alone, and the others run again). A write or transaction
+ * reported as successful is committed to the file at the path; one
+ * reported as failed had no effect. If the file, or its `-wal` file, is
+ * deleted or replaced while open, writes fail with %MSB_DB_ERROR_FAILED
+ * from then on.
  *
  * When another process holds the database, statements wait up to the busy
  * timeout, then the whole unit of work is retried with exponential backoff
@@ -78,6 +85,10 @@
 
 #define STATEMENT_CACHE_SIZE 64
 
+/* More read connections than this is a mistake (each is an open file and a
+ * few MB of cache), not a configuration. */
+#define MAX_READ_CONNECTIONS 1024
+
 struct _MsbDbPools
 {
   GObject parent_instance;
@@ -102,7 +113,8 @@ struct _MsbDbPools
   MsbDbCompletions *completions; /* reports async calls in their context */
 
   GMutex close_lock;
-  gint closed;                   /* atomic */
+  gint closed;                   /* atomic: no new calls from now on */
+  gboolean close_finished;       /* every connection closed, under close_lock */
 };
 
 enum {
@@ -139,26 +151,55 @@ opened_ok (MsbDbPools *self)
 
 /* Closing --------------------------------------------------------------- */
 
+/* The first half of closing, which never blocks: from now on every call
+ * fails with CLOSED, queued reads fail, running reads are interrupted, and
+ * the writer finishes what was queued before this and then stops. */
 static void
-close_pools (MsbDbPools *self)
+begin_close (MsbDbPools *self)
 {
   g_mutex_lock (&self->close_lock);
   if (!g_atomic_int_get (&self->closed))
     {
       g_atomic_int_set (&self->closed, TRUE);
-      /* Readers first: the writer's connection is then the last one to the
-       * file, and closing it folds the WAL back and removes -wal/-shm. */
+      if (self->read_pool != NULL)
+        msb_db_read_pool_shutdown (self->read_pool);
+      if (self->writer != NULL)
+        msb_db_writer_shutdown (self->writer);
+    }
+  g_mutex_unlock (&self->close_lock);
+}
+
+/* The second half, which waits: for the readers (at most CLOSE_GRACE for
+ * snapshot callbacks, which are user code), then for the writer thread.
+ * Readers first: the writer's connection is then the last one to the
+ * file, and closing it folds the WAL back and removes -wal/-shm. A read
+ * connection still lent out after the grace period closes, and tidies the
+ * files, when its callback returns. */
+static void
+finish_close (MsbDbPools *self)
+{
+  g_mutex_lock (&self->close_lock);
+  if (!self->close_finished)
+    {
       gboolean readers_closed = TRUE;
 
+      self->close_finished = TRUE;
       if (self->read_pool != NULL)
-        readers_closed = msb_db_read_pool_close (self->read_pool, CLOSE_GRACE);
+        readers_closed = msb_db_read_pool_wait_closed (self->read_pool, CLOSE_GRACE, self->target);
       if (self->writer != NULL)
-        msb_db_writer_stop (self->writer);
+        msb_db_writer_join (self->writer);
       else if (readers_closed && self->target != NULL)
         msb_db_backend_tidy (self->target);
       g_debug ("Closed %s", self->path);
     }
   g_mutex_unlock (&self->close_lock);
+}
+
+static void
+close_pools (MsbDbPools *self)
+{
+  begin_close (self);
+  finish_close (self);
 }
 
 /* GObject --------------------------------------------------------------- */
@@ -245,6 +286,7 @@ msb_db_pools_set_property (GObject      *object,
       self->path = g_value_dup_string (value);
       break;
     case PROP_MAX_READ_CONNECTIONS:
+      /* Checked at init, where an error can be reported. */
       self->max_read_connections = g_value_get_uint (value);
       if (self->max_read_connections == 0)
         self->max_read_connections = MSB_DB_DEFAULT_MAX_READ_CONNECTIONS;
@@ -298,7 +340,9 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * MsbDbPools:max-read-connections:
    *
    * How many read connections the pool holds, and so how many reads run
-   * at once. 0 means %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS.
+   * at once: at most 1024, and 0 means
+   * %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS. A larger value makes opening fail
+   * with %MSB_DB_ERROR_INVALID_ARGUMENT.
    *
    * Async reads use more than one of them only when they queue up: a read
    * that arrives while another async read runs waits for that read's
@@ -311,7 +355,7 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    */
   properties[PROP_MAX_READ_CONNECTIONS] =
     g_param_spec_uint ("max-read-connections", NULL, NULL,
-                       0, 1024, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS, flags);
+                       0, G_MAXUINT, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS, flags);
 
   /**
    * MsbDbPools:connect-timeout:
@@ -387,14 +431,15 @@ open_read_pool (MsbDbPools               *self,
   return msb_db_read_pool_new (conns, self->max_read_connections, self->counters);
 }
 
-static void
-gate_readers (gpointer data,
-              gboolean hold)
+static gboolean
+gate_readers (gpointer  data,
+              gboolean  hold,
+              GTimeSpan patience)
 {
   if (hold)
-    msb_db_read_pool_hold (data);
-  else
-    msb_db_read_pool_unhold (data);
+    return msb_db_read_pool_hold (data, patience);
+  msb_db_read_pool_unhold (data);
+  return TRUE;
 }
 
 static gboolean
@@ -412,6 +457,15 @@ open_connections (MsbDbPools    *self,
   if (target == NULL)
     return FALSE;
   self->target = target;
+
+  if (self->max_read_connections > MAX_READ_CONNECTIONS)
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "max-read-connections is %u: at most %u read connections are "
+                   "allowed (0 for the default, %u)", self->max_read_connections,
+                   MAX_READ_CONNECTIONS, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS);
+      return FALSE;
+    }
 
   /* The writer first: it creates the file and switches it to WAL, which a
    * read-only connection cannot do. */
@@ -436,7 +490,8 @@ open_connections (MsbDbPools    *self,
   if (self->read_workers == NULL)
     {
       g_prefix_error (error, "Could not start the read workers: ");
-      msb_db_read_pool_close (self->read_pool, 0);
+      msb_db_read_pool_shutdown (self->read_pool);
+      msb_db_read_pool_wait_closed (self->read_pool, 0, NULL);
       msb_db_backend_close (writer_conn);
       return FALSE;
     }
@@ -448,7 +503,8 @@ open_connections (MsbDbPools    *self,
                                         (GDestroyNotify) msb_db_read_pool_unref, error);
       if (self->writer == NULL)
         {
-          msb_db_read_pool_close (self->read_pool, 0);
+          msb_db_read_pool_shutdown (self->read_pool);
+          msb_db_read_pool_wait_closed (self->read_pool, 0, NULL);
           return FALSE;
         }
     }
@@ -1225,7 +1281,8 @@ msb_db_pools_read_finish (MsbDbPools    *self,
  *
  * Queues @sql for the writer thread and waits for it to be committed. The
  * result holds the rows of a `RETURNING` clause, the number of changed rows
- * and the last inserted rowid. `BEGIN`, `COMMIT`, `ROLLBACK` and
+ * and the row id of the last row the statement inserted (0 if it inserted
+ * none). `BEGIN`, `COMMIT`, `ROLLBACK` and
  * `SAVEPOINT` are refused: use [method@MsbDb.Pools.transaction].
  *
  * Returns: (transfer full): the result, or %NULL with @error set (and
@@ -1320,10 +1377,19 @@ msb_db_pools_write_finish (MsbDbPools    *self,
  * @error: return location for a #GError
  *
  * Runs @func on the writer thread inside a transaction (`BEGIN IMMEDIATE`)
- * and waits for the outcome. If @func returns %FALSE everything it did is
- * rolled back and its error is returned. If the database is busy the whole
- * transaction is rolled back and @func runs again from the start, so it
- * must be safe to call more than once.
+ * and waits for the outcome: the transaction is committed whole, or not at
+ * all. If @func returns %FALSE everything it did is rolled back and its
+ * error is returned. If one of its statements makes SQLite roll back the
+ * whole transaction (`INSERT OR ROLLBACK` on a conflict, a trigger's
+ * `RAISE(ROLLBACK)`, a write interrupted by cancellation, a full disk),
+ * every later statement of @func fails and so does the call, whatever
+ * @func returns. A deferred foreign key that @func leaves violated fails
+ * the call with %MSB_DB_ERROR_CONSTRAINT.
+ *
+ * If the database is busy the whole transaction is rolled back and @func
+ * runs again from the start; it may also run again when a write queued in
+ * the same group commit fails in a way that abandons the transaction. So
+ * @func must be safe to call more than once.
  *
  * Returns: %TRUE if the transaction committed
  */
@@ -1351,7 +1417,8 @@ msb_db_pools_transaction (MsbDbPools           *self,
  *   the transaction
  * @user_data: data for @func
  * @notify: (nullable): frees @user_data once @func will not run again;
- *   called on the thread that ran @func, before @callback runs
+ *   called on the thread that ran @func, before @callback runs (a blocking
+ *   call of @self made from it fails at once, as from @func)
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure callback_data): called with the outcome
  * @callback_data: data for @callback
@@ -1439,7 +1506,8 @@ msb_db_pools_snapshot (MsbDbPools           *self,
  *   the snapshot
  * @user_data: data for @func
  * @notify: (nullable): frees @user_data once @func will not run again;
- *   called on the thread that ran @func, before @callback runs
+ *   called on the thread that ran @func, before @callback runs (a blocking
+ *   call of @self made from it fails at once, as from @func)
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure callback_data): called with the outcome
  * @callback_data: data for @callback
@@ -1497,7 +1565,9 @@ msb_db_pools_snapshot_finish (MsbDbPools    *self,
  * Stops accepting calls, lets the queued writes finish (each reports its
  * own outcome), interrupts running reads (they fail with
  * %MSB_DB_ERROR_CLOSED), closes every connection and joins the writer
- * thread. Afterwards every call fails with %MSB_DB_ERROR_CLOSED. Closing
+ * thread. A snapshot callback still running is waited for at most two
+ * seconds; its connection closes (and the `-wal` and `-shm` files are
+ * removed, if it was the last) when the callback returns. Afterwards every call fails with %MSB_DB_ERROR_CLOSED. Closing
  * twice is harmless.
  *
  * Returns: %TRUE, or %FALSE if called from inside a callback of @self
@@ -1528,9 +1598,7 @@ close_in_thread (GTask        *task,
   MsbDbPools *self = source_object;
 
   if (opened_ok (self))
-    close_pools (self);
-  else
-    g_atomic_int_set (&self->closed, TRUE);
+    finish_close (self);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1541,7 +1609,11 @@ close_in_thread (GTask        *task,
  * @callback: (scope async): called once everything is closed
  * @user_data: (closure callback): data for @callback
  *
- * Closes @self in a worker thread, as [method@MsbDb.Pools.close] does.
+ * Closes @self as [method@MsbDb.Pools.close] does. @self stops accepting
+ * calls at once: every call made after this returns fails with
+ * %MSB_DB_ERROR_CLOSED, while the writes queued before it still run and
+ * report their own outcome. The waiting (for running reads and for the
+ * writer thread) happens in a worker thread.
  */
 void
 msb_db_pools_close_async (MsbDbPools          *self,
@@ -1553,6 +1625,10 @@ msb_db_pools_close_async (MsbDbPools          *self,
 
   g_return_if_fail (MSB_DB_IS_POOLS (self));
 
+  if (opened_ok (self))
+    begin_close (self);
+  else
+    g_atomic_int_set (&self->closed, TRUE);
   task = new_call_task (self, NULL, callback, user_data, msb_db_pools_close_async);
   g_task_run_in_thread (task, close_in_thread);
 }

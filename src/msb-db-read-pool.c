@@ -45,7 +45,7 @@ struct _MsbDbReadPool
   GCond all_back;            /* signalled when a connection returns */
   guint n_conns;
   GQueue idle;               /* of MsbDbBackendConn */
-  GPtrArray *busy;           /* of MsbDbBackendConn, lent out */
+  GArray *loans;             /* of Loan: the connections lent out */
   GQueue waiting;            /* of MsbDbJob, oldest first */
   guint streaming;           /* connections lent to async reads: their
                               * worker takes the next waiter when done */
@@ -53,9 +53,48 @@ struct _MsbDbReadPool
   gint has_waiting;          /* atomic: `waiting` may be non-empty */
   guint holds;               /* > 0: lend nothing (a checkpoint runs) */
   gboolean closed;
+  MsbDbTarget *tidy_target;  /* tidied when the last late connection closes */
 };
 
+/* A connection lent out, and since when (the start of its current read). */
+typedef struct
+{
+  MsbDbBackendConn *conn;
+  gint64 since;
+} Loan;
+
 static void on_conn_progress (gpointer data);
+
+/* Lock held. */
+static void
+loans_add (MsbDbReadPool    *self,
+           MsbDbBackendConn *conn)
+{
+  Loan loan = { conn, g_get_monotonic_time () };
+
+  g_array_append_val (self->loans, loan);
+}
+
+/* Lock held. */
+static Loan *
+loans_find (MsbDbReadPool    *self,
+            MsbDbBackendConn *conn)
+{
+  for (guint i = 0; i < self->loans->len; i++)
+    if (g_array_index (self->loans, Loan, i).conn == conn)
+      return &g_array_index (self->loans, Loan, i);
+  g_assert_not_reached ();
+}
+
+/* Lock held. */
+static void
+loans_remove (MsbDbReadPool    *self,
+              MsbDbBackendConn *conn)
+{
+  Loan *loan = loans_find (self, conn);
+
+  g_array_remove_index_fast (self->loans, loan - (Loan *) (gpointer) self->loans->data);
+}
 
 MsbDbReadPool *
 msb_db_read_pool_new (MsbDbBackendConn **conns,
@@ -71,7 +110,7 @@ msb_db_read_pool_new (MsbDbBackendConn **conns,
   self->n_conns = n_conns;
   g_queue_init (&self->idle);
   g_queue_init (&self->waiting);
-  self->busy = g_ptr_array_sized_new (n_conns);
+  self->loans = g_array_sized_new (FALSE, FALSE, sizeof (Loan), n_conns);
   for (guint i = 0; i < n_conns; i++)
     {
       msb_db_backend_set_progress (conns[i], on_conn_progress, self);
@@ -95,18 +134,26 @@ msb_db_read_pool_unref (MsbDbReadPool *self)
 
   /* Closing is the owner's job; here only leftovers of a failed open. */
   g_queue_clear_full (&self->idle, (GDestroyNotify) msb_db_backend_close);
-  g_assert (self->busy->len == 0);
+  g_assert (self->loans->len == 0);
   g_assert (g_queue_is_empty (&self->waiting));
-  g_ptr_array_unref (self->busy);
+  g_array_unref (self->loans);
+  g_clear_pointer (&self->tidy_target, msb_db_target_free);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->all_back);
   msb_db_counters_unref (self->counters);
   g_free (self);
 }
 
+/* Lock held. */
 static GError *
 exhausted_error (MsbDbReadPool *self)
 {
+  if (self->holds > 0)
+    return g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
+                        "read pool paused while the writer restarts the WAL: %u "
+                        "connections, %u idle, %u waiting",
+                        self->n_conns, g_queue_get_length (&self->idle),
+                        g_queue_get_length (&self->waiting));
   return g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
                       "read pool exhausted: %u connections, %u idle, %u waiting",
                       self->n_conns, g_queue_get_length (&self->idle),
@@ -134,7 +181,7 @@ lend (MsbDbReadPool    *self,
       MsbDbBackendConn *conn,
       MsbDbJob         *job)
 {
-  g_ptr_array_add (self->busy, conn);
+  loans_add (self, conn);
   if (is_streamed (job))
     self->streaming++;
 }
@@ -384,6 +431,7 @@ release_or_pass_on (MsbDbReadPool     *self,
   GQueue grants = G_QUEUE_INIT;
   MsbDbJob *next = NULL;
   gboolean close_it = FALSE;
+  g_autoptr(MsbDbTarget) tidy_target = NULL;
 
   /* No transaction may outlive its user: roll back what a callback left. */
   if (!msb_db_backend_reset (conn))
@@ -394,8 +442,10 @@ release_or_pass_on (MsbDbReadPool     *self,
     self->streaming--;
   if (self->closed)
     {
-      g_ptr_array_remove_fast (self->busy, conn);
+      loans_remove (self, conn);
       close_it = TRUE;
+      if (self->loans->len == 0)
+        tidy_target = g_steal_pointer (&self->tidy_target);
       g_cond_broadcast (&self->all_back);
     }
   else if (self->holds == 0)
@@ -408,22 +458,28 @@ release_or_pass_on (MsbDbReadPool     *self,
         }
       if (next == NULL)
         {
-          g_ptr_array_remove_fast (self->busy, conn);
+          loans_remove (self, conn);
           g_queue_push_head (&self->idle, conn);
         }
-      else if (is_streamed (next))
-        self->streaming++;
+      else
+        {
+          loans_find (self, conn)->since = g_get_monotonic_time ();
+          if (is_streamed (next))
+            self->streaming++;
+        }
       spread (self, &grants);
     }
   else
     {
-      g_ptr_array_remove_fast (self->busy, conn);
+      loans_remove (self, conn);
       g_queue_push_head (&self->idle, conn);
     }
   g_mutex_unlock (&self->lock);
 
   if (close_it)
     msb_db_backend_close (conn);
+  if (tidy_target != NULL)
+    msb_db_backend_tidy (tidy_target);
   else if (next != NULL && next_out != NULL && next->task != NULL)
     {
       next->conn = conn;
@@ -463,13 +519,24 @@ msb_db_read_pool_pass_on (MsbDbReadPool    *self,
  * new ones wait (their deadline still counts). The writer holds the pool
  * for the few milliseconds of a checkpoint that must see no reader on the
  * log: without it, readers in a tight loop re-take their locks between the
- * checkpointer's attempts, and the log never restarts. */
-void
-msb_db_read_pool_hold (MsbDbReadPool *self)
+ * checkpointer's attempts, and the log never restarts. A hold only helps
+ * if the running reads end soon: if one of them has already run for
+ * @patience, the pool is not held (and FALSE returned), so that one long
+ * reader does not make every other read wait. */
+gboolean
+msb_db_read_pool_hold (MsbDbReadPool *self,
+                       GTimeSpan      patience)
 {
+  gint64 now = g_get_monotonic_time ();
+  gboolean held = TRUE;
+
   g_mutex_lock (&self->lock);
-  self->holds++;
+  for (guint i = 0; i < self->loans->len && held; i++)
+    held = now - g_array_index (self->loans, Loan, i).since < patience;
+  if (held)
+    self->holds++;
   g_mutex_unlock (&self->lock);
+  return held;
 }
 
 void
@@ -486,26 +553,26 @@ msb_db_read_pool_unhold (MsbDbReadPool *self)
 }
 
 /* Stops lending: queued reads fail with CLOSED, running ones are
- * interrupted, and the connections are closed as they come back. Waits at
- * most @grace for them; a connection still out then (held by a snapshot
- * callback that does not return) is closed when it is released. Returns
- * TRUE if every connection is closed. */
-gboolean
-msb_db_read_pool_close (MsbDbReadPool *self,
-                        GTimeSpan      grace)
+ * interrupted, and connections are closed as they come back. Does not
+ * wait; see msb_db_read_pool_wait_closed(). */
+void
+msb_db_read_pool_shutdown (MsbDbReadPool *self)
 {
   GQueue waiting = G_QUEUE_INIT;
-  GQueue idle = G_QUEUE_INIT;
-  gint64 deadline = g_get_monotonic_time () + grace;
-  gboolean all_closed;
   MsbDbJob *job;
 
   g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
   self->closed = TRUE;
   waiting = self->waiting;
   g_queue_init (&self->waiting);
-  for (guint i = 0; i < self->busy->len; i++)
-    msb_db_backend_interrupt (g_ptr_array_index (self->busy, i));
+  g_atomic_int_set (&self->has_waiting, FALSE);
+  for (guint i = 0; i < self->loans->len; i++)
+    msb_db_backend_interrupt (g_array_index (self->loans, Loan, i).conn);
   g_mutex_unlock (&self->lock);
 
   while ((job = g_queue_pop_head (&waiting)) != NULL)
@@ -517,15 +584,36 @@ msb_db_read_pool_close (MsbDbReadPool *self,
         }
       msb_db_job_unref (job);
     }
+}
+
+/* After msb_db_read_pool_shutdown(): closes the idle connections and waits
+ * at most @grace for the lent ones. A connection still out then (held by a
+ * snapshot callback that does not return) is closed when it is released;
+ * the last of them tidies @tidy_target (if not NULL), which the writer's
+ * close could not do while it was open. Returns TRUE if every connection
+ * is closed. */
+gboolean
+msb_db_read_pool_wait_closed (MsbDbReadPool     *self,
+                              GTimeSpan          grace,
+                              const MsbDbTarget *tidy_target)
+{
+  GQueue idle = G_QUEUE_INIT;
+  gint64 deadline = g_get_monotonic_time () + grace;
+  gboolean all_closed;
 
   g_mutex_lock (&self->lock);
-  while (self->busy->len > 0)
+  g_assert (self->closed);
+  while (self->loans->len > 0)
     if (!g_cond_wait_until (&self->all_back, &self->lock, deadline))
       break;
-  if (self->busy->len > 0)
-    g_warning ("Closing with %u read connection(s) still in use by callbacks; "
-               "they will be closed when released", self->busy->len);
-  all_closed = self->busy->len == 0;
+  all_closed = self->loans->len == 0;
+  if (!all_closed)
+    {
+      g_debug ("Closing with %u read connection(s) still lent to callbacks; "
+               "they close when the callbacks return", self->loans->len);
+      if (tidy_target != NULL && self->tidy_target == NULL)
+        self->tidy_target = msb_db_target_copy (tidy_target);
+    }
   idle = self->idle;
   g_queue_init (&self->idle);
   g_mutex_unlock (&self->lock);

@@ -29,10 +29,13 @@ void              msb_db_read_pool_release (MsbDbReadPool     *self,
 MsbDbJob         *msb_db_read_pool_pass_on (MsbDbReadPool    *self,
                                             MsbDbBackendConn *conn,
                                             MsbDbJob         *finished);
-void              msb_db_read_pool_hold    (MsbDbReadPool     *self);
+gboolean          msb_db_read_pool_hold    (MsbDbReadPool     *self,
+                                            GTimeSpan          patience);
 void              msb_db_read_pool_unhold  (MsbDbReadPool     *self);
-gboolean          msb_db_read_pool_close   (MsbDbReadPool     *self,
-                                            GTimeSpan          grace);
+void              msb_db_read_pool_shutdown    (MsbDbReadPool     *self);
+gboolean          msb_db_read_pool_wait_closed (MsbDbReadPool     *self,
+                                                GTimeSpan          grace,
+                                                const MsbDbTarget *tidy_target);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbReadPool, msb_db_read_pool_unref)
 

@@ -18,7 +18,7 @@
 #include <sqlite3.h>
 
 #include "msb-db-bind.h"
-#include "msb-db-error.h"
+#include "msb-db-error-private.h"
 #include "msb-db-retry.h"
 #include "msb-db-rows-private.h"
 #include "msb-db-sqlite.h"
@@ -32,13 +32,18 @@
  * the file back to at most this size. */
 #define JOURNAL_SIZE_LIMIT (16 * 1024 * 1024)
 
-#define MAX_SQL_IN_MESSAGE 500
+/* Where, in the -shm file, every connection to the database holds a read
+ * lock for as long as it is open (SQLite's "dead man switch" byte, part of
+ * its cross-process locking protocol). */
+#define SHM_DMS_OFFSET 128
 
 typedef struct
 {
   char *sql;
   sqlite3_stmt *stmt;
   MsbDbColumns *columns;   /* of the last result; NULL before the first */
+  gboolean inserts;        /* an INSERT at the top level: has a row id */
+  gboolean sets_defer_fk;  /* PRAGMA defer_foreign_keys = ... */
   GList link;
 } CachedStatement;
 
@@ -62,9 +67,29 @@ typedef struct
   gint closing;                /* atomic: interrupt everything from now on */
   gboolean allow_control;      /* our own BEGIN/COMMIT/SAVEPOINT */
   char refusal[256];           /* why the authorizer said no */
+  gboolean saw_insert;         /* what the authorizer saw while preparing */
+  gboolean saw_defer_fk;
+
+  /* Our transaction, from BEGIN until COMMIT or ROLLBACK. SQLite ends it by
+   * itself when a statement fails in some ways (OR ROLLBACK, RAISE(ROLLBACK),
+   * an interrupted write, a full disk): `lost` then says why, and nothing
+   * more runs on the connection until the transaction is ended, so that no
+   * later statement of the unit commits on its own. */
+  gboolean tx_open;
+  GError *lost;
+  gboolean defer_fk_changed;   /* reset when the job that set it ends */
+
+  /* A write connection commits to the files it opened; once they are no
+   * longer the ones at the path, `broken` says so and nothing commits. */
+  gboolean wal_known;
+  dev_t wal_dev;
+  ino_t wal_ino;
+  GError *broken;
 } MsbDbSqliteConn;
 
 static const MsbDbBackendVTable sqlite_vtable;
+
+static void remember_wal (MsbDbSqliteConn *self);
 
 /* Result code names ---------------------------------------------------- */
 
@@ -148,10 +173,10 @@ set_sqlite_error (MsbDbSqliteConn  *self,
                   const char       *sql,
                   GError          **error)
 {
-  /* GError messages are UTF-8; SQLite echoes whatever bytes it was given. */
-  g_autofree char *message = g_utf8_make_valid (sqlite3_errmsg (self->db), -1);
-  g_autofree char *valid_sql = sql ? g_utf8_make_valid (sql, -1) : NULL;
-  g_autofree char *shown_sql = NULL;
+  /* GError messages are UTF-8, and of a sane size; SQLite echoes whatever
+   * bytes it was given, a whole string literal included. */
+  g_autofree char *message = msb_db_error_excerpt (sqlite3_errmsg (self->db));
+  g_autofree char *shown_sql = sql ? msb_db_error_excerpt (sql) : NULL;
 
   if ((code & 0xff) == SQLITE_INTERRUPT)
     {
@@ -171,25 +196,16 @@ set_sqlite_error (MsbDbSqliteConn  *self,
   if (self->refusal[0] != '\0')
     {
       g_free (message);
-      message = g_utf8_make_valid (self->refusal, -1);
+      message = msb_db_error_excerpt (self->refusal);
       code = SQLITE_AUTH;
     }
-  sql = valid_sql;
 
-  if (sql == NULL)
-    {
-      g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s]",
-                   message, result_code_name (code));
-      return;
-    }
-
-  if (g_utf8_strlen (sql, -1) > MAX_SQL_IN_MESSAGE)
-    {
-      g_autofree char *head = g_utf8_substring (sql, 0, MAX_SQL_IN_MESSAGE);
-      shown_sql = g_strconcat (head, "…", NULL);
-    }
-  g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s] in SQL: %s",
-               message, result_code_name (code), shown_sql ? shown_sql : sql);
+  if (shown_sql == NULL)
+    g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s]",
+                 message, result_code_name (code));
+  else
+    g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s] in SQL: %s",
+                 message, result_code_name (code), shown_sql);
 }
 
 /* The authorizer -------------------------------------------------------- */
@@ -265,6 +281,12 @@ authorize (void       *data,
       if (arg2 != NULL && is_protected_pragma (arg1))
         return refuse (self, "PRAGMA %s is set by MsbDb on every connection and cannot "
                        "be changed", arg1);
+      if (arg2 != NULL && g_ascii_strcasecmp (arg1, "defer_foreign_keys") == 0)
+        self->saw_defer_fk = TRUE;
+      return SQLITE_OK;
+    case SQLITE_INSERT:
+      if (trigger == NULL)
+        self->saw_insert = TRUE;
       return SQLITE_OK;
     case SQLITE_FUNCTION:
       for (gsize i = 0; arg2 != NULL && i < G_N_ELEMENTS (refused_functions); i++)
@@ -429,10 +451,13 @@ check_regular_file (const char  *path,
 {
   GStatBuf st;
 
+  g_autofree char *shown = NULL;
+
   if (g_stat (path, &st) != 0 || S_ISREG (st.st_mode))
     return TRUE;
+  shown = msb_db_error_excerpt (path);
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
-               "Could not open the database “%s”: it is %s, not a regular file", path,
+               "Could not open the database “%s”: it is %s, not a regular file", shown,
                S_ISDIR (st.st_mode) ? "a directory" :
                S_ISFIFO (st.st_mode) ? "a FIFO" :
                S_ISSOCK (st.st_mode) ? "a socket" : "a device");
@@ -448,6 +473,7 @@ create_owner_only (const char  *path,
 {
   int fd = g_open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   int saved_errno = errno;
+  g_autofree char *shown = NULL;
 
   if (fd >= 0)
     {
@@ -456,8 +482,9 @@ create_owner_only (const char  *path,
     }
   if (saved_errno == EEXIST)
     return TRUE;
+  shown = msb_db_error_excerpt (path);
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
-               "Could not create the database “%s”: %s", path, g_strerror (saved_errno));
+               "Could not create the database “%s”: %s", shown, g_strerror (saved_errno));
   return FALSE;
 }
 
@@ -479,6 +506,7 @@ msb_db_sqlite_open (const char              *path,
                     GError                 **error)
 {
   MsbDbSqliteConn *self;
+  g_autofree char *shown = NULL;
   int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   int rc;
 
@@ -504,25 +532,28 @@ msb_db_sqlite_open (const char              *path,
   g_queue_init (&self->lru);
 
   rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
+  shown = msb_db_error_excerpt (path);
   if (rc != SQLITE_OK)
     {
       if (self->db != NULL)
         g_set_error (error, MSB_DB_ERROR, error_code_for (rc),
-                     "Could not open the database “%s”: %s [%s]", path,
+                     "Could not open the database “%s”: %s [%s]", shown,
                      sqlite3_errmsg (self->db), result_code_name (sqlite3_extended_errcode (self->db)));
       else
         g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
-                     "Could not open the database “%s”: %s", path, sqlite3_errstr (rc));
+                     "Could not open the database “%s”: %s", shown, sqlite3_errstr (rc));
       msb_db_backend_close (&self->parent);
       return NULL;
     }
 
   if (!configure_connection_with_retry (self, settings, error))
     {
-      g_prefix_error (error, "Could not open the database “%s”: ", path);
+      g_prefix_error (error, "Could not open the database “%s”: ", shown);
       msb_db_backend_close (&self->parent);
       return NULL;
     }
+  if (mode == MSB_DB_CONN_READ_WRITE)
+    remember_wal (self);
   return &self->parent;
 }
 
@@ -561,6 +592,8 @@ prepare_statement (MsbDbSqliteConn  *self,
   int rc;
 
   self->refusal[0] = '\0';
+  self->saw_insert = FALSE;
+  self->saw_defer_fk = FALSE;
   rc = sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
   if (rc != SQLITE_OK)
     {
@@ -577,10 +610,12 @@ prepare_statement (MsbDbSqliteConn  *self,
     }
   if (tail != NULL && *skip_insignificant (tail) != '\0')
     {
+      g_autofree char *shown = msb_db_error_excerpt (sql);
+
       sqlite3_finalize (stmt);
       g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                    "The SQL text holds more than one statement; send them one at a "
-                   "time (in a transaction callback to make them atomic): %s", sql);
+                   "time (in a transaction callback to make them atomic): %s", shown);
       return NULL;
     }
   return stmt;
@@ -624,6 +659,8 @@ lookup_statement (MsbDbSqliteConn  *self,
   entry = g_new0 (CachedStatement, 1);
   entry->sql = g_strdup (sql);
   entry->stmt = stmt;
+  entry->inserts = self->saw_insert;
+  entry->sets_defer_fk = self->saw_defer_fk;
   entry->link.data = entry;
   g_hash_table_insert (self->cache, entry->sql, entry);
   g_queue_push_head_link (&self->lru, &entry->link);
@@ -734,9 +771,11 @@ step_to_rows (MsbDbSqliteConn  *self,
         append_column (rows, stmt, c);
       if (msb_db_rows_is_too_large (rows))
         {
+          g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
+
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                        "The result holds more than 4 GiB of text and blobs; read it in "
-                       "parts (LIMIT/OFFSET, substr()): %s", sqlite3_sql (stmt));
+                       "parts (LIMIT/OFFSET, substr()): %s", shown);
           return NULL;
         }
     }
@@ -747,12 +786,48 @@ step_to_rows (MsbDbSqliteConn  *self,
       return NULL;
     }
 
-  /* sqlite3_changes64() keeps the count of the last INSERT, UPDATE or
-   * DELETE: only trust it if this statement changed something. */
+  /* sqlite3_changes64() and sqlite3_last_insert_rowid() keep the values of
+   * the last statement that changed or inserted something, which may be
+   * another caller's: only trust them if this statement is the one. */
   if (sqlite3_total_changes64 (self->db) != total_before)
     changes = sqlite3_changes64 (self->db);
-  msb_db_rows_seal (rows, changes, sqlite3_last_insert_rowid (self->db));
+  msb_db_rows_seal (rows, changes,
+                    entry->inserts && changes > 0 ? sqlite3_last_insert_rowid (self->db) : 0);
   return g_steal_pointer (&rows);
+}
+
+/* TRUE if SQLite ended our transaction by itself (see `lost`). */
+static gboolean
+transaction_lost (MsbDbSqliteConn *self)
+{
+  return self->tx_open && sqlite3_get_autocommit (self->db);
+}
+
+/* A statement failed and took the transaction with it: remember why. */
+static void
+note_if_lost (MsbDbSqliteConn *self,
+              const GError    *cause)
+{
+  if (!transaction_lost (self) || self->lost != NULL)
+    return;
+  self->lost = g_error_new (cause->domain, cause->code,
+                            "The transaction was rolled back by SQLite when a statement "
+                            "failed, and nothing of it was committed: %s", cause->message);
+}
+
+static gboolean
+refuse_if_lost (MsbDbSqliteConn  *self,
+                GError          **error)
+{
+  if (!transaction_lost (self))
+    return FALSE;
+  if (self->lost != NULL)
+    g_propagate_error (error, g_error_copy (self->lost));
+  else
+    g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                         "The transaction was rolled back by SQLite, and nothing of it "
+                         "was committed");
+  return TRUE;
 }
 
 static MsbDbRows *
@@ -773,6 +848,8 @@ sqlite_execute (MsbDbBackendConn  *conn,
                            "The database is being closed");
       return NULL;
     }
+  if (refuse_if_lost (self, error))
+    return NULL;
 
   entry = lookup_statement (self, sql, error);
   if (entry == NULL)
@@ -781,22 +858,176 @@ sqlite_execute (MsbDbBackendConn  *conn,
 
   if (conn->mode == MSB_DB_CONN_READ_ONLY && !sqlite3_stmt_readonly (stmt) && !is_pragma (stmt))
     {
+      g_autofree char *shown = msb_db_error_excerpt (sql);
+
       g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
                    "This statement writes, and this connection only reads (use a "
-                   "write or a transaction): %s", sql);
+                   "write or a transaction): %s", shown);
       return NULL;
     }
 
   if (msb_db_bind_params (stmt, params, error))
     {
+      GError *local_error = NULL;
+
       self->cancellable = cancellable;
-      rows = step_to_rows (self, entry, error);
+      self->defer_fk_changed |= entry->sets_defer_fk;
+      rows = step_to_rows (self, entry, &local_error);
       self->cancellable = NULL;
+      if (rows == NULL)
+        {
+          note_if_lost (self, local_error);
+          g_propagate_error (error, local_error);
+        }
     }
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
   return rows;
 }
+
+/* The files a write commits to --------------------------------------- */
+
+/* In WAL mode SQLite happily keeps writing to a database file, or a -wal
+ * file, that was deleted or replaced under it: those writes would be
+ * reported committed and be lost. */
+static gboolean
+database_moved (MsbDbSqliteConn *self)
+{
+  int moved = 0;
+
+  return sqlite3_file_control (self->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+         moved;
+}
+
+/* Remembers which -wal file this connection writes to. SQLite never
+ * removes or replaces it while a connection is open. */
+static void
+remember_wal (MsbDbSqliteConn *self)
+{
+  GStatBuf st;
+
+  if (self->wal_known || g_stat (self->wal_path, &st) != 0)
+    return;
+  self->wal_known = TRUE;
+  self->wal_dev = st.st_dev;
+  self->wal_ino = st.st_ino;
+}
+
+static gboolean
+wal_replaced (MsbDbSqliteConn *self)
+{
+  GStatBuf st;
+
+  if (!self->wal_known)
+    return FALSE;
+  return g_stat (self->wal_path, &st) != 0 || st.st_dev != self->wal_dev ||
+         st.st_ino != self->wal_ino;
+}
+
+/* TRUE if another process holds a lock on the -shm file's dead man switch
+ * byte, which every connection holds while it is open. Read from
+ * /proc/locks: opening the -shm file ourselves to ask with F_GETLK would
+ * drop SQLite's own POSIX locks on it when we closed it. When it cannot
+ * be told, assume somebody does. */
+static gboolean
+others_have_database_open (MsbDbSqliteConn *self)
+{
+  g_autofree char *shm_path = g_strconcat (self->wal_path, NULL);
+  g_autofree char *locks = NULL;
+  g_auto(GStrv) lines = NULL;
+  GStatBuf st;
+  pid_t me = getpid ();
+
+  /* wal_path is "<db>-wal"; the -shm file sits beside it. */
+  strcpy (shm_path + strlen (shm_path) - 3, "shm");
+  if (g_stat (shm_path, &st) != 0 || !g_file_get_contents ("/proc/locks", &locks, NULL, NULL))
+    return TRUE;
+
+  lines = g_strsplit (locks, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      unsigned long long ino;
+      long long start;
+      char end[32];
+      int pid;
+
+      if (strstr (lines[i], "->") != NULL ||
+          sscanf (lines[i], "%*d: %*s %*s %*s %d %*x:%*x:%llu %lld %31s",
+                  &pid, &ino, &start, end) != 4)
+        continue;
+      if (ino != (unsigned long long) st.st_ino || pid == me)
+        continue;
+      if (start <= SHM_DMS_OFFSET &&
+          (g_str_equal (end, "EOF") || g_ascii_strtoll (end, NULL, 10) >= SHM_DMS_OFFSET))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The -wal file was deleted: what this connection committed since the last
+ * checkpoint is only in the deleted file. Copy it into the database file,
+ * if nobody else can have started a new log meanwhile. */
+static gboolean
+rescue_deleted_wal (MsbDbSqliteConn *self)
+{
+  if (others_have_database_open (self))
+    return FALSE;
+  /* TRUNCATE, not FULL: besides copying every page into the database file
+   * it resets the shared log index, so that the next connection reads the
+   * database file and does not look for those pages in a new, empty log. */
+  return sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK;
+}
+
+/* Before and after a COMMIT: are the files still the ones at the path?
+ * Once they are not, the connection stays broken. @committed: the check
+ * runs after a COMMIT that went to the old files. */
+static gboolean
+check_files (MsbDbSqliteConn  *self,
+             gboolean          committed,
+             GError          **error)
+{
+  g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
+
+  if (self->broken == NULL && database_moved (self))
+    self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                "The database file “%s” was deleted, renamed or replaced "
+                                "while open: nothing more can be written (close and open "
+                                "the pools again)", db_path);
+  else if (self->broken == NULL && wal_replaced (self))
+    {
+      gboolean rescued;
+
+      /* The checkpoint cannot run inside our transaction; what it held was
+       * not committed, and will not be. */
+      if (!committed)
+        {
+          self->allow_control = TRUE;
+          sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+          self->allow_control = FALSE;
+        }
+      rescued = rescue_deleted_wal (self);
+      self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                  "The -wal file of “%s” was deleted or replaced while the "
+                                  "database was open: nothing more can be written (close "
+                                  "and open the pools again). %s", db_path,
+                                  rescued ? "Every write acknowledged before was saved into "
+                                            "the database file."
+                                          : "Another process had the database open: writes "
+                                            "acknowledged since the last checkpoint may be lost.");
+    }
+  if (self->broken == NULL)
+    return TRUE;
+
+  if (committed)
+    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                 "The transaction was committed to a file that is no longer the database "
+                 "at the path: it is not in the database. %s", self->broken->message);
+  else
+    g_propagate_error (error, g_error_copy (self->broken));
+  return FALSE;
+}
+
+/* Transaction control ----------------------------------------------------- */
 
 static const char * const control_sql[] = {
   [MSB_DB_TX_BEGIN] = "BEGIN",
@@ -808,21 +1039,53 @@ static const char * const control_sql[] = {
   [MSB_DB_TX_ROLLBACK_TO] = "ROLLBACK TO msb_db_job",
 };
 
-/* In WAL mode SQLite happily keeps writing to a database file that was
- * deleted or replaced under it: those writes would be reported committed
- * and then be lost. Check before every write transaction. */
-static gboolean
-check_not_moved (MsbDbSqliteConn  *self,
-                 GError          **error)
+static int
+step_control (MsbDbSqliteConn *self,
+              sqlite3_stmt   **cached,
+              const char      *sql)
 {
-  int moved = 0;
+  int rc = SQLITE_OK;
 
-  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+  self->allow_control = TRUE;
+  if (*cached == NULL)
+    rc = sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, cached, NULL);
+  if (rc == SQLITE_OK)
+    {
+      rc = sqlite3_step (*cached);
+      rc = rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode (self->db);
+      sqlite3_reset (*cached);
+    }
+  self->allow_control = FALSE;
+  return rc;
+}
+
+/* A write leaves no foreign key violated, deferred ones included: checked
+ * when the job ends (its savepoint is released), not at COMMIT, where it
+ * would fail every job of the batch. */
+static gboolean
+check_deferred_constraints (MsbDbSqliteConn  *self,
+                            GError          **error)
+{
+  int current = 0, highest = 0;
+
+  sqlite3_db_status (self->db, SQLITE_DBSTATUS_DEFERRED_FKS, &current, &highest, FALSE);
+  if (current == 0)
     return TRUE;
-  g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                       "The database file was deleted, renamed or replaced while open; "
-                       "nothing was written (close and open the pools again)");
+  g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CONSTRAINT,
+                       "FOREIGN KEY constraint failed [SQLITE_CONSTRAINT_FOREIGNKEY]: the "
+                       "write leaves a deferred foreign key violated");
   return FALSE;
+}
+
+/* A job's `PRAGMA defer_foreign_keys` ends with the job, as it would end
+ * with its transaction if it ran alone. */
+static void
+end_job_settings (MsbDbSqliteConn *self)
+{
+  if (!self->defer_fk_changed)
+    return;
+  self->defer_fk_changed = FALSE;
+  sqlite3_exec (self->db, "PRAGMA defer_foreign_keys = OFF", NULL, NULL, NULL);
 }
 
 static gboolean
@@ -833,33 +1096,52 @@ sqlite_control (MsbDbBackendConn  *conn,
   MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
   int rc;
 
-  /* Rolling back when nothing is open is not an error worth reporting. */
   if (op == MSB_DB_TX_ROLLBACK && sqlite3_get_autocommit (self->db))
-    return TRUE;
-  if (op == MSB_DB_TX_BEGIN_IMMEDIATE && !check_not_moved (self, error))
+    {
+      /* Nothing open (or SQLite rolled it back already): nothing to report. */
+      self->tx_open = FALSE;
+      self->defer_fk_changed = FALSE;
+      g_clear_error (&self->lost);
+      return TRUE;
+    }
+  if (op != MSB_DB_TX_ROLLBACK && refuse_if_lost (self, error))
+    return FALSE;
+  if (op == MSB_DB_TX_BEGIN_IMMEDIATE && self->broken != NULL)
+    return check_files (self, FALSE, error);
+  if (op == MSB_DB_TX_RELEASE && !check_deferred_constraints (self, error))
+    return FALSE;
+  if (op == MSB_DB_TX_COMMIT && !check_files (self, FALSE, error))
     return FALSE;
 
-  self->allow_control = TRUE;
-  if (self->control[op] == NULL)
-    rc = sqlite3_prepare_v3 (self->db, control_sql[op], -1, SQLITE_PREPARE_PERSISTENT,
-                             &self->control[op], NULL);
-  else
-    rc = SQLITE_OK;
-  if (rc == SQLITE_OK)
-    {
-      rc = sqlite3_step (self->control[op]);
-      if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-      else
-        rc = sqlite3_extended_errcode (self->db);
-      sqlite3_reset (self->control[op]);
-    }
-  self->allow_control = FALSE;
-
+  rc = step_control (self, &self->control[op], control_sql[op]);
   if (rc != SQLITE_OK)
     {
       set_sqlite_error (self, rc, control_sql[op], error);
       return FALSE;
+    }
+
+  switch (op)
+    {
+    case MSB_DB_TX_BEGIN:
+    case MSB_DB_TX_BEGIN_IMMEDIATE:
+      self->tx_open = TRUE;
+      break;
+    case MSB_DB_TX_COMMIT:
+    case MSB_DB_TX_ROLLBACK:
+      self->tx_open = FALSE;
+      self->defer_fk_changed = FALSE;
+      if (op == MSB_DB_TX_COMMIT)
+        {
+          remember_wal (self);
+          return check_files (self, TRUE, error);
+        }
+      break;
+    case MSB_DB_TX_RELEASE:
+    case MSB_DB_TX_ROLLBACK_TO:
+      end_job_settings (self);
+      break;
+    case MSB_DB_TX_SAVEPOINT:
+      break;
     }
   return TRUE;
 }
@@ -942,6 +1224,8 @@ sqlite_close (MsbDbBackendConn *conn)
   g_hash_table_destroy (self->cache);
   for (gsize i = 0; i < G_N_ELEMENTS (self->control); i++)
     sqlite3_finalize (self->control[i]);
+  g_clear_error (&self->lost);
+  g_clear_error (&self->broken);
   if (self->db != NULL && sqlite3_close (self->db) != SQLITE_OK)
     g_warning ("Could not close a database connection: %s", sqlite3_errmsg (self->db));
   g_free (self->wal_path);

@@ -29,6 +29,9 @@ G_BEGIN_DECLS
  *   or more queued jobs (group commit)
  * @checkpoints: WAL checkpoints run by the writer thread
  * @wal_bytes: size of the `-wal` file in bytes, as last seen by the writer
+ * @checkpoints_blocked: times a checkpoint could not restart the log because
+ *   a reader (of this process or another) still used an old snapshot; the
+ *   log then grows until that reader ends, and nobody else waits for it
  *
  * A copy of the counters of an [class@MsbDb.Pools], taken by
  * [method@MsbDb.Pools.get_stats]. Counters only grow; compare two copies to
@@ -45,6 +48,7 @@ typedef struct {
   guint64 write_batches;
   guint64 checkpoints;
   guint64 wal_bytes;
+  guint64 checkpoints_blocked;
 } MsbDbStats;
 
 GType       msb_db_stats_get_type (void) G_GNUC_CONST;

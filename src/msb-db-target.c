@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "msb-db-error.h"
+#include "msb-db-error-private.h"
 #include "msb-db-target.h"
 
 #define SQLITE_SCHEME "sqlite://"
@@ -31,6 +31,7 @@ msb_db_target_parse (const char  *text,
                      GError     **error)
 {
   g_autoptr(MsbDbTarget) target = g_new0 (MsbDbTarget, 1);
+  g_autofree char *shown = NULL;
   gsize scheme_len;
 
   if (text == NULL || *text == '\0')
@@ -40,13 +41,29 @@ msb_db_target_parse (const char  *text,
       return NULL;
     }
 
+  shown = msb_db_error_excerpt (text);
+
   /* An in-memory database is private to one connection: a pool of them
    * would be as many unrelated databases. */
   if (g_str_equal (text, ":memory:") || g_str_has_prefix (text, "file::memory:"))
     {
       g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                    "“%s” is not a supported database target: an in-memory database "
-                   "cannot be shared by the connections of a pool; use a file", text);
+                   "cannot be shared by the connections of a pool; use a file", shown);
+      return NULL;
+    }
+
+  /* SQLite reads names that start with "file:" as URIs, whose parameters
+   * (immutable, mode=memory, nolock, vfs, ...) would undo the settings every
+   * connection gets, and whose path is not the one checked here. A file
+   * whose name really starts so is reachable as ./file:... */
+  if (g_ascii_strncasecmp (text, "file:", 5) == 0)
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                   "“%s” is not a supported database target: file: URIs are not "
+                   "accepted (their parameters would change how the database is "
+                   "opened); pass the file path, or sqlite:///absolute/path "
+                   "(a file whose name starts with “file:” is ./file:…)", shown);
       return NULL;
     }
 
@@ -68,13 +85,23 @@ msb_db_target_parse (const char  *text,
   if (g_ascii_strncasecmp (text, SQLITE_SCHEME, strlen (SQLITE_SCHEME)) == 0)
     g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                  "“%s” is not a supported database target: sqlite:// takes an "
-                 "absolute path, as in sqlite:///var/lib/app/data.db", text);
+                 "absolute path, as in sqlite:///var/lib/app/data.db", shown);
   else
     g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                  "“%s” is not a supported database target: the “%.*s” scheme is "
                  "not supported (use a file path or sqlite:///absolute/path)",
-                 text, (int) scheme_len, text);
+                 shown, (int) scheme_len, text);
   return NULL;
+}
+
+MsbDbTarget *
+msb_db_target_copy (const MsbDbTarget *target)
+{
+  MsbDbTarget *copy = g_new0 (MsbDbTarget, 1);
+
+  copy->kind = target->kind;
+  copy->path = g_strdup (target->path);
+  return copy;
 }
 
 void

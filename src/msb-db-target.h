@@ -21,6 +21,7 @@ typedef struct {
 
 MsbDbTarget *msb_db_target_parse (const char   *text,
                                   GError      **error);
+MsbDbTarget *msb_db_target_copy  (const MsbDbTarget *target);
 void         msb_db_target_free  (MsbDbTarget  *target);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbTarget, msb_db_target_free)

@@ -24,22 +24,28 @@
  * never restarts, so with readers always active it grows without bound.
  * Instead, after a batch that left the log at CHECKPOINT_FRAMES pages or
  * more, the writer runs a RESTART checkpoint that waits for readers of
- * older snapshots to finish (readers that start once the log is fully
- * copied read the database file and do not stand in the way), at most
- * CHECKPOINT_WAIT. Readers in a tight loop can still beat its lock
- * attempts; so if that fails, the next attempt, right away, holds this
- * process's new reads while it waits for the running ones to finish. That
- * wait starts at CHECKPOINT_GATED_WAIT and doubles with every failed
- * checkpoint in a row, at most CHECKPOINT_GATED_DOUBLINGS times: readers
- * whose queries are slow (big scans, a loaded machine) delay new reads a
- * little longer rather than let the log grow. If both fail the writer tries again
- * no sooner than CHECKPOINT_RETRY later.
+ * older snapshots to finish, at most CHECKPOINT_WAIT (readers that start
+ * once the log is fully copied read the database file and do not stand in
+ * the way). Readers in a tight loop can still beat its lock attempts; so
+ * if that fails, the next attempt holds this process's new reads while it
+ * waits, at most CHECKPOINT_GATED_WAIT, for the running ones to finish.
+ *
+ * A reader that holds a snapshot for long (a long query, a slow snapshot
+ * callback, a reader in another process) cannot be helped: the log cannot
+ * restart before it ends. Holding everybody else's reads for it would only
+ * stall them. So the reads are not held when one of this process's reads
+ * has already run longer than the gated wait; and after a gated attempt
+ * failed anyway (the reader is in another process), the next one waits
+ * GATE_BACKOFF, doubling up to GATE_BACKOFF_MAX while it keeps failing.
+ * Meanwhile the writer retries the plain checkpoint every CHECKPOINT_RETRY;
+ * the log grows until the reader ends (counted in checkpoints_blocked).
  * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
-#define CHECKPOINT_WAIT (100 * G_TIME_SPAN_MILLISECOND)
+#define CHECKPOINT_WAIT (10 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_DOUBLINGS 5   /* up to 640 ms */
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
+#define GATE_BACKOFF (250 * G_TIME_SPAN_MILLISECOND)
+#define GATE_BACKOFF_MAX (8 * G_TIME_SPAN_SECOND)
 #define WAL_SIZE_SAMPLE_INTERVAL (100 * G_TIME_SPAN_MILLISECOND)
 
 struct _MsbDbWriter
@@ -60,7 +66,8 @@ struct _MsbDbWriter
   gboolean accepting;
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
-  guint failed_checkpoints;   /* in a row */
+  gint64 next_gate;           /* no gated attempt before this */
+  GTimeSpan gate_backoff;     /* after a gated attempt failed */
   gint64 last_wal_sample;
 };
 
@@ -131,36 +138,57 @@ run_job (MsbDbWriter *self,
 
 typedef enum {
   JOB_DONE,           /* the job succeeded or failed on its own */
+  JOB_LOST_BATCH,     /* the job failed and SQLite rolled back the whole
+                       * transaction with it: the job fails alone, the
+                       * others must run again */
   BATCH_FAILED,       /* the whole transaction must be rolled back */
 } JobOutcome;
 
-/* Runs @job inside its own savepoint. A failing job is rolled back to the
- * savepoint and keeps its error; busy, or a transaction that SQLite itself
- * rolled back (I/O error, disk full), fails the whole batch. */
+/* After a job failed: the job keeps its error and the batch goes on without
+ * it, unless busy (retry everything) or SQLite ended the transaction. */
+static JobOutcome
+undo_failed_job (MsbDbWriter  *self,
+                 MsbDbJob     *job,
+                 GError      **batch_error)
+{
+  if (g_error_matches (job->error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+    {
+      g_propagate_error (batch_error, g_error_copy (job->error));
+      return BATCH_FAILED;
+    }
+  if (!msb_db_backend_in_transaction (self->conn))
+    return JOB_LOST_BATCH;
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK_TO, batch_error) ||
+      !msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, batch_error))
+    return BATCH_FAILED;
+  return JOB_DONE;
+}
+
+/* Runs @job inside its own savepoint. A job that fails, or that leaves a
+ * deferred constraint violated (the backend refuses to release its
+ * savepoint then), is rolled back to the savepoint and keeps its error. */
 static JobOutcome
 run_job_in_savepoint (MsbDbWriter  *self,
                       MsbDbJob     *job,
                       GError      **batch_error)
 {
+  GError *release_error = NULL;
+
   msb_db_job_reset_outcome (job);
 
   if (!msb_db_backend_control (self->conn, MSB_DB_TX_SAVEPOINT, batch_error))
     return BATCH_FAILED;
 
   if (run_job (self, job))
-    return msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, batch_error) ? JOB_DONE : BATCH_FAILED;
-
-  if (g_error_matches (job->error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY) ||
-      !msb_db_backend_in_transaction (self->conn))
     {
-      g_propagate_error (batch_error, g_error_copy (job->error));
-      return BATCH_FAILED;
+      if (msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, &release_error))
+        return JOB_DONE;
+      /* A body that said TRUE after SQLite rolled its transaction back,
+       * or a deferred violation: the job fails after all. */
+      g_clear_object (&job->rows);
+      msb_db_job_take_error (job, release_error);
     }
-
-  if (!msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK_TO, batch_error) ||
-      !msb_db_backend_control (self->conn, MSB_DB_TX_RELEASE, batch_error))
-    return BATCH_FAILED;
-  return JOB_DONE;
+  return undo_failed_job (self, job, batch_error);
 }
 
 /* Claiming from the queue ----------------------------------------------- */
@@ -240,10 +268,33 @@ batch_may_grow (GPtrArray *batch,
          g_get_monotonic_time () - started < MAX_BATCH_TIME;
 }
 
+typedef enum {
+  BATCH_COMMITTED,
+  BATCH_RETRY_WITHOUT,   /* a job lost the transaction and left the batch */
+  BATCH_NOT_COMMITTED,
+} BatchOutcome;
+
+/* The job at @index failed and SQLite rolled back the whole transaction
+ * with it. Nothing of the batch was committed: the job reports its own
+ * error and leaves; the others did nothing wrong and will run again. */
+static void
+drop_job_that_lost_batch (MsbDbWriter *self,
+                          GPtrArray   *batch,
+                          guint        index)
+{
+  MsbDbJob *job = g_ptr_array_index (batch, index);
+
+  msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
+  g_debug ("A write failed and took its transaction with it; %u other job(s) run again: %s",
+           batch->len - 1, job->error->message);
+  msb_db_job_complete (job);
+  g_ptr_array_remove_index (batch, index);
+}
+
 /* One attempt at the batch: BEGIN IMMEDIATE, every job in its savepoint,
  * COMMIT. On the first attempt the batch takes in jobs that are already
  * queued; a retry runs exactly the same jobs again. */
-static gboolean
+static BatchOutcome
 run_batch_once (MsbDbWriter  *self,
                 GPtrArray    *batch,
                 gboolean      may_grow,
@@ -253,7 +304,7 @@ run_batch_once (MsbDbWriter  *self,
   gint64 started = g_get_monotonic_time ();
 
   if (!msb_db_backend_control (self->conn, MSB_DB_TX_BEGIN_IMMEDIATE, error))
-    return FALSE;
+    return BATCH_NOT_COMMITTED;
 
   for (guint i = 0; ; i++)
     {
@@ -267,19 +318,25 @@ run_batch_once (MsbDbWriter  *self,
             break;
           g_ptr_array_add (batch, next);
         }
-      if (run_job_in_savepoint (self, g_ptr_array_index (batch, i), error) == BATCH_FAILED)
+      switch (run_job_in_savepoint (self, g_ptr_array_index (batch, i), error))
         {
+        case JOB_DONE:
+          break;
+        case JOB_LOST_BATCH:
+          drop_job_that_lost_batch (self, batch, i);
+          return BATCH_RETRY_WITHOUT;
+        case BATCH_FAILED:
           msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
-          return FALSE;
+          return BATCH_NOT_COMMITTED;
         }
     }
 
   if (!msb_db_backend_control (self->conn, MSB_DB_TX_COMMIT, error))
     {
       msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
-      return FALSE;
+      return BATCH_NOT_COMMITTED;
     }
-  return TRUE;
+  return BATCH_COMMITTED;
 }
 
 static void
@@ -338,16 +395,28 @@ run_batch (MsbDbWriter *self,
            GPtrArray   *batch,
            gboolean    *stopping)
 {
-  for (guint attempt = 0; ; attempt++)
+  gboolean may_grow = TRUE;
+  guint attempt = 0;
+
+  while (batch->len > 0)
     {
       g_autoptr(GError) error = NULL;
       GTimeSpan delay;
 
-      if (run_batch_once (self, batch, attempt == 0, stopping, &error))
+      switch (run_batch_once (self, batch, may_grow, stopping, &error))
         {
+        case BATCH_COMMITTED:
           report_committed (self, batch);
           return;
+        case BATCH_RETRY_WITHOUT:
+          /* Not busy: run the innocent jobs again at once. */
+          may_grow = FALSE;
+          drop_cancelled_jobs (batch);
+          continue;
+        case BATCH_NOT_COMMITTED:
+          break;
         }
+      may_grow = FALSE;
       if (!msb_db_retry_should_retry (&self->policy, attempt, error))
         {
           if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
@@ -361,8 +430,7 @@ run_batch (MsbDbWriter *self,
                error->message, batch->len, delay / 1000);
       g_usleep (delay);
       drop_cancelled_jobs (batch);
-      if (batch->len == 0)
-        return;
+      attempt++;
     }
 }
 
@@ -383,21 +451,36 @@ sample_wal_size (MsbDbWriter *self,
 static gboolean
 try_checkpoint (MsbDbWriter          *self,
                 MsbDbCheckpointMode   mode,
-                gboolean              hold_readers,
                 GError              **error)
 {
-  gboolean gated = hold_readers && self->gate != NULL;
-  GTimeSpan wait = CHECKPOINT_WAIT;
+  return msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_WAIT, error);
+}
+
+/* The second attempt, with this process's new reads held, if that may
+ * help: not while a gated attempt failed recently, nor when a running read
+ * is already a long one (the gate declines then). */
+static gboolean
+try_gated_checkpoint (MsbDbWriter          *self,
+                      MsbDbCheckpointMode   mode,
+                      GError              **error)
+{
+  gint64 now = g_get_monotonic_time ();
   gboolean ok;
 
-  if (gated)
+  if (self->gate == NULL || now < self->next_gate)
+    return FALSE;
+  if (!self->gate (self->gate_data, TRUE, CHECKPOINT_GATED_WAIT))
+    return FALSE;
+  ok = msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_GATED_WAIT, error);
+  self->gate (self->gate_data, FALSE, 0);
+
+  if (ok)
+    self->gate_backoff = 0;
+  else
     {
-      wait = CHECKPOINT_GATED_WAIT << MIN (self->failed_checkpoints, CHECKPOINT_GATED_DOUBLINGS);
-      self->gate (self->gate_data, TRUE);
+      self->gate_backoff = CLAMP (self->gate_backoff * 2, GATE_BACKOFF, GATE_BACKOFF_MAX);
+      self->next_gate = g_get_monotonic_time () + self->gate_backoff;
     }
-  ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
-  if (gated)
-    self->gate (self->gate_data, FALSE);
   return ok;
 }
 
@@ -406,24 +489,24 @@ checkpoint (MsbDbWriter         *self,
             MsbDbCheckpointMode  mode)
 {
   g_autoptr(GError) error = NULL;
-  gboolean ok = try_checkpoint (self, mode, FALSE, &error);
+  gboolean ok = try_checkpoint (self, mode, &error);
 
   if (!ok && mode != MSB_DB_CHECKPOINT_PASSIVE)
     {
       g_clear_error (&error);
-      ok = try_checkpoint (self, mode, TRUE, &error);
+      ok = try_gated_checkpoint (self, mode, &error);
     }
 
   if (ok)
     {
       MSB_DB_COUNT (self->counters, checkpoints);
       self->next_checkpoint = 0;
-      self->failed_checkpoints = 0;
     }
   else
     {
-      g_debug ("Checkpoint did not complete: %s", error->message);
-      self->failed_checkpoints++;
+      g_debug ("Checkpoint could not restart the log: %s",
+               error ? error->message : "a reader holds an old snapshot");
+      MSB_DB_COUNT (self->counters, checkpoints_blocked);
       self->next_checkpoint = g_get_monotonic_time () + CHECKPOINT_RETRY;
     }
   sample_wal_size (self, TRUE);
@@ -565,26 +648,37 @@ msb_db_writer_submit (MsbDbWriter  *self,
   return TRUE;
 }
 
-/* Stops accepting jobs, lets the queued ones run, and waits for the thread
- * to close its connection and exit. Called from the writer thread itself
- * (the last reference to the pools dropped there), it cannot wait for
- * itself: the thread finishes on its own. */
+/* Stops accepting jobs; the ones queued so far still run. Does not wait;
+ * see msb_db_writer_join(). */
 void
-msb_db_writer_stop (MsbDbWriter *self)
+msb_db_writer_shutdown (MsbDbWriter *self)
+{
+  g_mutex_lock (&self->lock);
+  self->accepting = FALSE;
+  g_mutex_unlock (&self->lock);
+}
+
+/* After msb_db_writer_shutdown(): lets the thread finish the queued jobs,
+ * fold the log back and close its connection, and waits for it. The
+ * connection closes only now, so that the caller can close every other
+ * connection first: the last one to close removes the -wal and -shm files.
+ * Called from the writer thread itself (the last reference to the pools
+ * dropped there), it cannot wait for itself: the thread finishes on its
+ * own. */
+void
+msb_db_writer_join (MsbDbWriter *self)
 {
   GThread *thread;
 
   g_mutex_lock (&self->lock);
-  if (!self->accepting)
-    {
-      g_mutex_unlock (&self->lock);
-      return;
-    }
-  self->accepting = FALSE;
-  g_async_queue_push (self->queue, msb_db_job_new (MSB_DB_JOB_STOP, NULL, 0));
+  g_assert (!self->accepting);
   thread = g_steal_pointer (&self->thread);
+  if (thread != NULL)
+    g_async_queue_push (self->queue, msb_db_job_new (MSB_DB_JOB_STOP, NULL, 0));
   g_mutex_unlock (&self->lock);
 
+  if (thread == NULL)
+    return;
   if (thread == g_thread_self ())
     g_thread_unref (thread);
   else

@@ -14,9 +14,12 @@ G_BEGIN_DECLS
 typedef struct _MsbDbWriter MsbDbWriter;
 
 /* Asks this process's readers to pause (@hold TRUE) or resume, around a
- * checkpoint that needs the log free of readers. */
-typedef void (*MsbDbReaderGate) (gpointer data,
-                                 gboolean hold);
+ * checkpoint that needs the log free of readers. Pausing returns FALSE,
+ * and does not pause, when a running read has already run for @patience:
+ * it would not end soon enough to make the pause worth it. */
+typedef gboolean (*MsbDbReaderGate) (gpointer  data,
+                                     gboolean  hold,
+                                     GTimeSpan patience);
 
 MsbDbWriter *msb_db_writer_new    (MsbDbBackendConn       *conn,
                                    MsbDbCounters          *counters,
@@ -29,7 +32,8 @@ MsbDbWriter *msb_db_writer_new    (MsbDbBackendConn       *conn,
 gboolean     msb_db_writer_submit (MsbDbWriter            *self,
                                    MsbDbJob               *job,
                                    GError                **error);
-void         msb_db_writer_stop   (MsbDbWriter            *self);
+void         msb_db_writer_shutdown (MsbDbWriter          *self);
+void         msb_db_writer_join     (MsbDbWriter          *self);
 void         msb_db_writer_unref  (MsbDbWriter            *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbWriter, msb_db_writer_unref)

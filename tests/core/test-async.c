@@ -830,6 +830,76 @@ test_main_loop_chain (Fixture       *fx,
   g_free (c.path);
 }
 
+/* ---- a blocking call from a notify ------------------------------------- */
+
+/* The destroy notify of an async transaction or snapshot runs on the
+ * thread that ran the body; a blocking call of the same pools made from it
+ * would wait for that very thread (with one read connection, forever). It
+ * fails at once, as from inside the body. */
+typedef struct {
+  MsbDbPools *pools;
+  gboolean snapshot;
+  GError *error;
+  gboolean returned;
+  gint64 took;
+} NotifyCall;
+
+static gboolean
+empty_body (MsbDbConnection  *connection,
+            gpointer          user_data,
+            GError          **error)
+{
+  return TRUE;
+}
+
+static void
+notify_makes_blocking_call (gpointer data)
+{
+  NotifyCall *c = data;
+  gint64 start = g_get_monotonic_time ();
+  g_autoptr(MsbDbRows) rows = NULL;
+
+  if (c->snapshot)
+    c->returned = msb_db_pools_snapshot (c->pools, empty_body, NULL, NULL, &c->error);
+  else
+    c->returned = (rows = msb_db_pools_write (c->pools, "INSERT INTO t(v) VALUES ('notify')",
+                                              NULL, NULL, &c->error)) != NULL;
+  c->took = g_get_monotonic_time () - start;
+}
+
+static void
+test_notify_blocking_call (Fixture       *fx,
+                           gconstpointer  data)
+{
+  gboolean snapshot = GPOINTER_TO_INT (data);
+  g_autoptr(MsbDbPools) pools = test_open (fx->path, 1, 0, 0);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  NotifyCall call = { pools, snapshot, NULL, FALSE, 0 };
+
+  if (snapshot)
+    msb_db_pools_snapshot_async (pools, empty_body, &call, notify_makes_blocking_call, NULL,
+                                 test_async_result_cb, &result);
+  else
+    msb_db_pools_transaction_async (pools, empty_body, &call, notify_makes_blocking_call, NULL,
+                                    test_async_result_cb, &result);
+  test_wait_result (&result, 60);
+  if (snapshot)
+    g_assert_true (msb_db_pools_snapshot_finish (pools, result, &error));
+  else
+    g_assert_true (msb_db_pools_transaction_finish (pools, result, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (call.returned);
+  assert_msb_error (call.error, MSB_DB_ERROR_FAILED);
+  assert_message_contains (call.error, "callback");
+  /* At once, not after the connect timeout (30 s by default). */
+  g_assert_cmpint (call.took, <, 10 * G_TIME_SPAN_SECOND);
+  g_assert_cmpint (test_read_int (pools, "SELECT count(*) FROM t WHERE v = 'notify'"), ==, 0);
+  g_clear_error (&call.error);
+  g_assert_true (msb_db_pools_close (pools, NULL, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -847,6 +917,8 @@ main (int argc, char **argv)
   ADD ("notify/transaction", test_notify, GINT_TO_POINTER (FALSE));
   ADD ("notify/snapshot", test_notify, GINT_TO_POINTER (TRUE));
   ADD ("notify/closed", test_notify_closed, NULL);
+  ADD ("notify/blocking-call/transaction", test_notify_blocking_call, GINT_TO_POINTER (FALSE));
+  ADD ("notify/blocking-call/snapshot", test_notify_blocking_call, GINT_TO_POINTER (TRUE));
   ADD ("results-and-errors", test_results_and_errors, NULL);
   ADD ("batch-isolates-failures", test_batch_isolates_failures, NULL);
   ADD ("many-in-flight", test_many_in_flight, NULL);

@@ -747,6 +747,105 @@ test_close_no_leak (Fixture       *fx,
   g_thread_pool_set_max_unused_threads (2);
 }
 
+/* ---- close_async() refuses what comes after it ------------------------- */
+
+/* close_async() stops accepting calls when it is called: writes queued
+ * before it finish and report, writes queued after it on the same thread,
+ * before the close thread even started, fail with CLOSED and never run. */
+static void
+test_close_async_refuses_later_calls (Fixture       *fx,
+                                      gconstpointer  data)
+{
+  const guint n_before = 3000, n_after = 100;
+
+  for (guint round = 0; round < 5; round++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/round%u.db", fx->dir, round);
+      g_autoptr(MsbDbPools) pools = test_open (path, 0, 0, 0);
+      g_autoptr(GAsyncResult) close_result = NULL;
+      g_autoptr(GError) error = NULL;
+      QueuedData before = { 0 }, after = { 0 };
+
+      test_write_ok (pools, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)", NULL);
+      before.per_write = g_new0 (guint, n_before);
+      after.per_write = g_new0 (guint, n_after);
+      for (guint i = 0; i < n_before; i++)
+        {
+          QueuedItem *item = g_new0 (QueuedItem, 1);
+
+          *item = (QueuedItem) { &before, i };
+          msb_db_pools_write_async (pools, "INSERT INTO t(v) VALUES ('before')", NULL, NULL,
+                                    queued_cb, item);
+        }
+      msb_db_pools_close_async (pools, NULL, test_async_result_cb, &close_result);
+      g_assert_true (msb_db_pools_is_closed (pools));
+      for (guint i = 0; i < n_after; i++)
+        {
+          QueuedItem *item = g_new0 (QueuedItem, 1);
+
+          *item = (QueuedItem) { &after, i };
+          msb_db_pools_write_async (pools, "INSERT INTO t(v) VALUES ('after')", NULL, NULL,
+                                    queued_cb, item);
+        }
+
+      test_wait_result (&close_result, 120);
+      g_assert_true (msb_db_pools_close_finish (pools, close_result, &error));
+      g_assert_no_error (error);
+      test_wait_count (&before.done, n_before, 120);
+      test_wait_count (&after.done, n_after, 120);
+
+      g_assert_cmpuint (before.ok, ==, n_before);
+      g_assert_cmpuint (after.ok, ==, 0);
+      g_assert_cmpuint (after.closed, ==, n_after);
+      g_assert_cmpint (raw_int (path, "SELECT count(*) FROM t WHERE v = 'after'"), ==, 0);
+      g_assert_cmpint (raw_int (path, "SELECT count(*) FROM t WHERE v = 'before'"), ==, n_before);
+      g_free (before.per_write);
+      g_free (after.per_write);
+    }
+}
+
+/* ---- a snapshot body that outlives close ------------------------------- */
+
+static gboolean
+slow_snapshot_cb (MsbDbConnection  *connection,
+                  gpointer          user_data,
+                  GError          **error)
+{
+  Gate *gate = user_data;
+
+  gate_enter_and_wait (gate);
+  return TRUE;
+}
+
+/* close() does not wait for user code forever, and says nothing alarming
+ * about it (a warning would fail this test); once the body returns and the
+ * pools are gone, no -wal or -shm file is left behind. */
+static void
+test_snapshot_outlives_close (Fixture       *fx,
+                              gconstpointer  data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_init (&gate);
+  test_write_ok (fx->pools, "INSERT INTO t(v) VALUES ('x')", NULL);
+  msb_db_pools_snapshot_async (fx->pools, slow_snapshot_cb, &gate, NULL, NULL,
+                               test_async_result_cb, &result);
+  g_assert_true (gate_wait_entered (&gate, 10 * G_TIME_SPAN_SECOND));
+
+  g_assert_true (msb_db_pools_close (fx->pools, NULL, &error));
+  g_assert_no_error (error);
+  gate_release (&gate);
+  test_wait_result (&result, 30);
+  g_assert_true (msb_db_pools_snapshot_finish (fx->pools, result, &error));
+  g_clear_object (&result);
+  g_clear_object (&fx->pools);
+  g_assert_true (test_wait_files_gone (fx->path, 10 * G_TIME_SPAN_SECOND));
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, 1);
+  gate_clear (&gate);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -768,6 +867,8 @@ main (int argc, char **argv)
   ADD ("unref-with-queued-writes", test_unref_with_queued_writes, NULL);
   ADD ("dispose-no-leak", test_dispose_no_leak, NULL);
   ADD ("close-no-leak", test_close_no_leak, NULL);
+  ADD ("close-async-refuses-later-calls", test_close_async_refuses_later_calls, NULL);
+  ADD ("snapshot-outlives-close", test_snapshot_outlives_close, NULL);
 
   return g_test_run ();
 }

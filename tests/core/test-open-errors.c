@@ -376,6 +376,109 @@ test_concurrent_create (Fixture       *fx,
     }
 }
 
+/* `file:` names are URIs to SQLite: they are refused, so that every check
+ * applies to what SQLite opens and no URI parameter changes the settings.
+ * A file whose name starts with "file:" is still reachable as ./file:... */
+static gboolean
+dir_has_entry_with_prefix (const char *path,
+                           const char *prefix)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  gboolean found = FALSE;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    found |= g_str_has_prefix (name, prefix);
+  g_dir_close (dir);
+  return found;
+}
+
+static void
+test_file_uri (Fixture       *fx,
+               gconstpointer  data)
+{
+  g_autofree char *fifo = g_build_filename (fx->dir, "fifo", NULL);
+  g_autofree char *fifo_uri = g_strconcat ("file:", fifo, NULL);
+  g_autofree char *immutable = g_strdup_printf ("file:%s?immutable=1", fx->path);
+  g_autofree char *memory = g_strdup_printf ("file:%s?mode=memory", fx->path);
+  g_autofree char *cwd = g_get_current_dir ();
+  const char *relative[] = { "file:x.db?immutable=1", "file:y.db", "FILE:z.db?mode=rwc" };
+  g_autoptr(MsbDbPools) literal = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  raw_exec (fx->path, "CREATE TABLE t(x)");
+
+  {
+    const char *absolute[] = { fifo_uri, immutable, memory };
+
+    for (guint i = 0; i < G_N_ELEMENTS (absolute); i++)
+      for (guint ro = 0; ro < 2; ro++)
+        {
+          g_autoptr(MsbDbPools) pools = NULL;
+
+          pools = ro ? msb_db_pools_open_read_only (absolute[i], 0, 0, 0, NULL, &error)
+                     : msb_db_pools_open (absolute[i], 0, 0, 0, NULL, &error);
+          g_test_message ("%s -> %s", absolute[i], error ? error->message : "(opened)");
+          g_assert_null (pools);
+          assert_msb_error (error, MSB_DB_ERROR_CANT_OPEN);
+          assert_message_contains (error, "file:");
+          g_clear_error (&error);
+        }
+  }
+
+  /* Relative ones leave no stray files named after the URI. */
+  g_assert_cmpint (g_chdir (fx->dir), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (relative); i++)
+    {
+      g_autoptr(MsbDbPools) pools = msb_db_pools_open (relative[i], 0, 0, 0, NULL, &error);
+
+      g_assert_null (pools);
+      assert_msb_error (error, MSB_DB_ERROR_CANT_OPEN);
+      g_clear_error (&error);
+    }
+  g_assert_false (dir_has_entry_with_prefix (fx->dir, "file:"));
+  g_assert_false (dir_has_entry_with_prefix (fx->dir, "FILE:"));
+
+  /* The escape hatch: a path that does not start with "file:". */
+  literal = msb_db_pools_open ("./file:literal.db", 0, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  test_write_ok (literal, "CREATE TABLE t(x)", NULL);
+  g_assert_true (msb_db_pools_close (literal, NULL, NULL));
+  g_assert_true (test_file_exists ("file:literal.db"));
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+}
+
+/* A read pool larger than the limit is refused clearly, not replaced by
+ * the default with a GLib warning. */
+static void
+test_too_many_read_connections (Fixture       *fx,
+                                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbPools) pools = NULL;
+  g_autoptr(MsbDbPools) by_property = NULL;
+  g_autoptr(MsbDbPools) largest = NULL;
+
+  pools = msb_db_pools_open (fx->path, 5000, 0, 0, NULL, &error);
+  g_assert_null (pools);
+  assert_msb_error (error, MSB_DB_ERROR_INVALID_ARGUMENT);
+  assert_message_contains (error, "1024");
+  g_clear_error (&error);
+
+  by_property = g_initable_new (MSB_DB_TYPE_POOLS, NULL, &error, "path", fx->path,
+                                "max-read-connections", 1025, NULL);
+  g_assert_null (by_property);
+  assert_msb_error (error, MSB_DB_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  largest = msb_db_pools_open (fx->path, 1024, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (msb_db_pools_get_max_read_connections (largest), ==, 1024);
+  g_assert_true (msb_db_pools_close (largest, NULL, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -396,6 +499,8 @@ main (int argc, char **argv)
   ADD ("empty-path", test_empty_path);
   ADD ("properties", test_properties);
   ADD ("concurrent-create", test_concurrent_create);
+  ADD ("file-uri", test_file_uri);
+  ADD ("too-many-read-connections", test_too_many_read_connections);
 
   return g_test_run ();
 }
