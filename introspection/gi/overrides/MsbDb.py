@@ -135,11 +135,14 @@ class DatabaseError(GLib.Error):
     _default_code = MsbDb.Error.FAILED
 
     def __init__(self, message='unknown error', domain=_DOMAIN, code=None):
+        """``message``, the MsbDb domain, and ``code`` (default: the
+        class's own code, see the class documentation)."""
         if code is None:
             code = self._default_code
         super(DatabaseError, self).__init__(message, domain, int(code))
 
     def __repr__(self):
+        """``MsbDb.IntegrityError('message', 'msb-db-error-quark', 2)``."""
         return 'MsbDb.%s(%r, %r, %d)' % (type(self).__name__, self.message,
                                          self.domain, self.code)
 
@@ -566,6 +569,8 @@ class Row(object):
     __slots__ = ('_values', '_shape')
 
     def __init__(self, rows, values):
+        """A row of ``rows`` holding ``values``: the signature of a row
+        factory, so ``MsbDb.Row`` itself is one."""
         shape = getattr(rows, '_shape', None)
         if shape is None:
             shape = _Shape(None, None, tuple(rows.columns))
@@ -584,6 +589,8 @@ class Row(object):
         return list(self._shape.columns)
 
     def __getitem__(self, key):
+        """``row[i]``, ``row[i:j]`` (a tuple) or ``row['name']`` (the first
+        column of that name, case-insensitive; IndexError if none)."""
         if type(key) is str:
             try:
                 return self._values[self._shape.index()[key.lower()]]
@@ -592,12 +599,16 @@ class Row(object):
         return self._values[key]
 
     def __len__(self):
+        """The number of columns."""
         return len(self._values)
 
     def __iter__(self):
+        """The values, in column order."""
         return iter(self._values)
 
     def __eq__(self, other):
+        """Equal to a Row with the same columns and values, or to the tuple
+        of its values."""
         if isinstance(other, Row):
             return (self._values == other._values and
                     self._shape.columns == other._shape.columns)
@@ -606,13 +617,16 @@ class Row(object):
         return NotImplemented
 
     def __ne__(self, other):
+        """The opposite of ``==``."""
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
     def __hash__(self):
+        """The hash of the tuple of its values."""
         return hash(self._values)
 
     def __repr__(self):
+        """``<MsbDb.Row (id=1, name='ann')>``, values shortened."""
         return '<MsbDb.Row (%s)>' % ', '.join(
             '%s=%s' % (name, _short.repr(value))
             for name, value in zip(self._shape.columns, self._values))
@@ -766,19 +780,24 @@ class Rows(MsbDb.Rows):
         return rowid
 
     def __len__(self):
+        """The number of rows."""
         return self.get_n_rows()
 
     def __iter__(self):
+        """The rows, first to last."""
         row = self._row
         for r in range(self.get_n_rows()):
             yield row(r)
 
     def __reversed__(self):
+        """The rows, last to first."""
         row = self._row
         for r in reversed(range(self.get_n_rows())):
             yield row(r)
 
     def __getitem__(self, index):
+        """``rows[i]`` (negative counts from the end; IndexError out of
+        range) or ``rows[i:j:k]`` (a list)."""
         n_rows = self.get_n_rows()
         if type(index) is not int:
             if isinstance(index, slice):
@@ -791,6 +810,7 @@ class Rows(MsbDb.Rows):
         return self._row(index)
 
     def __contains__(self, value):
+        """Whether a row equals ``value``."""
         for row in self:
             if row is value or row == value:
                 return True
@@ -811,6 +831,8 @@ class Rows(MsbDb.Rows):
         return sum(1 for row in self if row is value or row == value)
 
     def __eq__(self, other):
+        """Equal to another Rows, a list or a tuple holding equal rows in
+        the same order (``rows == [(1, 'a')]``)."""
         if isinstance(other, Rows):
             if other is self:
                 return True
@@ -824,10 +846,13 @@ class Rows(MsbDb.Rows):
         return True
 
     def __ne__(self, other):
+        """The opposite of ``==``."""
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
     def __repr__(self):
+        """The size, the column names and the first rows, shortened:
+        ``<MsbDb.Rows 3 rows × 2 columns (id, name): (1, 'a'), ...>``."""
         n_rows = self.get_n_rows()
         n_cols = self.get_n_columns()
         try:
