@@ -356,7 +356,7 @@ class TestFinish(ErrorTestCase):
             conn.execute("INSERT INTO t (name) VALUES ('taken')")
 
         e, = self.run_async(lambda cb: self.pools.transaction_async(
-            body, None, cb, MsbDb.Pools.transaction_finish))
+            body, callback=cb, user_data=MsbDb.Pools.transaction_finish))
         self.assertError(e, MsbDb.IntegrityError, MsbDb.Error.CONSTRAINT)
 
     def test_snapshot_finish(self):
@@ -368,10 +368,12 @@ class TestFinish(ErrorTestCase):
     def test_finish_on_closed_pools(self):
         self.pools.close()
         got = self.run_async(lambda cb: (
-            self.pools.transaction_async(lambda c: None, None, cb,
-                                         MsbDb.Pools.transaction_finish),
-            self.pools.snapshot_async(lambda c: None, None, cb,
-                                      MsbDb.Pools.snapshot_finish),
+            self.pools.transaction_async(
+                lambda c: None, callback=cb,
+                user_data=MsbDb.Pools.transaction_finish),
+            self.pools.snapshot_async(
+                lambda c: None, callback=cb,
+                user_data=MsbDb.Pools.snapshot_finish),
             self.pools.read_async('SELECT 1', None, None, cb,
                                   MsbDb.Pools.read_finish),
             self.pools.write_async('DELETE FROM t', None, None, cb,

@@ -193,22 +193,36 @@ class TestAsyncBodies(FootgunTestCase):
 
 
 class TestAsyncSignatures(FootgunTestCase):
-    def test_same_tail_everywhere(self):
-        for name in ('read_async', 'write_async', 'transaction_async',
-                     'snapshot_async', 'close_async'):
+    def test_same_keywords_everywhere(self):
+        # Statements and close: the C order, positionally or by keyword,
+        # user_data then any further values for the callback (PyGObject's
+        # convention).
+        for name in ('read_async', 'write_async', 'close_async'):
             params = list(inspect.signature(
                 getattr(MsbDb.Pools, name)).parameters.values())
-            tail = params[-3:]
-            self.assertEqual([p.name for p in tail],
-                             ['cancellable', 'callback', 'user_data'], name)
-            for p in tail:
-                self.assertEqual(p.kind, p.POSITIONAL_OR_KEYWORD, name)
-            self.assertIsNone(tail[0].default)
-            self.assertIsNone(tail[1].default)
-            self.assertEqual(repr(tail[2].default), '<omitted>')
-        params = inspect.signature(MsbDb.Pools.open_async).parameters
-        self.assertEqual(list(params)[-3:],
-                         ['cancellable', 'callback', 'user_data'])
+            self.assertEqual(
+                [(p.name, p.kind) for p in params[-4:]],
+                [('cancellable', inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                 ('callback', inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                 ('user_data', inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                 ('more_user_data', inspect.Parameter.VAR_POSITIONAL)],
+                name)
+        # Callables: keyword-only after func (a positional value would be
+        # ambiguous: C's user_data, or read_async's cancellable?).
+        for name in ('transaction_async', 'snapshot_async', 'open_async'):
+            params = list(inspect.signature(
+                getattr(MsbDb.Pools, name)).parameters.values())
+            self.assertEqual(
+                [(p.name, p.kind) for p in params[-3:]],
+                [('cancellable', inspect.Parameter.KEYWORD_ONLY),
+                 ('callback', inspect.Parameter.KEYWORD_ONLY),
+                 ('user_data', inspect.Parameter.KEYWORD_ONLY)], name)
+        for name in ('read_async', 'write_async', 'close_async',
+                     'transaction_async', 'snapshot_async', 'open_async'):
+            params = inspect.signature(getattr(MsbDb.Pools, name)).parameters
+            self.assertIsNone(params['cancellable'].default)
+            self.assertIsNone(params['callback'].default)
+            self.assertEqual(repr(params['user_data'].default), '<omitted>')
         for name in ('transaction', 'snapshot'):
             self.assertEqual(list(inspect.signature(
                 getattr(MsbDb.Pools, name)).parameters),
@@ -230,13 +244,25 @@ class TestAsyncSignatures(FootgunTestCase):
             self.pools.transaction_async(body, 'extra')
         with self.assertRaises(TypeError):
             self.pools.snapshot_async(body, 'extra')
+        # The C order (func, user_data, cancellable, callback), and the
+        # read_async order (func where sql is, None where params is).
         with self.assertRaises(TypeError):
-            self.pools.transaction_async(body, None, None, None, 'too many')
+            self.pools.transaction_async(body, None, None, self.fail)
+        with self.assertRaises(TypeError):
+            self.pools.snapshot_async(body, None, None, self.fail)
+        with self.assertRaises(TypeError):
+            self.pools.transaction_async(body, None)
+        # user_data that no callback would receive.
+        with self.assertRaises(TypeError):
+            self.pools.transaction_async(body, user_data=1)
+        with self.assertRaises(TypeError):
+            self.pools.write_async("INSERT INTO t (name) VALUES ('no')",
+                                   None, None, None, 'data')
         # Anything queued would have run before this write returns.
         self.pools.write("INSERT INTO t (name) VALUES ('after')")
         self.assertEqual(ran, [])
 
-    def test_c_order_works_like_read_async(self):
+    def test_callback_arguments(self):
         got = []
         names = itertools.count()
 
@@ -249,15 +275,20 @@ class TestAsyncSignatures(FootgunTestCase):
             return conn.execute("INSERT INTO t (name) VALUES (?)",
                                 ('n%d' % next(names),)).lastrowid
 
-        # Written the way read_async takes its arguments.
+        # Positionally in the C order, with one or several user_data.
         self.pools.read_async('SELECT 1', None, None, done, 'read')
-        self.pools.transaction_async(body, None, done, 'transaction')
-        self.pools.snapshot_async(lambda c: 'snap', None, done, 'snapshot')
+        self.pools.read_async('SELECT 2', None, None, done, 'read', 'two')
+        # By keyword, the same for every kind.
+        self.pools.transaction_async(body, callback=done,
+                                     user_data='transaction')
+        self.pools.snapshot_async(lambda c: 'snap', cancellable=None,
+                                  callback=done, user_data='snapshot')
         self.pools.transaction_async(body, callback=done)
         self.pools.transaction_async(body, callback=done, user_data=None)
-        self.iterate_until(lambda: len(got) == 5)
+        self.iterate_until(lambda: len(got) == 6)
         by_data = {d: r for d, r in got}
         self.assertEqual(by_data[('read',)], [(1,)])
+        self.assertEqual(by_data[('read', 'two')], [(2,)])
         self.assertEqual(by_data[('snapshot',)], 'snap')
         self.assertIn(('transaction',), by_data)
         self.assertIn((), by_data)            # omitted: two arguments

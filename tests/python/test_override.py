@@ -547,7 +547,7 @@ class TestAsync(OverrideTestCase):
 
         self.pools.transaction_async(functools.partial(insert, name='one'),
                                      callback=finished, user_data='a')
-        self.pools.transaction_async(fail, None, finished, 'b')
+        self.pools.transaction_async(fail, callback=finished, user_data='b')
         self.pools.transaction_async(lambda conn: insert(conn, 'two'),
                                      callback=finished, user_data='c')
         self.run_loop(loop)

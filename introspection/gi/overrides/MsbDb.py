@@ -1009,13 +1009,19 @@ def _log_unobserved(source, result, finish):
                    finish.__name__[:-len('_finish')], e, exc_info=e)
 
 
-def _callback_args(callback, user_data, finish):
+def _callback_args(callback, user_data, more_user_data, finish):
     """The (callback, user_data...) to give C for an _async call."""
     if callback is None:
+        _check_no_user_data(user_data, more_user_data)
         return (_log_unobserved, finish)
     if user_data is _OMITTED:
         return (callback,)
-    return (callback, user_data)
+    return (callback, user_data) + more_user_data
+
+
+def _check_no_user_data(user_data, more_user_data=()):
+    if user_data is not _OMITTED or more_user_data:
+        raise TypeError('user_data given without a callback to receive it')
 
 
 def _ready_callback(body, callback, user_data, finish):
@@ -1023,6 +1029,9 @@ def _ready_callback(body, callback, user_data, finish):
     ``body`` ``result`` belongs to, so that ``*_finish()`` can return the
     callable's value or re-raise its exception, then calls the user's
     callback (or logs an unobserved failure)."""
+    if callback is None:
+        _check_no_user_data(user_data)
+
     def ready(source, result, *unused):
         _bodies[result] = body
         if callback is None:
@@ -1251,7 +1260,7 @@ class Pools(MsbDb.Pools):
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
         _c_open_async(path, size, connect, busy, cancellable,
-                      *_callback_args(callback, user_data, _finish_open))
+                      *_callback_args(callback, user_data, (), _finish_open))
 
     @staticmethod
     def open_finish(result):
@@ -1367,11 +1376,12 @@ class Pools(MsbDb.Pools):
             raise
 
     def close_async(self, cancellable=None, callback=None,
-                    user_data=_OMITTED):
-        """Asynchronous :meth:`close`; ``callback(pools, result)`` (or with
-        ``user_data``) calls :meth:`close_finish`."""
+                    user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`close`; ``callback(pools, result,
+        *user_data)`` calls :meth:`close_finish`. Arguments as for
+        :meth:`read_async`."""
         _c_close_async(self, cancellable,
-                       *_callback_args(callback, user_data,
+                       *_callback_args(callback, user_data, more_user_data,
                                        Pools.close_finish))
 
     def close_finish(self, result):
@@ -1398,13 +1408,18 @@ class Pools(MsbDb.Pools):
         return rows
 
     def read_async(self, sql, params=None, cancellable=None, callback=None,
-                   user_data=_OMITTED):
-        """Asynchronous :meth:`read`. ``callback(pools, result)`` (or
-        ``callback(pools, result, user_data)``) runs in the caller's
-        thread-default main context and calls :meth:`read_finish`. Without
-        a callback, a failure is logged."""
+                   user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`read`. ``callback(pools, result)`` runs in
+        the caller's thread-default main context and calls
+        :meth:`read_finish`. The arguments are those of the C function, in
+        its order, and may also be given by keyword; as with PyGObject,
+        ``user_data`` and any further positional values are passed on:
+        ``read_async(sql, params, None, callback, a, b)`` calls
+        ``callback(pools, result, a, b)``; without them the callback gets
+        two arguments. Without a callback, a failure is logged (logger
+        ``MsbDb``) when the call completes."""
         _c_read_async(self, sql, _to_variant(params, self), cancellable,
-                      *_callback_args(callback, user_data,
+                      *_callback_args(callback, user_data, more_user_data,
                                       Pools.read_finish))
 
     def read_finish(self, result):
@@ -1433,11 +1448,11 @@ class Pools(MsbDb.Pools):
         return rows
 
     def write_async(self, sql, params=None, cancellable=None, callback=None,
-                    user_data=_OMITTED):
+                    user_data=_OMITTED, *more_user_data):
         """Asynchronous :meth:`write`; the callback calls
-        :meth:`write_finish`. Without a callback, a failure is logged."""
+        :meth:`write_finish`. Arguments as for :meth:`read_async`."""
         _c_write_async(self, sql, _to_variant(params, self), cancellable,
-                       *_callback_args(callback, user_data,
+                       *_callback_args(callback, user_data, more_user_data,
                                        Pools.write_finish))
 
     def write_finish(self, result):
@@ -1478,14 +1493,19 @@ class Pools(MsbDb.Pools):
         body = _Body(func, 'transaction', _settings.get(self))
         return body.finish(_c_transaction, self, body, (), cancellable)
 
-    def transaction_async(self, func, cancellable=None, callback=None,
+    def transaction_async(self, func, *, cancellable=None, callback=None,
                           user_data=_OMITTED):
         """Asynchronous :meth:`transaction`. ``func(connection)`` runs on
         the writer thread; then ``callback(pools, result)`` (or
         ``callback(pools, result, user_data)``) runs in the caller's
         thread-default main context, where :meth:`transaction_finish`
-        returns ``func``'s result or raises its exception. Without a
-        callback, a failure is logged."""
+        returns ``func``'s result or raises its exception.
+
+        Everything after ``func`` is keyword-only: a positional value
+        could be meant as C's ``user_data`` (the C order is func,
+        user_data, cancellable, callback) or as :meth:`read_async`'s
+        cancellable, so any is refused with ``TypeError``. Without a
+        callback, a failure is logged (logger ``MsbDb``)."""
         body = _Body(func, 'transaction', _settings.get(self))
         _c_transaction_async(
             self, body, (), cancellable,
@@ -1507,11 +1527,12 @@ class Pools(MsbDb.Pools):
         body = _Body(func, 'snapshot', _settings.get(self))
         return body.finish(_c_snapshot, self, body, (), cancellable)
 
-    def snapshot_async(self, func, cancellable=None, callback=None,
+    def snapshot_async(self, func, *, cancellable=None, callback=None,
                        user_data=_OMITTED):
         """Asynchronous :meth:`snapshot`; :meth:`snapshot_finish` in the
-        callback returns ``func``'s result or raises its exception. Without
-        a callback, a failure is logged."""
+        callback returns ``func``'s result or raises its exception.
+        Keyword-only arguments after ``func``, as
+        :meth:`transaction_async`."""
         body = _Body(func, 'snapshot', _settings.get(self))
         _c_snapshot_async(
             self, body, (), cancellable,
