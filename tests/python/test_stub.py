@@ -316,9 +316,23 @@ class TestHelp(unittest.TestCase):
                     MsbDb.BusyError):
             self.assertTrue(cls.__doc__ and cls.__doc__.strip(), cls)
 
+    def test_every_msbdb_method_is_python(self):
+        # help() on any method MsbDb defines on these classes shows a
+        # signature and a docstring, not FunctionInfo internals.
+        for cls in (MsbDb.Pools, MsbDb.Rows, MsbDb.Connection):
+            for name, value in live_members(cls).items():
+                if isinstance(value, (staticmethod, property)):
+                    continue
+                self.assertTrue(inspect.isfunction(value),
+                                '%s.%s is %r' % (cls.__name__, name, value))
+                self.assertTrue(value.__doc__ and value.__doc__.strip(),
+                                '%s.%s' % (cls.__name__, name))
+
     def test_help_text(self):
         for func in (MsbDb.Pools.close, MsbDb.Pools.read_finish,
-                     MsbDb.Pools.transaction_async, MsbDb.Pools.open):
+                     MsbDb.Pools.transaction_async, MsbDb.Pools.open,
+                     MsbDb.Pools.get_path, MsbDb.Rows.get_int64,
+                     MsbDb.Connection.is_read_only):
             text = pydoc.render_doc(func, renderer=pydoc.plaintext)
             self.assertNotIn('FunctionInfo', text)
             self.assertIn('(', text)

@@ -476,6 +476,18 @@ __all__.append('params_to_variant')
 # --------------------------------------------------------------------------
 
 _dup_row = MsbDb.Rows.dup_row
+_c_get_n_rows = MsbDb.Rows.get_n_rows
+_c_get_n_columns = MsbDb.Rows.get_n_columns
+_c_get_column_name = MsbDb.Rows.get_column_name
+_c_get_value_type = MsbDb.Rows.get_value_type
+_c_is_null = MsbDb.Rows.is_null
+_c_get_int64 = MsbDb.Rows.get_int64
+_c_get_double = MsbDb.Rows.get_double
+_c_get_string = MsbDb.Rows.get_string
+_c_get_bytes = MsbDb.Rows.get_bytes
+_c_get_changes = MsbDb.Rows.get_changes
+_c_get_last_insert_rowid = MsbDb.Rows.get_last_insert_rowid
+_c_to_variant = MsbDb.Rows.to_variant
 _VALUE_TEXT = MsbDb.ValueType.TEXT
 
 
@@ -525,7 +537,8 @@ def _shape_for(rows, settings):
     converters = settings.converters
     if factory is None and not converters:
         return None
-    columns = [rows.get_column_name(c) for c in range(rows.get_n_columns())]
+    columns = [_c_get_column_name(rows, c)
+               for c in range(_c_get_n_columns(rows))]
     per_column = None
     if converters:
         per_column = []
@@ -679,8 +692,8 @@ class Rows(MsbDb.Rows):
         pools applies to it."""
         if isinstance(column, str):
             column = self.column_index(column)
-        n_rows = self.get_n_rows()
-        n_cols = self.get_n_columns()
+        n_rows = _c_get_n_rows(self)
+        n_cols = _c_get_n_columns(self)
         if row < 0:
             row += n_rows
         if not 0 <= row < n_rows:
@@ -698,15 +711,15 @@ class Rows(MsbDb.Rows):
         return value
 
     def _value(self, row, column):
-        kind = self.get_value_type(row, column)
+        kind = _c_get_value_type(self, row, column)
         if kind == MsbDb.ValueType.INTEGER:
-            return self.get_int64(row, column)
+            return _c_get_int64(self, row, column)
         if kind == MsbDb.ValueType.REAL:
-            return self.get_double(row, column)
+            return _c_get_double(self, row, column)
         if kind == MsbDb.ValueType.TEXT:
-            return self.get_string(row, column)
+            return _c_get_string(self, row, column)
         if kind == MsbDb.ValueType.BLOB:
-            data = self.get_bytes(row, column)
+            data = _c_get_bytes(self, row, column)
             return b'' if data is None else (data.get_data() or b'')
         return None
 
@@ -738,8 +751,8 @@ class Rows(MsbDb.Rows):
         :meth:`value`: UnicodeDecodeError, or the text up to the NUL."""
         for c, v in enumerate(values):
             if type(v) is _Variant:
-                if self.get_value_type(row, c) == _VALUE_TEXT:
-                    values[c] = self.get_string(row, c)
+                if _c_get_value_type(self, row, c) == _VALUE_TEXT:
+                    values[c] = _c_get_string(self, row, c)
                 else:
                     values[c] = v.get_data_as_bytes().get_data() or b''
         return values
@@ -751,8 +764,8 @@ class Rows(MsbDb.Rows):
         shape = self._shape
         if shape is not None:
             return shape.columns
-        return tuple(self.get_column_name(c)
-                     for c in range(self.get_n_columns()))
+        return tuple(_c_get_column_name(self, c)
+                     for c in range(_c_get_n_columns(self)))
 
     def column_index(self, name):
         """The index of the first column called ``name`` (KeyError if none)."""
@@ -766,7 +779,7 @@ class Rows(MsbDb.Rows):
         """The number of rows the statement inserted, updated or deleted
         (``get_changes()``); 0 for a statement that does not write (where
         ``sqlite3`` says -1)."""
-        return self.get_changes()
+        return _c_get_changes(self)
 
     @property
     def lastrowid(self):
@@ -774,31 +787,31 @@ class Rows(MsbDb.Rows):
         inserted nothing (a read, an ``INSERT OR IGNORE`` that ignored, a
         statement that changed nothing). As the library reports it: rowid 0
         reads as None."""
-        rowid = self.get_last_insert_rowid()
-        if rowid == 0 or self.get_changes() == 0:
+        rowid = _c_get_last_insert_rowid(self)
+        if rowid == 0 or _c_get_changes(self) == 0:
             return None
         return rowid
 
     def __len__(self):
         """The number of rows."""
-        return self.get_n_rows()
+        return _c_get_n_rows(self)
 
     def __iter__(self):
         """The rows, first to last."""
         row = self._row
-        for r in range(self.get_n_rows()):
+        for r in range(_c_get_n_rows(self)):
             yield row(r)
 
     def __reversed__(self):
         """The rows, last to first."""
         row = self._row
-        for r in reversed(range(self.get_n_rows())):
+        for r in reversed(range(_c_get_n_rows(self))):
             yield row(r)
 
     def __getitem__(self, index):
         """``rows[i]`` (negative counts from the end; IndexError out of
         range) or ``rows[i:j:k]`` (a list)."""
-        n_rows = self.get_n_rows()
+        n_rows = _c_get_n_rows(self)
         if type(index) is not int:
             if isinstance(index, slice):
                 return [self._row(r) for r in range(*index.indices(n_rows))]
@@ -819,7 +832,7 @@ class Rows(MsbDb.Rows):
     def index(self, value, start=0, stop=None):
         """The index of the first row equal to ``value`` (ValueError if
         none), searching ``rows[start:stop]``, as ``list.index()``."""
-        n_rows = self.get_n_rows()
+        n_rows = _c_get_n_rows(self)
         for r in range(*slice(start, stop).indices(n_rows)):
             row = self._row(r)
             if row is value or row == value:
@@ -838,7 +851,7 @@ class Rows(MsbDb.Rows):
                 return True
         elif not isinstance(other, (list, tuple)):
             return NotImplemented
-        if len(other) != self.get_n_rows():
+        if len(other) != _c_get_n_rows(self):
             return False
         for mine, theirs in zip(self, other):
             if not mine == theirs:
@@ -853,8 +866,8 @@ class Rows(MsbDb.Rows):
     def __repr__(self):
         """The size, the column names and the first rows, shortened:
         ``<MsbDb.Rows 3 rows × 2 columns (id, name): (1, 'a'), ...>``."""
-        n_rows = self.get_n_rows()
-        n_cols = self.get_n_columns()
+        n_rows = _c_get_n_rows(self)
+        n_cols = _c_get_n_columns(self)
         try:
             columns = ', '.join(self.columns)
             shown = [_short.repr(tuple(self._row(r)))
@@ -867,8 +880,8 @@ class Rows(MsbDb.Rows):
             '' if n_cols == 1 else 's')
         if n_cols:
             text += ' (%s)' % columns
-        if self.get_changes():
-            text += ', rowcount=%d' % self.get_changes()
+        if _c_get_changes(self):
+            text += ', rowcount=%d' % _c_get_changes(self)
             if self.lastrowid is not None:
                 text += ', lastrowid=%d' % self.lastrowid
         if shown:
@@ -885,7 +898,73 @@ class Rows(MsbDb.Rows):
         if shape is None:
             return [dict(zip(names, row)) for row in self]
         return [dict(zip(names, shape.convert(self._values(r))))
-                for r in range(self.get_n_rows())]
+                for r in range(_c_get_n_rows(self))]
+
+    # -- the C accessors, with a Python signature and help ------------------
+
+    def get_n_rows(self):
+        """The number of rows (``len(rows)``)."""
+        return _c_get_n_rows(self)
+
+    def get_n_columns(self):
+        """The number of columns of the statement. A statement with no
+        result columns (an ``INSERT`` without ``RETURNING``) has none; a
+        ``SELECT`` that matched nothing still has its columns."""
+        return _c_get_n_columns(self)
+
+    def get_column_name(self, column):
+        """The name of result column ``column``, as SQLite reports it (with
+        any ``[type]`` tag; see :attr:`columns`)."""
+        return _c_get_column_name(self, column)
+
+    def get_value_type(self, row, column):
+        """The storage class (``MsbDb.ValueType``) of one value."""
+        return _c_get_value_type(self, row, column)
+
+    def is_null(self, row, column):
+        """Whether the value at ``row``, ``column`` is SQL NULL."""
+        return _c_is_null(self, row, column)
+
+    def get_int64(self, row, column):
+        """A value as an int, converted as SQLite does: a REAL is truncated
+        towards zero, TEXT is parsed; NULL and BLOB give 0."""
+        return _c_get_int64(self, row, column)
+
+    def get_double(self, row, column):
+        """A value as a float: an INTEGER is converted, TEXT is parsed;
+        NULL and BLOB give 0.0."""
+        return _c_get_double(self, row, column)
+
+    def get_string(self, row, column):
+        """A TEXT value as str; None for a value of another storage class
+        (numbers are not formatted)."""
+        return _c_get_string(self, row, column)
+
+    def get_bytes(self, row, column):
+        """A BLOB, or the bytes of a TEXT value, as ``GLib.Bytes``; None
+        for NULL or a number."""
+        return _c_get_bytes(self, row, column)
+
+    def get_changes(self):
+        """The number of rows the statement inserted, updated or deleted
+        (see :attr:`rowcount`)."""
+        return _c_get_changes(self)
+
+    def get_last_insert_rowid(self):
+        """The rowid of the last row inserted on the connection, as seen
+        right after the statement ran (see :attr:`lastrowid`)."""
+        return _c_get_last_insert_rowid(self)
+
+    def to_variant(self):
+        """The whole result as one ``GLib.Variant`` of type ``a(mv...)``:
+        one tuple per row, one ``mv`` per column, NULL as nothing."""
+        return _c_to_variant(self)
+
+    def dup_row(self, row):
+        """Row ``row`` as the C library copies it: a list of values, NULL
+        as None, a BLOB (or TEXT that is not clean UTF-8) as an ``ay``
+        ``GLib.Variant``. ``rows[row]`` is the Python form."""
+        return _dup_row(self, row)
 
 
 Rows = override(Rows)
@@ -1060,6 +1139,7 @@ def _finish_body(result, call, *args):
 # --------------------------------------------------------------------------
 
 _c_execute = MsbDb.Connection.execute
+_c_is_read_only = MsbDb.Connection.is_read_only
 
 
 class Connection(MsbDb.Connection):
@@ -1080,6 +1160,11 @@ class Connection(MsbDb.Connection):
         if _shaping:
             _apply_shape(rows, _IN_BODY)
         return rows
+
+    def is_read_only(self):
+        """True inside a snapshot (a read connection), False inside a
+        transaction."""
+        return _c_is_read_only(self)
 
 
 Connection = override(Connection)
@@ -1181,6 +1266,13 @@ _c_snapshot_finish = MsbDb.Pools.snapshot_finish
 _c_close = MsbDb.Pools.close
 _c_close_async = MsbDb.Pools.close_async
 _c_close_finish = MsbDb.Pools.close_finish
+_c_get_path = MsbDb.Pools.get_path
+_c_get_max_read_connections = MsbDb.Pools.get_max_read_connections
+_c_get_connect_timeout = MsbDb.Pools.get_connect_timeout
+_c_get_busy_timeout = MsbDb.Pools.get_busy_timeout
+_c_get_read_only = MsbDb.Pools.get_read_only
+_c_is_closed = MsbDb.Pools.is_closed
+_c_get_stats = MsbDb.Pools.get_stats
 
 
 class Pools(MsbDb.Pools):
@@ -1270,6 +1362,40 @@ class Pools(MsbDb.Pools):
         except _GError as e:
             _classify(e)
             raise
+
+    # -- properties -------------------------------------------------------
+
+    def get_path(self):
+        """The database target given at open."""
+        return _c_get_path(self)
+
+    def get_max_read_connections(self):
+        """The number of read connections in the pool."""
+        return _c_get_max_read_connections(self)
+
+    def get_connect_timeout(self):
+        """How long a call waits for its turn, in **microseconds** (the C
+        unit; :meth:`open` takes seconds)."""
+        return _c_get_connect_timeout(self)
+
+    def get_busy_timeout(self):
+        """The busy timeout of every connection, in **microseconds** (the
+        C unit; :meth:`open` takes seconds)."""
+        return _c_get_busy_timeout(self)
+
+    def get_read_only(self):
+        """True if these pools only read (no writer thread)."""
+        return _c_get_read_only(self)
+
+    def is_closed(self):
+        """True once :meth:`close` was called."""
+        return _c_is_closed(self)
+
+    def get_stats(self):
+        """A copy of the counters (``MsbDb.Stats``: reads, writes,
+        transactions, busy_retries...); compare two copies to see what
+        happened between them."""
+        return _c_get_stats(self)
 
     # -- settings ---------------------------------------------------------
 
