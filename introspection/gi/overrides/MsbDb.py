@@ -1345,9 +1345,11 @@ class Pools(MsbDb.Pools):
                    busy_timeout=None, cancellable=None, callback=None,
                    user_data=_OMITTED):
         """Asynchronous :meth:`open` (same arguments), in a worker thread.
-        ``callback(None, result)`` (or ``callback(None, result,
+        ``callback(source, result)`` (or ``callback(source, result,
         user_data)``) runs in the caller's thread-default main context and
-        calls :meth:`open_finish`. Without a callback, a failure is logged."""
+        calls ``MsbDb.Pools.open_finish(result)``, which returns the pools
+        or raises (``source`` is not to be used before that). Without a
+        callback, a failure is logged."""
         size = _pool_size(max_read_connections)
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
