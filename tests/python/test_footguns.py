@@ -267,7 +267,7 @@ class TestAsyncSignatures(FootgunTestCase):
         names = itertools.count()
 
         def done(pools, result, *user_data):
-            kind = user_data[0] if user_data and user_data[0] else 'transaction'
+            kind = (user_data and user_data[0]) or 'transaction'
             finish = getattr(pools, kind + '_finish')
             got.append((user_data, finish(result)))
 
