@@ -6,6 +6,7 @@ Conversions of plain Python parameters, Rows as a sequence of tuples,
 raised in callbacks.
 """
 
+import functools
 import os
 import threading
 import unittest
@@ -23,7 +24,7 @@ SEC = 1000000
 class OverrideTestCase(DbTestCase):
     def setUp(self):
         super().setUp()
-        self.pools = MsbDb.Pools.open(self.path, 2, 10 * SEC)
+        self.pools = MsbDb.Pools.open(self.path, 2, connect_timeout=10)
         self.addCleanup(self.close_quietly, self.pools)
         self.pools.write('CREATE TABLE t (id INTEGER PRIMARY KEY, '
                          'name TEXT UNIQUE, n INTEGER, r REAL, b BLOB)')
@@ -337,9 +338,11 @@ class TestContextManager(OverrideTestCase):
         # Library defaults and a keyword callback...
         MsbDb.Pools.open_async(os.path.join(self.tmpdir, 'a.db'),
                                callback=opened)
-        # ...or the C argument order, with user data.
+        # ...or every argument, with user data.
         MsbDb.Pools.open_async(os.path.join(self.tmpdir, 'b.db'), 2,
-                               5 * SEC, SEC, None, opened, 'tag')
+                               connect_timeout=5, busy_timeout=1,
+                               cancellable=None, callback=opened,
+                               user_data='tag')
         self.run_loop(loop)
         got.sort(key=lambda g: len(g[0]))
         self.assertEqual([g[0] for g in got], [(), ('tag',)])
@@ -365,7 +368,7 @@ class TestContextManager(OverrideTestCase):
 
 
 class TestTransaction(OverrideTestCase):
-    def test_helper_returns_result_and_passes_args(self):
+    def test_helper_returns_result_on_writer_thread(self):
         where = []
 
         def body(conn, name, n):
@@ -374,7 +377,8 @@ class TestTransaction(OverrideTestCase):
             return conn.execute('SELECT n FROM t WHERE name = :name',
                                 {'name': name})[0][0]
 
-        self.assertEqual(self.pools.transaction(body, 'x', 9), 9)
+        self.assertEqual(
+            self.pools.transaction(functools.partial(body, name='x', n=9)), 9)
         self.assertEqual(where, [False])
         self.assertEqual(self.count("name = 'x'"), 1)
 
@@ -484,7 +488,7 @@ class TestTransaction(OverrideTestCase):
             total = conn.execute('SELECT sum(n) FROM t')[0][0]
             return total * factor
 
-        self.assertEqual(self.pools.snapshot(body, 10), 30)
+        self.assertEqual(self.pools.snapshot(lambda c: body(c, 10)), 30)
 
         def writes(conn):
             conn.execute('DELETE FROM t')
@@ -541,11 +545,11 @@ class TestAsync(OverrideTestCase):
             conn.execute("INSERT INTO t (name) VALUES ('gone')")
             raise boom
 
-        self.pools.transaction_async(insert, 'one', callback=finished,
-                                     user_data='a')
+        self.pools.transaction_async(functools.partial(insert, name='one'),
+                                     callback=finished, user_data='a')
         self.pools.transaction_async(fail, callback=finished, user_data='b')
-        self.pools.transaction_async(insert, 'two', callback=finished,
-                                     user_data='c')
+        self.pools.transaction_async(lambda conn: insert(conn, 'two'),
+                                     callback=finished, user_data='c')
         self.run_loop(loop)
         self.assertEqual(dict(got), {'a': 1, 'b': boom, 'c': 2})
         self.assertIs(dict(got)['b'], boom)
