@@ -339,6 +339,73 @@ mixed_async (void)
                     RUN_ASYNC, issue_mixed, 1, 4, bench_config.prefill_rows);
 }
 
+/* A burst: 100k inserts queued at once ---------------------------------------
+ *
+ * The main thread calls write_async() BURST_OPS times in a row, then runs
+ * its main context until every callback has come: what a program that
+ * imports a file row by row does. The rate of a burst is its rows over the
+ * time from the first call to the last callback, so the cost of queueing
+ * counts. Bursts repeat through the warm-up and the measured window (whole
+ * bursts only, at least one of each). */
+
+#define BURST_OPS 100000
+
+/* One burst; returns the seconds from the first call to the last callback. */
+static double
+run_one_burst (Pools *p,
+               Hist  *hist)
+{
+  Driver d;
+  double seconds;
+
+  driver_init (&d, issue_write, p, BURST_OPS, window_from_now (0, 0));
+  d.max_ops = BURST_OPS;
+  driver_run (&d);
+  if (hist != NULL)
+    hist_merge (hist, &d.hist);
+  seconds = (d.last_done - d.first_issue) / 1e9;
+  driver_clear (&d);
+  return seconds;
+}
+
+static Result *
+insert_async_burst (void)
+{
+  const char *name = "pools.insert.async.burst";
+  g_autofree char *path = bench_db_path (name);
+  Result *r = result_new (name, "MsbDbPools: write_async(), bursts of 100k queued at once, "
+                                "each drained before the next");
+  Window w = window_from_now (bench_config.warmup, bench_config.duration);
+  guint64 total = 0, bursts = 0;
+  Usage usage;
+  Pools p = { 0 };
+
+  pools_setup (&p, path, 4, 0);
+  hist_reset (&r->hist);
+  usage_take (&usage);
+  do
+    {
+      run_one_burst (&p, NULL);
+      total += BURST_OPS;
+    }
+  while (now_ns () < w.measure_start);
+  do
+    {
+      r->seconds += run_one_burst (&p, &r->hist);
+      r->ops += BURST_OPS;
+      total += BURST_OPS;
+      bursts++;
+    }
+  while (now_ns () < w.end);
+  usage_finish (&usage, total, r);
+
+  result_add_int (r, "burst_ops", BURST_OPS);
+  result_add_int (r, "bursts", bursts);
+  result_note (r, "%" G_GUINT64_FORMAT " bursts of %dk", bursts, BURST_OPS / 1000);
+  pools_teardown (&p, r, path);
+  return r;
+}
+
 /* Two processes on one file ------------------------------------------------ */
 
 static void
@@ -806,11 +873,189 @@ wal_soak_pinned (void)
   return run_wal_soak ("pools.wal-soak.pinned", TRUE);
 }
 
+/* Latency under a long reader ------------------------------------------------
+ *
+ * The same load twice, in the same run: the main thread keeps 64
+ * write_async() inserts in flight (the row's rate is the writes), while a
+ * reader thread does one blocking read() point read every ~100 µs and
+ * records each one's latency (read_p50_us, read_p99_us, read_max_us). In
+ * pools.long-reader.open a third thread opens one snapshot() when the
+ * measured window starts and holds its read transaction until the window
+ * ends (--long-reader-seconds: 7 s, 1.5 s with --quick); in
+ * pools.long-reader.none nobody does. A reader that pins the WAL must not
+ * make every other call wait: the targets compare the two. */
+
+#define LONG_READER_PACE_US 100
+
+typedef struct {
+  Pools *p;
+  Window w;
+  GMutex lock;
+  GCond cond;
+  gboolean stop;
+  /* the point reader */
+  Hist read_hist;
+  guint64 reads;
+  /* the long snapshot */
+  gint64 held_ns;
+} LongReader;
+
+static gboolean
+long_snapshot (MsbDbConnection  *connection,
+               gpointer          user_data,
+               GError          **error)
+{
+  LongReader *lr = user_data;
+  gint64 opened, id = 1;
+  MsbDbRows *rows;
+
+  /* The first statement opens the read transaction; then hold it. */
+  rows = msb_db_connection_execute (connection, BENCH_SELECT_SQL, g_variant_new ("(x)", id), error);
+  if (rows == NULL)
+    return FALSE;
+  check_read (rows, id);
+  g_object_unref (rows);
+  opened = now_ns ();
+
+  g_mutex_lock (&lr->lock);
+  while (!lr->stop &&
+         g_cond_wait_until (&lr->cond, &lr->lock, lr->w.end / 1000))
+    ;
+  g_mutex_unlock (&lr->lock);
+  lr->held_ns = now_ns () - opened;
+  return TRUE;
+}
+
+static void
+sleep_until_ns (gint64 when)
+{
+  gint64 left = when - now_ns ();
+
+  if (left > 0)
+    g_usleep (left / 1000);
+}
+
+static gpointer
+long_snapshot_main (gpointer data)
+{
+  LongReader *lr = data;
+  g_autoptr(GError) error = NULL;
+
+  sleep_until_ns (lr->w.measure_start);
+  if (!msb_db_pools_snapshot (lr->p->pools, long_snapshot, lr, NULL, &error))
+    g_error ("long snapshot: %s", error->message);
+  return NULL;
+}
+
+static gpointer
+point_reader_main (gpointer data)
+{
+  LongReader *lr = data;
+  guint64 rng = 0x9E3779B97F4A7C15ull;
+  gint64 now = now_ns ();
+
+  while (now < lr->w.end)
+    {
+      g_autoptr(GError) error = NULL;
+      gint64 id = random_id (lr->p, &rng), start = now;
+      MsbDbRows *rows = msb_db_pools_read (lr->p->pools, BENCH_SELECT_SQL,
+                                           g_variant_new ("(x)", id), NULL, &error);
+
+      if (rows == NULL)
+        g_error ("read under a long reader: %s", error->message);
+      check_read (rows, id);
+      g_object_unref (rows);
+      now = now_ns ();
+      if (start >= lr->w.measure_start && now <= lr->w.end)
+        {
+          hist_record (&lr->read_hist, now - start);
+          lr->reads++;
+        }
+      g_usleep (LONG_READER_PACE_US);
+      now = now_ns ();
+    }
+  return NULL;
+}
+
+static Result *
+run_long_reader (const char *name,
+                 gboolean    with_snapshot)
+{
+  g_autofree char *path = bench_db_path (name);
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  g_autofree char *description = g_strdup_printf (
+    "MsbDbPools: write_async() x 64 in flight + blocking point reads every ~%d us, %s",
+    LONG_READER_PACE_US,
+    with_snapshot ? "one snapshot() holding its read transaction through the window"
+                  : "no long reader (the baseline of .open)");
+  Result *r = result_new (name, description);
+  GThread *reader, *snapshot = NULL;
+  LongReader lr = { 0 };
+  Pools p = { 0 };
+  Driver d;
+  double read_s;
+
+  pools_setup (&p, path, 4, bench_config.prefill_rows);
+  lr.p = &p;
+  lr.w = window_from_now (bench_config.warmup, bench_config.long_reader_seconds);
+  g_mutex_init (&lr.lock);
+  g_cond_init (&lr.cond);
+  hist_reset (&lr.read_hist);
+  reader = g_thread_new ("point-reader", point_reader_main, &lr);
+  if (with_snapshot)
+    snapshot = g_thread_new ("long-snapshot", long_snapshot_main, &lr);
+
+  driver_init (&d, issue_write, &p, bench_config.window, lr.w);
+  driver_run (&d);
+  driver_result (&d, r);
+  driver_clear (&d);
+
+  g_mutex_lock (&lr.lock);
+  lr.stop = TRUE;
+  g_cond_broadcast (&lr.cond);
+  g_mutex_unlock (&lr.lock);
+  g_thread_join (reader);
+  if (snapshot != NULL)
+    g_thread_join (snapshot);
+
+  read_s = (lr.w.end - lr.w.measure_start) / 1e9;
+  result_add_int (r, "reads", lr.reads);
+  result_add_double (r, "reads_per_s", lr.reads / read_s);
+  result_add_double (r, "read_p50_us", hist_percentile (&lr.read_hist, 50) / 1000);
+  result_add_double (r, "read_p99_us", hist_percentile (&lr.read_hist, 99) / 1000);
+  result_add_double (r, "read_max_us", lr.read_hist.max_ns / 1000.0);
+  result_add_double (r, "snapshot_held_s", lr.held_ns / 1e9);
+  result_add_int (r, "wal_end_bytes", bench_file_size (wal_path));
+  result_note (r, "writes; reads p50 %.1f p99 %.1f max %.1f us (%" G_GUINT64_FORMAT ")",
+               hist_percentile (&lr.read_hist, 50) / 1000, hist_percentile (&lr.read_hist, 99) / 1000,
+               lr.read_hist.max_ns / 1000.0, lr.reads);
+  if (with_snapshot)
+    result_note (r, "snapshot held %.1f s", lr.held_ns / 1e9);
+  result_note (r, "WAL at end %.1f MiB", bench_file_size (wal_path) / 1048576.0);
+  pools_teardown (&p, r, path);
+  g_mutex_clear (&lr.lock);
+  g_cond_clear (&lr.cond);
+  return r;
+}
+
+static Result *
+long_reader_none (void)
+{
+  return run_long_reader ("pools.long-reader.none", FALSE);
+}
+
+static Result *
+long_reader_open (void)
+{
+  return run_long_reader ("pools.long-reader.open", TRUE);
+}
+
 const Scenario pools_scenarios[] = {
   { "pools.insert.sync.1t", NULL, insert_sync_1 },
   { "pools.insert.sync.8t", NULL, insert_sync_8 },
   { "pools.insert.async.1t", NULL, insert_async_1 },
   { "pools.insert.async.8t", NULL, insert_async_8 },
+  { "pools.insert.async.burst", NULL, insert_async_burst },
   { "pools.insert.async.2proc", NULL, two_processes },
   { "pools.read.sync.1t", NULL, read_sync_1 },
   { "pools.read.sync.4t", NULL, read_sync_4 },
@@ -818,6 +1063,11 @@ const Scenario pools_scenarios[] = {
   { "pools.read.async.c2", NULL, read_async_c2 },
   { "pools.read.async.c4", NULL, read_async_c4 },
   { "pools.mixed.async", NULL, mixed_async },
+  { "pools.long-reader.none", NULL, long_reader_none },
+  { "pools.long-reader.open", NULL, long_reader_open },
+  /* pools.write_many (bulk writes, target >= 0.7x raw.insert.batched) goes
+   * here once msb_db_pools_write_many() exists: rows in big
+   * write_many() calls, one call in flight, the row's rate in rows/s. */
   { "pools.rss.mixed", NULL, rss_1m },
   { "pools.wal-soak", NULL, wal_soak },
   { "pools.wal-soak.pinned", NULL, wal_soak_pinned },
