@@ -223,5 +223,6 @@ char    *peer_describe  (void);
 void     peer_json      (GString *out);
 
 int pools_child_main (const char *path, guint window);
+int pools_burst_child_main (const char *path);
 
 G_END_DECLS

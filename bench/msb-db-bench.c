@@ -710,7 +710,8 @@ main (int   argc,
 {
   gboolean quick = FALSE, list = FALSE, only_soak = FALSE, skip_soak = FALSE;
   char *patterns = NULL, *json_file = NULL, *dir = NULL, *child_path = NULL;
-  char *node = NULL, *peer_script = NULL, *node_modules = NULL;
+  char *node = NULL, *peer_script = NULL, *node_modules = NULL, *burst_path = NULL;
+  double child_warmup = 0, child_duration = 0;
   double duration = 0, soak_seconds = 0, long_reader_seconds = 0;
   gint64 rss_ops = 0;
   int child_window = 64;
@@ -747,6 +748,9 @@ main (int   argc,
       "Start each scenario only when other processes are idle; rerun one they disturbed", NULL },
     { "child-writer", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &child_path, NULL, NULL },
     { "child-window", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &child_window, NULL, NULL },
+    { "child-burst", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &burst_path, NULL, NULL },
+    { "child-warmup", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_DOUBLE, &child_warmup, NULL, NULL },
+    { "child-duration", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_DOUBLE, &child_duration, NULL, NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- benchmark MsbDbPools");
@@ -769,6 +773,12 @@ main (int   argc,
     {
       bench_config.window = child_window;
       return pools_child_main (child_path, child_window);
+    }
+  if (burst_path != NULL)
+    {
+      bench_config.warmup = child_warmup;
+      bench_config.duration = child_duration;
+      return pools_burst_child_main (burst_path);
     }
 
   bench_config.quick = quick;
