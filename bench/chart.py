@@ -21,7 +21,7 @@ import os
 import sys
 
 import matplotlib
-matplotlib.use('svg')
+matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 # Deterministic SVG: the same JSON gives the same file.
@@ -169,16 +169,18 @@ def draw_panel(ax, title, bars, targets):
     ax.set_yticklabels(names, fontfamily='monospace')
     ax.set_xlim(0, right * 1.55)       # room for the labels
     ax.axvline(1.0, color='black', linewidth=0.8)
-    for value, label in targets:
+    # Target labels one above the other, so that close targets stay legible.
+    for i, (value, label) in enumerate(sorted(targets)):
         ax.axvline(value, color=TARGET_COLOR, linestyle='--', linewidth=1)
         ax.annotate(label, xy=(value, 1.0), xycoords=('data', 'axes fraction'),
-                    xytext=(2, 2), textcoords='offset points', color=TARGET_COLOR,
-                    fontsize=7.5, va='bottom', rotation=0)
+                    xytext=(2, 2 + 9 * i), textcoords='offset points', color=TARGET_COLOR,
+                    fontsize=7.5, va='bottom')
     for y, (value, text) in enumerate(zip(ratios, labels)):
         clipped = value > right
         ax.text(min(value, right) + right * 0.01, y, ('▶ ' if clipped else '') + text,
-                va='center', fontsize=8)
-    ax.set_title(title, loc='left', fontsize=9.5, fontweight='bold', pad=14)
+                va='center', fontsize=8,
+                bbox={'facecolor': 'white', 'edgecolor': 'none', 'alpha': 0.8, 'pad': 0.5})
+    ax.set_title(title, loc='left', fontsize=9.5, fontweight='bold', pad=14 + 9 * max(len(targets) - 1, 0))
     ax.tick_params(axis='x', labelsize=8)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: '%gx' % v))
     for side in ('top', 'right'):
@@ -254,7 +256,7 @@ def main():
               file=sys.stderr)
         return 1
 
-    heights = [0.9 + 0.36 * len(bars) for _, bars, _ in panels]
+    heights = [0.9 + 0.36 * len(bars) + 0.13 * len(targets) for _, bars, targets in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, sum(heights) + 0.5 + 0.2 * len(headers)),
                              gridspec_kw={'height_ratios': heights})
     if len(panels) == 1:
@@ -269,7 +271,10 @@ def main():
                                                 label='target')],
                loc='upper right', ncol=4, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.35 + 0.15 * len(headers)) / fig.get_figheight()))
-    fig.savefig(args.out, format='svg', metadata={'Date': None})
+    if args.out.endswith('.svg'):
+        fig.savefig(args.out, format='svg', metadata={'Date': None})
+    else:   # a PNG, to look at it
+        fig.savefig(args.out, dpi=90)
     print('chart written to %s (%d panels)' % (args.out, len(panels)))
     return 0
 
