@@ -1,7 +1,8 @@
-/* msb-db-bench.c: MsbDbPools against raw sqlite3 and GOM
+/* msb-db-bench.c: MsbDbPools against raw sqlite3, better-sqlite3 and GOM
  *
  *   msb-db-bench [--quick] [--scenario PATTERN[,PATTERN...]] [--json FILE]
- *                [--dir DIR] [--duration SECONDS] [--wal-soak] [--list]
+ *                [--dir DIR] [--duration SECONDS] [--rounds N] [--wal-soak]
+ *                [--node-modules DIR] [--long-reader-seconds S] [--list]
  *
  * Every scenario runs on a fresh database file in one temporary directory,
  * warms up, then counts the operations that complete in a fixed measured

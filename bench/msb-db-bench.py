@@ -943,6 +943,47 @@ def machine():
     }
 
 
+def run_scenario(name, func, quiet_gate):
+    """One run of a scenario; with --quiet-gate, the quietest of up to
+    QUIET_MAX_ATTEMPTS runs."""
+    best = None
+    for attempt in range(1, QUIET_MAX_ATTEMPTS + 1):
+        waited = wait_for_quiet() if quiet_gate else 0.0
+        print('  %-28s ...' % name, end='', file=sys.stderr, flush=True)
+        busy0, self0, wall0 = machine_busy_s(), self_cpu_s(), time.monotonic()
+        r = func()
+        wall = time.monotonic() - wall0
+        # CPU used by other processes meanwhile, in cores: a noisy neighbour.
+        r.foreign_load = max(0.0, (machine_busy_s() - busy0 - (self_cpu_s() - self0)) / wall)
+        r.extra['other_processes_cpu_cores'] = round(r.foreign_load, 2)
+        r.extra['attempt'] = attempt
+        r.extra['waited_for_quiet_s'] = round(waited, 1)
+        r.summarize()
+        print(' %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)' % (
+            r.ops_per_s, r.percentile(50), r.percentile(99), r.foreign_load), file=sys.stderr)
+        if best is None or r.foreign_load < best.foreign_load:
+            best = r
+        if not quiet_gate or best.foreign_load <= QUIET_RETRY_ABOVE:
+            break
+        print('    other processes were busy: running it again', file=sys.stderr)
+    if best.extra['attempt'] > 1:
+        best.note.append('kept attempt %d' % best.extra['attempt'])
+    return best
+
+
+def take_median(runs):
+    """The run with the median rate (the lower middle one of an even
+    count), its note and JSON giving the spread."""
+    runs = sorted(runs, key=lambda r: r.ops_per_s)
+    median = runs[(len(runs) - 1) // 2]
+    if len(runs) > 1:
+        lowest, highest = runs[0].ops_per_s, runs[-1].ops_per_s
+        median.extra.update({'runs': len(runs), 'ops_per_s_min': round(lowest, 1),
+                             'ops_per_s_max': round(highest, 1)})
+        median.note.append('median of %d runs (%.0f-%.0f ops/s)' % (len(runs), lowest, highest))
+    return median
+
+
 def main():
     ap = argparse.ArgumentParser(description='Benchmark MsbDb from Python')
     ap.add_argument('--quick', '-q', action='store_true', help='a few seconds in all')
@@ -951,6 +992,9 @@ def main():
     ap.add_argument('--json', '-j', help='also write the results as JSON')
     ap.add_argument('--dir', '-d', help='where the database files go')
     ap.add_argument('--duration', type=float, help='measured seconds per scenario')
+    ap.add_argument('--rounds', type=int, default=1,
+                    help='run every scenario N times, round after round, and keep the median '
+                         '(default 1; the RSS check runs once)')
     ap.add_argument('--list', '-l', action='store_true')
     ap.add_argument('--quiet-gate', action='store_true',
                     help='start each scenario only when other processes are idle; '
@@ -995,38 +1039,31 @@ def main():
           % (m['python'], m['sqlite'], m['aiosqlite'], m['pygobject'], CFG.dir, m['loadavg_start']))
     print('%.2f s measured after %.2f s warm-up per scenario, %d async ops in flight, %d rows for reads'
           % (CFG.duration, CFG.warmup, CFG.window, CFG.rows))
+    if args.rounds > 1:
+        print('%d rounds through the scenarios; each rate is the median run' % args.rounds)
     sys.stdout.flush()
 
-    results = []
+    chosen = []
     for name, func in SCENARIOS:
         if not selected(name, patterns):
             continue
         if name.startswith('aiosqlite') and aiosqlite is None:
             print('  %-28s skipped: aiosqlite is not installed' % name, file=sys.stderr)
             continue
-        best = None
-        for attempt in range(1, QUIET_MAX_ATTEMPTS + 1):
-            waited = wait_for_quiet() if args.quiet_gate else 0.0
-            print('  %-28s ...' % name, end='', file=sys.stderr, flush=True)
-            busy0, self0, wall0 = machine_busy_s(), self_cpu_s(), time.monotonic()
-            r = func()
-            wall = time.monotonic() - wall0
-            # CPU used by other processes meanwhile, in cores: a noisy neighbour.
-            r.foreign_load = max(0.0, (machine_busy_s() - busy0 - (self_cpu_s() - self0)) / wall)
-            r.extra['other_processes_cpu_cores'] = round(r.foreign_load, 2)
-            r.extra['attempt'] = attempt
-            r.extra['waited_for_quiet_s'] = round(waited, 1)
-            r.summarize()
-            print(' %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)' % (
-                r.ops_per_s, r.percentile(50), r.percentile(99), r.foreign_load), file=sys.stderr)
-            if best is None or r.foreign_load < best.foreign_load:
-                best = r
-            if not args.quiet_gate or best.foreign_load <= QUIET_RETRY_ABOVE:
-                break
-            print('    other processes were busy: running it again', file=sys.stderr)
-        if best.extra['attempt'] > 1:
-            best.note.append('kept attempt %d' % best.extra['attempt'])
-        results.append(best)
+        chosen.append((name, func))
+
+    # Round after round through the selection, as the C benchmark does: a
+    # baseline and the scenario compared with it see the machine in the same
+    # states; each row is the run with the median rate.
+    runs = {name: [] for name, _ in chosen}
+    for round_no in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print('round %d of %d' % (round_no, args.rounds), file=sys.stderr)
+        for name, func in chosen:
+            if round_no > 1 and name.startswith('msbdb.rss.'):
+                continue   # one long run, not a rate
+            runs[name].append(run_scenario(name, func, args.quiet_gate))
+    results = [take_median(runs[name]) for name, _ in chosen]
 
     by_name = {r.name: r for r in results}
 
@@ -1105,7 +1142,8 @@ def main():
                'machine': m,
                'config': {'duration_s': CFG.duration, 'warmup_s': CFG.warmup,
                           'prefill_rows': CFG.rows, 'in_flight': CFG.window,
-                          'rss_ops': CFG.rss_ops, 'quiet_gate': args.quiet_gate},
+                          'rss_ops': CFG.rss_ops, 'quiet_gate': args.quiet_gate,
+                          'rounds': args.rounds},
                'results': rows, 'targets': targets}
         with open(args.json, 'w') as f:
             json.dump(doc, f, indent=2)
