@@ -684,7 +684,8 @@ bench_config_set_peer (const char *node,
 
       node_modules = g_build_filename (exe_dir, "node_modules", NULL);
     }
-  bench_config.node_modules = node_modules;
+  /* Absolute: NODE_PATH is read in the child's working directory. */
+  bench_config.node_modules = g_canonicalize_filename (node_modules, NULL);
 }
 
 /* Whether the peer's scenarios can run; says so once either way. */
