@@ -10,7 +10,9 @@ or `meson compile -C BUILD bench-chart` (after `bench` and `bench-python`).
 One panel per comparison: horizontal bars of each scenario's ratio to the
 reference of that comparison (the baseline, or the peer a target names),
 measured in the same run; a line at 1.0x and one at each target; each bar
-labelled with its ops/s and CPU per operation. Scenarios missing from the
+labelled with its ops/s and CPU per operation (and the cores other
+processes used meanwhile, when over 0.25), a whisker from the slowest to the
+fastest of its --rounds runs. Scenarios missing from the
 JSON (not selected, or a peer that was not installed) are left out, and a
 panel with nothing to compare is dropped. Needs Debian's python3-matplotlib.
 """
@@ -114,7 +116,16 @@ def label_of(row, ratio):
     text = '%.2fx · %s ops/s' % (ratio, si(row['ops_per_s']))
     if row.get('cpu_us_per_op') is not None:
         text += ' · %.1f µs CPU/op' % row['cpu_us_per_op']
+    if (row.get('other_processes_cpu_cores') or 0) > 0.25:
+        text += ' · others: %.1f cores' % row['other_processes_cpu_cores']
     return text
+
+
+def spread_of(row, ref_ops):
+    """(low, high) ratios of the fastest and slowest of the row's runs."""
+    if row.get('ops_per_s_min') is None or not ref_ops:
+        return None
+    return row['ops_per_s_min'] / ref_ops, row['ops_per_s_max'] / ref_ops
 
 
 def bars_of(panel, by_name):
@@ -125,8 +136,9 @@ def bars_of(panel, by_name):
             row, base = by_name.get(name), by_name.get(ref)
             if row and base and base['ops_per_s']:
                 ratio = row['ops_per_s'] / base['ops_per_s']
-                bars.append((name, ratio, label_of(row, ratio), kind_of(name)))
-        return bars if any(kind != 'baseline' for _, _, _, kind in bars) else []
+                bars.append((name, ratio, label_of(row, ratio), kind_of(name),
+                             spread_of(row, base['ops_per_s'])))
+        return bars if any(bar[3] != 'baseline' for bar in bars) else []
     ref = by_name.get(panel['ref'])
     if not ref or not ref['ops_per_s']:
         return []
@@ -134,7 +146,8 @@ def bars_of(panel, by_name):
         row = by_name.get(name)
         if row:
             ratio = row['ops_per_s'] / ref['ops_per_s']
-            bars.append((name, ratio, label_of(row, ratio), kind_of(name)))
+            bars.append((name, ratio, label_of(row, ratio), kind_of(name),
+                         spread_of(row, ref['ops_per_s'])))
     return bars if len(bars) > 1 else []
 
 
@@ -146,12 +159,12 @@ def long_reader_bars(by_name):
     bars = [('writes/s', opened['ops_per_s'] / none['ops_per_s'],
              '%.2fx · %s vs %s writes/s' % (opened['ops_per_s'] / none['ops_per_s'],
                                            si(opened['ops_per_s']), si(none['ops_per_s'])),
-             'msbdb')]
+             'msbdb', None)]
     for key, what in (('read_p99_us', 'read p99'), ('read_max_us', 'read max')):
         a, b = opened.get(key), none.get(key)
         if a and b:
             bars.append(('%s (lower is better)' % what, a / b,
-                         '%.2fx · %s vs %s' % (a / b, us(a), us(b)), 'msbdb'))
+                         '%.2fx · %s vs %s' % (a / b, us(a), us(b)), 'msbdb', None))
     return bars
 
 
@@ -165,9 +178,16 @@ def draw_panel(ax, title, bars, targets):
     shown = [min(r, right) for r in ratios]
 
     ax.barh(range(len(bars)), shown, color=colors, height=0.62)
+    # The spread of the runs (fastest and slowest), over the median's ratio.
+    for y, bar in enumerate(bars[::-1]):
+        if bar[4] is not None:
+            low, high = (min(v, right) for v in bar[4])
+            ax.plot([low, high], [y, y], color='black', linewidth=0.8, alpha=0.6)
+            ax.plot([low, low], [y - 0.12, y + 0.12], color='black', linewidth=0.8, alpha=0.6)
+            ax.plot([high, high], [y - 0.12, y + 0.12], color='black', linewidth=0.8, alpha=0.6)
     ax.set_yticks(range(len(bars)))
     ax.set_yticklabels(names, fontfamily='monospace')
-    ax.set_xlim(0, right * 1.55)       # room for the labels
+    ax.set_xlim(0, right * 1.85)       # room for the labels
     ax.axvline(1.0, color='black', linewidth=0.8)
     # Target labels one above the other, so that close targets stay legible.
     for i, (value, label) in enumerate(sorted(targets)):
@@ -175,9 +195,10 @@ def draw_panel(ax, title, bars, targets):
         ax.annotate(label, xy=(value, 1.0), xycoords=('data', 'axes fraction'),
                     xytext=(2, 2 + 9 * i), textcoords='offset points', color=TARGET_COLOR,
                     fontsize=7.5, va='bottom')
-    for y, (value, text) in enumerate(zip(ratios, labels)):
+    ends = [max(r, (b[4] or (0, 0))[1]) for r, b in zip(ratios, bars[::-1])]
+    for y, (value, end, text) in enumerate(zip(ratios, ends, labels)):
         clipped = value > right
-        ax.text(min(value, right) + right * 0.01, y, ('▶ ' if clipped else '') + text,
+        ax.text(min(end, right) + right * 0.01, y, ('▶ ' if clipped else '') + text,
                 va='center', fontsize=8,
                 bbox={'facecolor': 'white', 'edgecolor': 'none', 'alpha': 0.8, 'pad': 0.5})
     ax.set_title(title, loc='left', fontsize=9.5, fontweight='bold', pad=14 + 9 * max(len(targets) - 1, 0))
@@ -268,8 +289,10 @@ def main():
                         matplotlib.patches.Patch(color=COLORS['peer'], label='peer'),
                         matplotlib.patches.Patch(color=COLORS['msbdb'], label='MsbDb'),
                         matplotlib.lines.Line2D([], [], color=TARGET_COLOR, linestyle='--',
-                                                label='target')],
-               loc='upper right', ncol=4, fontsize=8, frameon=False)
+                                                label='target'),
+                        matplotlib.lines.Line2D([], [], color='black', alpha=0.6,
+                                                label='slowest–fastest run (--rounds)')],
+               loc='upper right', ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.35 + 0.15 * len(headers)) / fig.get_figheight()))
     if args.out.endswith('.svg'):
         fig.savefig(args.out, format='svg', metadata={'Date': None})
