@@ -191,6 +191,33 @@ result_add_double (Result     *r,
 }
 
 void
+result_add_string (Result     *r,
+                   const char *key,
+                   const char *value)
+{
+  g_string_append_printf (r->extra_json, ", \"%s\": ", key);
+  bench_json_string (r->extra_json, value);
+}
+
+GString *
+bench_json_string (GString    *out,
+                   const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p; p++)
+    {
+      if (*p == '"' || *p == '\\')
+        g_string_append_printf (out, "\\%c", *p);
+      else if ((guchar) *p < 0x20)
+        g_string_append_printf (out, "\\u%04x", *p);
+      else
+        g_string_append_c (out, *p);
+    }
+  g_string_append_c (out, '"');
+  return out;
+}
+
+void
 result_note (Result     *r,
              const char *format,
              ...)

@@ -68,8 +68,13 @@ typedef struct {
   guint64 rss_ops;        /* operations of the RSS check */
   guint64 rss_first_mark;
   double wal_soak_seconds;
+  double long_reader_seconds;  /* measured window of pools.long-reader.* */
   char *dir;              /* where the database files go */
   const char *self_exe;   /* for the two-process scenario */
+  /* The better-sqlite3 peer (bench-peer.c) */
+  const char *node;         /* NULL: node on PATH */
+  const char *peer_script;  /* peer-better-sqlite3.js */
+  const char *node_modules; /* prepended to NODE_PATH; may be NULL */
 } BenchConfig;
 
 extern BenchConfig bench_config;
@@ -102,7 +107,11 @@ void    result_free       (Result *r);
 double  result_ops_per_s  (const Result *r);
 void    result_add_int    (Result *r, const char *key, gint64 value);
 void    result_add_double (Result *r, const char *key, double value);
+void    result_add_string (Result *r, const char *key, const char *value);
 void    result_note       (Result *r, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Appends @s as a JSON string literal. */
+GString *bench_json_string (GString *out, const char *s);
 
 typedef struct {
   gint64 cpu_ns;
@@ -206,7 +215,14 @@ typedef struct {
 extern const Scenario raw_scenarios[];
 extern const Scenario pools_scenarios[];
 extern const Scenario gom_scenarios[];
+extern const Scenario peer_scenarios[];
+
+/* The better-sqlite3 peer: probed once; @why says why it cannot run. */
+gboolean peer_available (const char **why);
+char    *peer_describe  (void);
+void     peer_json      (GString *out);
 
 int pools_child_main (const char *path, guint window);
+int pools_burst_child_main (const char *path);
 
 G_END_DECLS

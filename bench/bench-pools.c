@@ -339,6 +339,137 @@ mixed_async (void)
                     RUN_ASYNC, issue_mixed, 1, 4, bench_config.prefill_rows);
 }
 
+/* A burst: 100k inserts queued at once ---------------------------------------
+ *
+ * The main thread calls write_async() BURST_OPS times in a row, then runs
+ * its main context until every callback has come: what a program that
+ * imports a file row by row does. The rate of a burst is its rows over the
+ * time from the first call to the last callback, so the cost of queueing
+ * counts. Bursts repeat through the warm-up and the measured window (whole
+ * bursts only, at least one of each).
+ *
+ * It runs in a child process (the benchmark re-executes itself with a
+ * hidden --child-burst): 100k calls in flight take ~100 MiB of GObject and
+ * GVariant memory that GLib's slice allocator keeps once they are freed,
+ * which would show in every later scenario of this process, the RSS check
+ * first. */
+
+#define BURST_OPS 100000
+
+/* One burst; returns the seconds from the first call to the last callback. */
+static double
+run_one_burst (Pools *p,
+               Hist  *hist)
+{
+  Driver d;
+  double seconds;
+
+  driver_init (&d, issue_write, p, BURST_OPS, window_from_now (0, 0));
+  d.max_ops = BURST_OPS;
+  driver_run (&d);
+  if (hist != NULL)
+    hist_merge (hist, &d.hist);
+  seconds = (d.last_done - d.first_issue) / 1e9;
+  driver_clear (&d);
+  return seconds;
+}
+
+/* The child: bursts on @path, then one line on stdout:
+ * RESULT ops total bursts seconds cpu_ns csw writes write_batches busy_retries hist */
+int
+pools_burst_child_main (const char *path)
+{
+  Window w = window_from_now (bench_config.warmup, bench_config.duration);
+  guint64 ops = 0, total = 0, bursts = 0;
+  double seconds = 0;
+  g_autofree char *hist_text = NULL;
+  g_autoptr(MsbDbStats) stats = NULL;
+  g_autoptr(GError) error = NULL;
+  Usage before, after;
+  Pools p = { 0 };
+  Hist hist;
+
+  pools_setup (&p, path, 4, 0);
+  hist_reset (&hist);
+  usage_take (&before);
+  do
+    {
+      run_one_burst (&p, NULL);
+      total += BURST_OPS;
+    }
+  while (now_ns () < w.measure_start);
+  do
+    {
+      seconds += run_one_burst (&p, &hist);
+      ops += BURST_OPS;
+      total += BURST_OPS;
+      bursts++;
+    }
+  while (now_ns () < w.end);
+  usage_take (&after);
+
+  stats = msb_db_pools_get_stats (p.pools);
+  hist_text = hist_serialize (&hist);
+  printf ("RESULT %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %.6f %"
+          G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+          G_GUINT64_FORMAT " %s\n",
+          ops, total, bursts, seconds, after.cpu_ns - before.cpu_ns, after.csw - before.csw,
+          stats->writes, stats->write_batches, stats->busy_retries, hist_text);
+  fflush (stdout);
+  if (!msb_db_pools_close (p.pools, NULL, &error))
+    g_error ("close: %s", error->message);
+  g_object_unref (p.pools);
+  return 0;
+}
+
+static Result *
+insert_async_burst (void)
+{
+  const char *name = "pools.insert.async.burst";
+  g_autofree char *path = bench_db_path (name);
+  char warmup[G_ASCII_DTOSTR_BUF_SIZE], duration[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  guint64 ops, total, bursts, writes, batches, busy;
+  gint64 cpu_ns, csw;
+  double seconds;
+  int consumed = 0;
+  Result *r = result_new (name, "MsbDbPools: write_async(), bursts of 100k queued at once, "
+                                "each drained before the next (in a child process)");
+
+  g_ascii_formatd (warmup, sizeof warmup, "%.3f", bench_config.warmup);
+  g_ascii_formatd (duration, sizeof duration, "%.3f", bench_config.duration);
+  child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, bench_config.self_exe,
+                            "--child-burst", path, "--child-warmup", warmup,
+                            "--child-duration", duration, NULL);
+  if (child == NULL || !g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, &error))
+    g_error ("burst child: %s", error->message);
+  if (!g_subprocess_get_successful (child) || out == NULL ||
+      sscanf (out, "RESULT %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %lf %"
+              G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %"
+              G_GUINT64_FORMAT " %n", &ops, &total, &bursts, &seconds, &cpu_ns, &csw, &writes,
+              &batches, &busy, &consumed) != 9 || consumed == 0)
+    g_error ("burst child said: %s", out ? out : "nothing");
+  g_strchomp (out + consumed);
+  hist_deserialize (&r->hist, out + consumed);
+  bench_remove_db (path);
+
+  r->ops = ops;
+  r->seconds = seconds;
+  r->cpu_us_per_op = cpu_ns / 1000.0 / total;   /* the child's own CPU */
+  r->csw_per_op = (double) csw / total;
+  result_add_int (r, "burst_ops", BURST_OPS);
+  result_add_int (r, "bursts", bursts);
+  result_add_int (r, "writes", writes);
+  result_add_int (r, "write_batches", batches);
+  result_add_int (r, "busy_retries", busy);
+  result_note (r, "%" G_GUINT64_FORMAT " bursts of %dk", bursts, BURST_OPS / 1000);
+  if (batches > 0)
+    result_note (r, "%.1f writes/commit", (double) writes / batches);
+  return r;
+}
+
 /* Two processes on one file ------------------------------------------------ */
 
 static void
@@ -806,11 +937,207 @@ wal_soak_pinned (void)
   return run_wal_soak ("pools.wal-soak.pinned", TRUE);
 }
 
+/* Latency under a long reader ------------------------------------------------
+ *
+ * The same load twice, in the same run: the main thread keeps 64
+ * write_async() inserts in flight (the row's rate is the writes), while a
+ * reader thread does blocking read() point reads on a fixed schedule, one
+ * every LONG_READER_INTERVAL_US (read_p50_us, read_p99_us, read_max_us).
+ * A read's latency runs from its scheduled time when the reads before it
+ * made it late, so a 600 ms stall counts for every read it delays, as a
+ * program reading at a steady rate would see it, not for one read only;
+ * when the thread slept, from when it woke (the kernel's wake-up delay is
+ * not the library's). read_service_p99_us is the time inside read() alone. In
+ * pools.long-reader.open a third thread opens one snapshot() when the
+ * measured window starts and holds its read transaction until the window
+ * ends (--long-reader-seconds: 7 s, 1.5 s with --quick); in
+ * pools.long-reader.none nobody does. A reader that pins the WAL must not
+ * make every other call wait: the targets compare the two. */
+
+#define LONG_READER_INTERVAL_US 200
+
+typedef struct {
+  Pools *p;
+  Window w;
+  GMutex lock;
+  GCond cond;
+  gboolean stop;
+  /* the point reader */
+  Hist read_hist;         /* from the scheduled time */
+  Hist service_hist;      /* inside read() */
+  guint64 reads;
+  guint64 late_reads;     /* started behind schedule */
+  /* the long snapshot */
+  gint64 held_ns;
+} LongReader;
+
+static gboolean
+long_snapshot (MsbDbConnection  *connection,
+               gpointer          user_data,
+               GError          **error)
+{
+  LongReader *lr = user_data;
+  gint64 opened, id = 1;
+  MsbDbRows *rows;
+
+  /* The first statement opens the read transaction; then hold it. */
+  rows = msb_db_connection_execute (connection, BENCH_SELECT_SQL, g_variant_new ("(x)", id), error);
+  if (rows == NULL)
+    return FALSE;
+  check_read (rows, id);
+  g_object_unref (rows);
+  opened = now_ns ();
+
+  g_mutex_lock (&lr->lock);
+  while (!lr->stop &&
+         g_cond_wait_until (&lr->cond, &lr->lock, lr->w.end / 1000))
+    ;
+  g_mutex_unlock (&lr->lock);
+  lr->held_ns = now_ns () - opened;
+  return TRUE;
+}
+
+static void
+sleep_until_ns (gint64 when)
+{
+  gint64 left = when - now_ns ();
+
+  if (left > 0)
+    g_usleep (left / 1000);
+}
+
+static gpointer
+long_snapshot_main (gpointer data)
+{
+  LongReader *lr = data;
+  g_autoptr(GError) error = NULL;
+
+  sleep_until_ns (lr->w.measure_start);
+  if (!msb_db_pools_snapshot (lr->p->pools, long_snapshot, lr, NULL, &error))
+    g_error ("long snapshot: %s", error->message);
+  return NULL;
+}
+
+static gpointer
+point_reader_main (gpointer data)
+{
+  LongReader *lr = data;
+  guint64 rng = 0x9E3779B97F4A7C15ull;
+  gint64 next = now_ns ();
+
+  while (next < lr->w.end)
+    {
+      g_autoptr(GError) error = NULL;
+      gint64 id = random_id (lr->p, &rng), due, start, end;
+      gboolean late = now_ns () >= next;
+      MsbDbRows *rows;
+
+      if (!late)
+        sleep_until_ns (next);
+      start = now_ns ();
+      due = late ? next : start;
+      rows = msb_db_pools_read (lr->p->pools, BENCH_SELECT_SQL, g_variant_new ("(x)", id),
+                                NULL, &error);
+      if (rows == NULL)
+        g_error ("read under a long reader: %s", error->message);
+      check_read (rows, id);
+      g_object_unref (rows);
+      end = now_ns ();
+      if (next >= lr->w.measure_start && end <= lr->w.end)
+        {
+          hist_record (&lr->read_hist, end - due);
+          hist_record (&lr->service_hist, end - start);
+          lr->reads++;
+          lr->late_reads += late;
+        }
+      next += LONG_READER_INTERVAL_US * 1000;
+    }
+  return NULL;
+}
+
+static Result *
+run_long_reader (const char *name,
+                 gboolean    with_snapshot)
+{
+  g_autofree char *path = bench_db_path (name);
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  g_autofree char *description = g_strdup_printf (
+    "MsbDbPools: write_async() x 64 in flight + a blocking point read scheduled every %d us, %s",
+    LONG_READER_INTERVAL_US,
+    with_snapshot ? "one snapshot() holding its read transaction through the window"
+                  : "no long reader (the baseline of .open)");
+  Result *r = result_new (name, description);
+  GThread *reader, *snapshot = NULL;
+  LongReader lr = { 0 };
+  Pools p = { 0 };
+  Driver d;
+  double read_s;
+
+  pools_setup (&p, path, 4, bench_config.prefill_rows);
+  lr.p = &p;
+  lr.w = window_from_now (bench_config.warmup, bench_config.long_reader_seconds);
+  g_mutex_init (&lr.lock);
+  g_cond_init (&lr.cond);
+  hist_reset (&lr.read_hist);
+  hist_reset (&lr.service_hist);
+  reader = g_thread_new ("point-reader", point_reader_main, &lr);
+  if (with_snapshot)
+    snapshot = g_thread_new ("long-snapshot", long_snapshot_main, &lr);
+
+  driver_init (&d, issue_write, &p, bench_config.window, lr.w);
+  driver_run (&d);
+  driver_result (&d, r);
+  driver_clear (&d);
+
+  g_mutex_lock (&lr.lock);
+  lr.stop = TRUE;
+  g_cond_broadcast (&lr.cond);
+  g_mutex_unlock (&lr.lock);
+  g_thread_join (reader);
+  if (snapshot != NULL)
+    g_thread_join (snapshot);
+
+  read_s = (lr.w.end - lr.w.measure_start) / 1e9;
+  result_add_int (r, "reads", lr.reads);
+  result_add_double (r, "reads_per_s", lr.reads / read_s);
+  result_add_double (r, "read_p50_us", hist_percentile (&lr.read_hist, 50) / 1000);
+  result_add_double (r, "read_p99_us", hist_percentile (&lr.read_hist, 99) / 1000);
+  result_add_double (r, "read_max_us", lr.read_hist.max_ns / 1000.0);
+  result_add_double (r, "read_service_p99_us", hist_percentile (&lr.service_hist, 99) / 1000);
+  result_add_int (r, "read_interval_us", LONG_READER_INTERVAL_US);
+  result_add_int (r, "late_reads", lr.late_reads);
+  result_add_double (r, "snapshot_held_s", lr.held_ns / 1e9);
+  result_add_int (r, "wal_end_bytes", bench_file_size (wal_path));
+  result_note (r, "writes; reads p50 %.1f p99 %.1f max %.1f us (%" G_GUINT64_FORMAT ")",
+               hist_percentile (&lr.read_hist, 50) / 1000, hist_percentile (&lr.read_hist, 99) / 1000,
+               lr.read_hist.max_ns / 1000.0, lr.reads);
+  if (with_snapshot)
+    result_note (r, "snapshot held %.1f s", lr.held_ns / 1e9);
+  result_note (r, "WAL at end %.1f MiB", bench_file_size (wal_path) / 1048576.0);
+  pools_teardown (&p, r, path);
+  g_mutex_clear (&lr.lock);
+  g_cond_clear (&lr.cond);
+  return r;
+}
+
+static Result *
+long_reader_none (void)
+{
+  return run_long_reader ("pools.long-reader.none", FALSE);
+}
+
+static Result *
+long_reader_open (void)
+{
+  return run_long_reader ("pools.long-reader.open", TRUE);
+}
+
 const Scenario pools_scenarios[] = {
   { "pools.insert.sync.1t", NULL, insert_sync_1 },
   { "pools.insert.sync.8t", NULL, insert_sync_8 },
   { "pools.insert.async.1t", NULL, insert_async_1 },
   { "pools.insert.async.8t", NULL, insert_async_8 },
+  { "pools.insert.async.burst", NULL, insert_async_burst },
   { "pools.insert.async.2proc", NULL, two_processes },
   { "pools.read.sync.1t", NULL, read_sync_1 },
   { "pools.read.sync.4t", NULL, read_sync_4 },
@@ -818,6 +1145,11 @@ const Scenario pools_scenarios[] = {
   { "pools.read.async.c2", NULL, read_async_c2 },
   { "pools.read.async.c4", NULL, read_async_c4 },
   { "pools.mixed.async", NULL, mixed_async },
+  { "pools.long-reader.none", NULL, long_reader_none },
+  { "pools.long-reader.open", NULL, long_reader_open },
+  /* pools.write_many (bulk writes, target >= 0.7x raw.insert.batched) goes
+   * here once msb_db_pools_write_many() exists: rows in big
+   * write_many() calls, one call in flight, the row's rate in rows/s. */
   { "pools.rss.mixed", NULL, rss_1m },
   { "pools.wal-soak", NULL, wal_soak },
   { "pools.wal-soak.pinned", NULL, wal_soak_pinned },

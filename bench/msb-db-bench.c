@@ -1,7 +1,8 @@
-/* msb-db-bench.c: MsbDbPools against raw sqlite3 and GOM
+/* msb-db-bench.c: MsbDbPools against raw sqlite3, better-sqlite3 and GOM
  *
  *   msb-db-bench [--quick] [--scenario PATTERN[,PATTERN...]] [--json FILE]
- *                [--dir DIR] [--duration SECONDS] [--wal-soak] [--list]
+ *                [--dir DIR] [--duration SECONDS] [--rounds N] [--wal-soak]
+ *                [--node-modules DIR] [--long-reader-seconds S] [--list]
  *
  * Every scenario runs on a fresh database file in one temporary directory,
  * warms up, then counts the operations that complete in a fixed measured
@@ -18,12 +19,17 @@
 
 #include "bench-common.h"
 
-/* Which baseline each scenario is compared with. */
+/* Which baseline each scenario is compared with (the first prefix that
+ * matches). */
 static const struct {
   const char *prefix;
   const char *baseline;
 } baselines[] = {
   { "raw.insert.batched", "raw.insert.autocommit" },
+  { "better-sqlite3.insert.autocommit", "raw.insert.autocommit" },
+  { "better-sqlite3.insert.batched", "raw.insert.batched" },
+  { "better-sqlite3.read.point", "raw.read.point" },
+  { "pools.long-reader.open", "pools.long-reader.none" },
   { "pools.insert.", "raw.insert.autocommit" },
   { "gom.insert.", "raw.insert.autocommit" },
   { "pools.read.", "raw.read.point" },
@@ -34,10 +40,23 @@ static const struct {
   { "gom.mixed.", "raw.mixed" },
 };
 
+/* Rows that insert are also compared with the physical limit of one
+ * writer: raw batched inserts (all rows in big transactions, the statement
+ * prepared once), shown as "vs limit". */
+#define LIMIT_SCENARIO "raw.insert.batched"
+static const char * const limit_prefixes[] = {
+  "pools.insert.",
+  "pools.long-reader.",
+  "pools.write_many",
+  "gom.insert.",
+  "better-sqlite3.insert.",
+};
+
 typedef enum {
   TARGET_RATIO,          /* ops/s of scenario / ops/s of the best versus >= value */
   TARGET_WAL_MAX,        /* wal_max_bytes of scenario < value */
   TARGET_RSS_GROWTH,     /* RSS growth first mark -> last mark <= value KiB */
+  TARGET_READ_P99_RATIO, /* read_p99_us of scenario / of versus <= value */
 } TargetKind;
 
 static const struct {
@@ -63,6 +82,24 @@ static const struct {
     TARGET_WAL_MAX, "pools.wal-soak.pinned", { NULL }, 64.0 * 1024 * 1024 },
   { "RSS does not grow with operation count (<= 4 MiB from first mark to last)",
     TARGET_RSS_GROWTH, "pools.rss.mixed", { NULL }, 4096 },
+  /* Where users start: blocking calls on one thread, and one writer's limit. */
+  { "blocking write(), 1 thread >= 0.8x raw autocommit inserts", TARGET_RATIO,
+    "pools.insert.sync.1t", { "raw.insert.autocommit" }, 0.8 },
+  { "blocking read() point reads, 1 thread >= better-sqlite3 point reads", TARGET_RATIO,
+    "pools.read.sync.1t", { "better-sqlite3.read.point" }, 1.0 },
+  { "async inserts, 64 in flight >= 0.4x raw batched inserts (one writer's limit)", TARGET_RATIO,
+    "pools.insert.async.1t", { LIMIT_SCENARIO }, 0.4 },
+  { "async inserts, a burst of 100k queued at once >= 0.4x raw batched inserts", TARGET_RATIO,
+    "pools.insert.async.burst", { LIMIT_SCENARIO }, 0.4 },
+  /* TODO(write_many): the scenario pools.write_many comes with
+   * msb_db_pools_write_many(), which does not exist yet; until then this
+   * target prints "no scenario yet" and nothing is measured. */
+  { "bulk writes, write_many() >= 0.7x raw batched inserts", TARGET_RATIO,
+    "pools.write_many", { LIMIT_SCENARIO }, 0.7 },
+  { "long snapshot open: read p99 within 2x of the same load without it", TARGET_READ_P99_RATIO,
+    "pools.long-reader.open", { "pools.long-reader.none" }, 2.0 },
+  { "long snapshot open: write throughput >= 0.8x of the same load without it", TARGET_RATIO,
+    "pools.long-reader.open", { "pools.long-reader.none" }, 0.8 },
 };
 
 static char **scenario_patterns;
@@ -145,24 +182,6 @@ loadavg (void)
   return g_strdup (text);
 }
 
-static GString *
-json_string (GString    *out,
-             const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        g_string_append_printf (out, "\\%c", *p);
-      else if ((guchar) *p < 0x20)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, *p);
-    }
-  g_string_append_c (out, '"');
-  return out;
-}
-
 typedef struct {
   char *cpu;
   guint cores;
@@ -201,12 +220,28 @@ ratio_to_baseline (GPtrArray *results,
   return result_ops_per_s (r) / result_ops_per_s (b);
 }
 
+/* ops/s of @r over raw batched inserts, for rows that insert; 0 if none. */
+static double
+ratio_to_limit (GPtrArray *results,
+                Result    *r)
+{
+  Result *limit = find_result (results, LIMIT_SCENARIO);
+
+  if (limit == NULL || result_ops_per_s (limit) <= 0)
+    return 0;
+  for (guint i = 0; i < G_N_ELEMENTS (limit_prefixes); i++)
+    if (g_str_has_prefix (r->name, limit_prefixes[i]))
+      return result_ops_per_s (r) / result_ops_per_s (limit);
+  return 0;
+}
+
 static void
 print_table (GPtrArray *results)
 {
-  printf ("\n%-26s %10s %11s %9s %9s %7s %6s %5s  %-22s %6s  %s\n",
-          "scenario", "ops", "ops/s", "p50 us", "p99 us", "cpu us", "csw", "bg", "baseline", "ratio", "note");
-  for (guint i = 0; i < 150; i++)
+  printf ("\n%-32s %10s %11s %9s %9s %7s %6s %5s  %-22s %6s %8s  %s\n",
+          "scenario", "ops", "ops/s", "p50 us", "p99 us", "cpu us", "csw", "bg", "baseline", "ratio",
+          "vs limit", "note");
+  for (guint i = 0; i < 165; i++)
     putchar ('-');
   putchar ('\n');
   for (guint i = 0; i < results->len; i++)
@@ -214,15 +249,18 @@ print_table (GPtrArray *results)
       Result *r = g_ptr_array_index (results, i);
       const char *baseline = NULL;
       double ratio = ratio_to_baseline (results, r, &baseline);
-      char ratio_text[32] = "-";
+      double limit = ratio_to_limit (results, r);
+      char ratio_text[32] = "-", limit_text[32] = "-";
 
       if (ratio > 0)
         g_snprintf (ratio_text, sizeof ratio_text, "%.2fx", ratio);
-      printf ("%-26s %10" G_GUINT64_FORMAT " %11.0f %9.1f %9.1f %7.2f %6.2f %5.2f  %-22s %6s  %s\n",
+      if (limit > 0)
+        g_snprintf (limit_text, sizeof limit_text, "%.2fx", limit);
+      printf ("%-32s %10" G_GUINT64_FORMAT " %11.0f %9.1f %9.1f %7.2f %6.2f %5.2f  %-22s %6s %8s  %s\n",
               r->name, r->ops, result_ops_per_s (r),
               hist_percentile (&r->hist, 50) / 1000, hist_percentile (&r->hist, 99) / 1000,
               r->cpu_us_per_op, r->csw_per_op, r->foreign_load,
-              baseline && ratio > 0 ? baseline : "-", ratio_text, r->note->str);
+              baseline && ratio > 0 ? baseline : "-", ratio_text, limit_text, r->note->str);
     }
 }
 
@@ -236,7 +274,82 @@ extra_int (Result     *r,
   return p ? g_ascii_strtoll (p + strlen (needle), NULL, 10) : -1;
 }
 
-/* Evaluates the targets; appends them to @json (an array body). */
+static double
+extra_double (Result     *r,
+              const char *key)
+{
+  g_autofree char *needle = g_strdup_printf ("\"%s\": ", key);
+  const char *p = strstr (r->extra_json->str, needle);
+
+  return p ? g_ascii_strtod (p + strlen (needle), NULL) : -1;
+}
+
+static const Scenario * const families[] = {
+  raw_scenarios, peer_scenarios, gom_scenarios, pools_scenarios,
+};
+
+static gboolean
+scenario_exists (const char *name)
+{
+  for (guint f = 0; f < G_N_ELEMENTS (families); f++)
+    for (const Scenario *s = families[f]; s->name; s++)
+      if (strcmp (s->name, name) == 0)
+        return TRUE;
+  return FALSE;
+}
+
+static void
+target_json (GString    *json,
+             gboolean   *first,
+             guint       i,
+             const char *versus,
+             const char *measured,
+             const char *required,
+             double      ratio,
+             const char *met)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!*first)
+    g_string_append (json, ",\n");
+  *first = FALSE;
+  g_string_append (json, "    {\"target\": ");
+  bench_json_string (json, targets[i].what);
+  g_string_append (json, ", \"scenario\": ");
+  bench_json_string (json, targets[i].scenario);
+  g_string_append (json, ", \"versus\": ");
+  bench_json_string (json, versus);
+  g_string_append (json, ", \"measured\": ");
+  bench_json_string (json, measured);
+  g_string_append (json, ", \"required\": ");
+  bench_json_string (json, required);
+  g_string_append_printf (json, ", \"required_value\": %s",
+                          g_ascii_formatd (buf, sizeof buf, "%.3f", targets[i].value));
+  if (ratio > 0)
+    g_string_append_printf (json, ", \"ratio\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", ratio));
+  g_string_append_printf (json, ", \"met\": %s}", met);
+}
+
+/* The best (fastest) of the target's versus scenarios in this run. */
+static Result *
+target_versus (GPtrArray *results,
+               guint      i)
+{
+  Result *best = NULL;
+
+  for (guint v = 0; v < G_N_ELEMENTS (targets[i].versus) && targets[i].versus[v]; v++)
+    {
+      Result *candidate = find_result (results, targets[i].versus[v]);
+
+      if (candidate != NULL && (best == NULL || result_ops_per_s (candidate) > result_ops_per_s (best)))
+        best = candidate;
+    }
+  return best;
+}
+
+/* Evaluates the targets; appends them to @json (an array body). A target
+ * whose scenario ran but whose comparison did not, or whose scenario does
+ * not exist yet, is listed as not measured. */
 static void
 print_targets (GPtrArray *results,
                GString   *json)
@@ -247,31 +360,51 @@ print_targets (GPtrArray *results,
   for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
     {
       Result *r = find_result (results, targets[i].scenario);
+      Result *best = NULL;
       char measured[128], required[64], versus_name[64] = "";
+      double ratio = 0;
       gboolean met;
 
+      if (r == NULL && !scenario_exists (targets[i].scenario))
+        {
+          printf ("  [ -- ] %-78s not measured: no %s scenario yet\n", targets[i].what,
+                  targets[i].scenario);
+          target_json (json, &first, i, "", "no scenario yet", "", 0, "null");
+          continue;
+        }
       if (r == NULL)
         continue;
+      if (targets[i].kind == TARGET_RATIO || targets[i].kind == TARGET_READ_P99_RATIO)
+        {
+          best = target_versus (results, i);
+          if (best == NULL || result_ops_per_s (best) <= 0)
+            {
+              printf ("  [ -- ] %-78s not measured: %s did not run\n", targets[i].what,
+                      targets[i].versus[0]);
+              target_json (json, &first, i, targets[i].versus[0], "not measured", "", 0, "null");
+              continue;
+            }
+          g_strlcpy (versus_name, best->name, sizeof versus_name);
+        }
+
       if (targets[i].kind == TARGET_RATIO)
         {
-          Result *best = NULL;
+          ratio = result_ops_per_s (r) / result_ops_per_s (best);
+          met = ratio >= targets[i].value;
+          g_snprintf (measured, sizeof measured, "%.2fx (%.0f vs %.0f ops/s)", ratio,
+                      result_ops_per_s (r), result_ops_per_s (best));
+          g_snprintf (required, sizeof required, ">= %.1fx", targets[i].value);
+        }
+      else if (targets[i].kind == TARGET_READ_P99_RATIO)
+        {
+          double p99 = extra_double (r, "read_p99_us"), p99_versus = extra_double (best, "read_p99_us");
 
-          for (guint v = 0; v < G_N_ELEMENTS (targets[i].versus) && targets[i].versus[v]; v++)
-            {
-              Result *candidate = find_result (results, targets[i].versus[v]);
-              if (candidate != NULL && (best == NULL || result_ops_per_s (candidate) > result_ops_per_s (best)))
-                best = candidate;
-            }
-          if (best == NULL || result_ops_per_s (best) <= 0)
-            continue;
-          g_strlcpy (versus_name, best->name, sizeof versus_name);
-          {
-            double ratio = result_ops_per_s (r) / result_ops_per_s (best);
-            met = ratio >= targets[i].value;
-            g_snprintf (measured, sizeof measured, "%.2fx (%.0f vs %.0f ops/s)", ratio,
-                        result_ops_per_s (r), result_ops_per_s (best));
-            g_snprintf (required, sizeof required, ">= %.1fx", targets[i].value);
-          }
+          ratio = p99_versus > 0 ? p99 / p99_versus : 0;
+          met = ratio > 0 && ratio <= targets[i].value;
+          g_snprintf (measured, sizeof measured, "%.2fx (p99 %.0f vs %.0f us, max %.0f vs %.0f us)",
+                      ratio, p99, p99_versus, extra_double (r, "read_max_us"),
+                      extra_double (best, "read_max_us"));
+          g_snprintf (required, sizeof required, "<= %.1fx", targets[i].value);
         }
       else if (targets[i].kind == TARGET_WAL_MAX)
         {
@@ -289,22 +422,9 @@ print_targets (GPtrArray *results,
           g_snprintf (required, sizeof required, "<= %.0f MiB", targets[i].value / 1024);
         }
 
-      printf ("  [%s] %-70s %s  (need %s%s%s)\n", met ? "MET " : "MISS", targets[i].what, measured,
+      printf ("  [%s] %-78s %s  (need %s%s%s)\n", met ? "MET " : "MISS", targets[i].what, measured,
               required, *versus_name ? ", vs " : "", versus_name);
-      if (!first)
-        g_string_append (json, ",\n");
-      first = FALSE;
-      g_string_append (json, "    {\"target\": ");
-      json_string (json, targets[i].what);
-      g_string_append (json, ", \"scenario\": ");
-      json_string (json, targets[i].scenario);
-      g_string_append (json, ", \"versus\": ");
-      json_string (json, versus_name);
-      g_string_append (json, ", \"measured\": ");
-      json_string (json, measured);
-      g_string_append (json, ", \"required\": ");
-      json_string (json, required);
-      g_string_append_printf (json, ", \"met\": %s}", met ? "true" : "false");
+      target_json (json, &first, i, versus_name, measured, required, ratio, met ? "true" : "false");
     }
   g_string_append (json, "\n");
 }
@@ -322,23 +442,27 @@ write_json (const char *file,
   g_string_append_printf (out, "  \"benchmark\": \"msb-db-bench\",\n  \"mode\": \"%s\",\n",
                           bench_config.quick ? "quick" : "full");
   g_string_append (out, "  \"machine\": {\"cpu\": ");
-  json_string (out, m->cpu);
+  bench_json_string (out, m->cpu);
   g_string_append_printf (out, ", \"cores\": %u, \"mem\": ", m->cores);
-  json_string (out, m->mem);
+  bench_json_string (out, m->mem);
   g_string_append (out, ", \"kernel\": ");
-  json_string (out, m->kernel);
+  bench_json_string (out, m->kernel);
   g_string_append (out, ", \"loadavg_start\": ");
-  json_string (out, m->load_start);
+  bench_json_string (out, m->load_start);
   g_string_append (out, ", \"loadavg_end\": ");
-  json_string (out, m->load_end);
+  bench_json_string (out, m->load_end);
   g_string_append_printf (out, ", \"sqlite\": \"%s\", \"glib\": \"%u.%u.%u\", \"dir\": ",
                           sqlite3_libversion (), glib_major_version, glib_minor_version,
                           glib_micro_version);
-  json_string (out, bench_config.dir);
+  bench_json_string (out, bench_config.dir);
+  g_string_append (out, "},\n  \"peers\": {\"better-sqlite3\": ");
+  peer_json (out);
   g_string_append (out, "},\n");
   g_string_append_printf (out, "  \"config\": {\"duration_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", bench_config.duration));
   g_string_append_printf (out, ", \"warmup_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", bench_config.warmup));
   g_string_append_printf (out, ", \"quiet_gate\": %s", quiet_gate ? "true" : "false");
+  g_string_append_printf (out, ", \"long_reader_s\": %s",
+                          g_ascii_formatd (buf, sizeof buf, "%.3f", bench_config.long_reader_seconds));
   g_string_append_printf (out, ", \"prefill_rows\": %u, \"in_flight\": %u, \"rss_ops\": %" G_GUINT64_FORMAT
                           ", \"wal_soak_s\": %s},\n",
                           bench_config.prefill_rows, bench_config.window, bench_config.rss_ops,
@@ -351,9 +475,9 @@ write_json (const char *file,
       double ratio = ratio_to_baseline (results, r, &baseline);
 
       g_string_append (out, "    {\"name\": ");
-      json_string (out, r->name);
+      bench_json_string (out, r->name);
       g_string_append (out, ", \"description\": ");
-      json_string (out, r->description);
+      bench_json_string (out, r->description);
       g_string_append_printf (out, ", \"ops\": %" G_GUINT64_FORMAT, r->ops);
       g_string_append_printf (out, ", \"seconds\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", r->seconds));
       g_string_append_printf (out, ", \"ops_per_s\": %s", g_ascii_formatd (buf, sizeof buf, "%.1f", result_ops_per_s (r)));
@@ -368,13 +492,22 @@ write_json (const char *file,
       g_string_append (out, ", \"baseline\": ");
       if (baseline != NULL && ratio > 0)
         {
-          json_string (out, baseline);
+          bench_json_string (out, baseline);
           g_string_append_printf (out, ", \"ratio\": %s", g_ascii_formatd (buf, sizeof buf, "%.3f", ratio));
         }
       else
         g_string_append (out, "null, \"ratio\": null");
+      {
+        double limit = ratio_to_limit (results, r);
+
+        g_string_append (out, ", \"ratio_to_limit\": ");
+        if (limit > 0)
+          g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.3f", limit));
+        else
+          g_string_append (out, "null");
+      }
       g_string_append (out, ", \"note\": ");
-      json_string (out, r->note->str);
+      bench_json_string (out, r->note->str);
       g_string_append (out, r->extra_json->str);
       g_string_append (out, i + 1 < results->len ? "},\n" : "}\n");
     }
@@ -433,6 +566,8 @@ run_measured (const Scenario *s)
 
   usage_take_with_children (&self_before);
   r = s->run ();
+  if (r == NULL)
+    return NULL;
   usage_take_with_children (&self_after);
   wall = now_ns () - wall_before;
   r->foreign_load = wall > 0 ? MAX (0.0, (double) (machine_busy_ns () - busy_before -
@@ -455,8 +590,13 @@ run_scenario (const Scenario *s)
 
       if (quiet_gate)
         waited = wait_for_quiet ();
-      g_printerr ("  %-28s ...", s->name);
+      g_printerr ("  %-32s ...", s->name);
       candidate = run_measured (s);
+      if (candidate == NULL)
+        {
+          g_printerr (" not measured\n");
+          break;
+        }
       candidate->attempt = attempt;
       candidate->waited_for_quiet_s = waited / 1e9;
       g_printerr (" %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)\n",
@@ -473,7 +613,7 @@ run_scenario (const Scenario *s)
         break;
       g_printerr ("    other processes were busy: running it again\n");
     }
-  if (r->attempt > 1)
+  if (r != NULL && r->attempt > 1)
     result_note (r, "kept attempt %u", r->attempt);
   return r;
 }
@@ -521,13 +661,60 @@ take_median (GPtrArray *runs)
 
 /* Main ---------------------------------------------------------------------- */
 
+#ifndef BENCH_SOURCE_DIR
+#define BENCH_SOURCE_DIR "bench"
+#endif
+
+/* Where the better-sqlite3 peer's pieces are: the options first, then
+ * $MSB_DB_BENCH_NODE_MODULES, then node_modules beside this program (where
+ * `meson compile bench-peer-install` puts it). */
+static void
+bench_config_set_peer (const char *node,
+                       const char *node_modules,
+                       const char *peer_script)
+{
+  bench_config.node = node;
+  bench_config.peer_script = peer_script != NULL
+                             ? peer_script : BENCH_SOURCE_DIR "/peer-better-sqlite3.js";
+  if (node_modules == NULL)
+    node_modules = g_getenv ("MSB_DB_BENCH_NODE_MODULES");
+  if (node_modules == NULL || *node_modules == '\0')
+    {
+      g_autofree char *exe_dir = g_path_get_dirname (bench_config.self_exe);
+
+      node_modules = g_build_filename (exe_dir, "node_modules", NULL);
+    }
+  /* Absolute: NODE_PATH is read in the child's working directory. */
+  bench_config.node_modules = g_canonicalize_filename (node_modules, NULL);
+}
+
+/* Whether the peer's scenarios can run; says so once either way. */
+static gboolean
+peer_selectable (void)
+{
+  static int answer = -1;
+
+  if (answer < 0)
+    {
+      const char *why;
+      g_autofree char *what = peer_describe ();
+
+      answer = peer_available (&why);
+      printf ("Peer: %s%s\n", what, answer ? "" : "; its rows are skipped");
+      fflush (stdout);
+    }
+  return answer;
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   gboolean quick = FALSE, list = FALSE, only_soak = FALSE, skip_soak = FALSE;
   char *patterns = NULL, *json_file = NULL, *dir = NULL, *child_path = NULL;
-  double duration = 0, soak_seconds = 0;
+  char *node = NULL, *peer_script = NULL, *node_modules = NULL, *burst_path = NULL;
+  double child_warmup = 0, child_duration = 0;
+  double duration = 0, soak_seconds = 0, long_reader_seconds = 0;
   gint64 rss_ops = 0;
   int child_window = 64;
   int rounds = 0;
@@ -548,14 +735,26 @@ main (int   argc,
       "Operations of the RSS check (RSS read at a tenth, half and all of them)", "N" },
     { "wal-soak-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &soak_seconds, "Length of the WAL soak", "SECONDS" },
     { "skip-wal-soak", 0, 0, G_OPTION_ARG_NONE, &skip_soak, "Leave the WAL soaks out", NULL },
+    { "long-reader-seconds", 0, 0, G_OPTION_ARG_DOUBLE, &long_reader_seconds,
+      "Measured window of pools.long-reader.*, the time the long snapshot stays open "
+      "(default 7, 1.5 with --quick)", "SECONDS" },
+    { "node", 0, 0, G_OPTION_ARG_FILENAME, &node,
+      "Node.js for the better-sqlite3 peer (default: node on PATH)", "PATH" },
+    { "node-modules", 0, 0, G_OPTION_ARG_FILENAME, &node_modules,
+      "node_modules directory holding better-sqlite3 (default: $MSB_DB_BENCH_NODE_MODULES, "
+      "else node_modules beside this program)", "DIR" },
+    { "peer-script", 0, 0, G_OPTION_ARG_FILENAME, &peer_script,
+      "The peer's script (default: peer-better-sqlite3.js in the source tree)", "FILE" },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "List the scenarios", NULL },
     { "quiet-gate", 0, 0, G_OPTION_ARG_NONE, &quiet_gate,
       "Start each scenario only when other processes are idle; rerun one they disturbed", NULL },
     { "child-writer", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &child_path, NULL, NULL },
     { "child-window", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &child_window, NULL, NULL },
+    { "child-burst", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &burst_path, NULL, NULL },
+    { "child-warmup", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_DOUBLE, &child_warmup, NULL, NULL },
+    { "child-duration", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_DOUBLE, &child_duration, NULL, NULL },
     { NULL }
   };
-  const Scenario *families[] = { raw_scenarios, gom_scenarios, pools_scenarios };
   g_autoptr(GOptionContext) context = g_option_context_new ("- benchmark MsbDbPools");
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func ((GDestroyNotify) result_free);
@@ -577,6 +776,12 @@ main (int   argc,
       bench_config.window = child_window;
       return pools_child_main (child_path, child_window);
     }
+  if (burst_path != NULL)
+    {
+      bench_config.warmup = child_warmup;
+      bench_config.duration = child_duration;
+      return pools_burst_child_main (burst_path);
+    }
 
   bench_config.quick = quick;
   bench_config.self_exe = g_file_test ("/proc/self/exe", G_FILE_TEST_EXISTS)
@@ -590,6 +795,7 @@ main (int   argc,
       bench_config.rss_ops = 50000;
       bench_config.rss_first_mark = 5000;
       bench_config.wal_soak_seconds = 1.5;
+      bench_config.long_reader_seconds = 1.5;
     }
   else
     {
@@ -599,7 +805,11 @@ main (int   argc,
       bench_config.rss_ops = 1000000;
       bench_config.rss_first_mark = 100000;
       bench_config.wal_soak_seconds = 60;
+      bench_config.long_reader_seconds = 7;
     }
+  if (long_reader_seconds > 0)
+    bench_config.long_reader_seconds = long_reader_seconds;
+  bench_config_set_peer (node, node_modules, peer_script);
   if (duration > 0)
     bench_config.duration = duration;
   if (rounds <= 0)
@@ -657,7 +867,8 @@ main (int   argc,
   for (guint f = 0; f < G_N_ELEMENTS (families); f++)
     for (const Scenario *s = families[f]; s->name; s++)
       if (scenario_selected (s->name) &&
-          !(skip_soak && g_str_has_prefix (s->name, "pools.wal-soak")))
+          !(skip_soak && g_str_has_prefix (s->name, "pools.wal-soak")) &&
+          !(families[f] == peer_scenarios && !peer_selectable ()))
         g_ptr_array_add (selected, (gpointer) s);
 
   /* Round after round through every scenario: a baseline and the scenario
@@ -674,11 +885,19 @@ main (int   argc,
 
           if (round > 1 && runs_once (s))
             continue;
-          g_ptr_array_add (g_ptr_array_index (candidates, i), run_scenario (s));
+          Result *r = run_scenario (s);
+
+          if (r != NULL)
+            g_ptr_array_add (g_ptr_array_index (candidates, i), r);
         }
     }
   for (guint i = 0; i < selected->len; i++)
-    g_ptr_array_add (results, take_median (g_ptr_array_index (candidates, i)));
+    {
+      GPtrArray *runs = g_ptr_array_index (candidates, i);
+
+      if (runs->len > 0)
+        g_ptr_array_add (results, take_median (runs));
+    }
 
   machine.load_end = loadavg ();
   print_table (results);

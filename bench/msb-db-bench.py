@@ -24,10 +24,12 @@ import fnmatch
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 
 import gi
@@ -96,6 +98,17 @@ class Result:
         self.note = []
         self.extra = {}
         self.foreign_load = 0.0
+        # Process CPU time (all threads) and context switches over the timed
+        # run, warm-up included, per operation completed in it (as in C).
+        self.cpu_us_per_op = None
+        self.csw_per_op = None
+
+    def set_usage(self, before, total_ops):
+        """From a usage_now() taken when the timed run started."""
+        if total_ops:
+            after = usage_now()
+            self.cpu_us_per_op = (after[0] - before[0]) * 1e6 / total_ops
+            self.csw_per_op = (after[1] - before[1]) / total_ops
 
     @property
     def ops_per_s(self):
@@ -181,6 +194,12 @@ def machine_busy_s():
     return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz
 
 
+def usage_now():
+    """(CPU seconds, context switches) of this process, all its threads."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_nvcsw + ru.ru_nivcsw
+
+
 def self_cpu_s():
     """CPU time of this process and of its waited-for children."""
     t = os.times()
@@ -244,18 +263,23 @@ def sync_loop(op, result):
     w = Window(CFG.warmup, CFG.duration)
     rng = Rng()
     lat = result.lat
+    usage = usage_now()
+    warm = 0
     t = now()
     while t < w.start:
         op(rng)
+        warm += 1
         t = now()
-    ops = 0
+    ops = total = 0
     while t < w.end:
         start = t
         op(rng)
+        total += 1
         t = now()
         if t <= w.end:
             lat.append(t - start)
             ops += 1
+    result.set_usage(usage, warm + total)
     result.ops = ops
     result.seconds = (w.end - w.start) / 1e9
 
@@ -310,6 +334,7 @@ class GLibDriver:
                 self.loop.quit()
 
     def run(self):
+        self.usage = usage_now()
         self.first = now()
         for _ in range(self.window):
             if self.max_ops and self.issued >= self.max_ops:
@@ -323,7 +348,7 @@ class GLibDriver:
 async def asyncio_window(op, window, w):
     """`window` asyncio tasks each awaiting op(rng) in a loop."""
     lat = array.array('q')
-    counter = [0]
+    counter = [0, 0]   # inside the window, all
 
     async def worker(seed):
         rng = Rng(seed)
@@ -333,13 +358,14 @@ async def asyncio_window(op, window, w):
                 return
             await op(rng)
             t = now()
+            counter[1] += 1
             if w.start <= t <= w.end:
                 lat.append(t - start)
                 counter[0] += 1
 
     await asyncio.gather(*(worker(0x9E3779B97F4A7C15 * (i + 1) & 0xFFFFFFFFFFFFFFFF or 1)
                            for i in range(window)))
-    return counter[0], lat
+    return counter[0], counter[1], lat
 
 
 # --------------------------------------------------------------------------
@@ -427,8 +453,10 @@ def run_aiosqlite(name, description, kind, rows):
                 await read(rng)
 
         w = Window(CFG.warmup, CFG.duration)
-        ops, lat = await asyncio_window({'insert': insert, 'read': read, 'mixed': mixed}[kind],
-                                        CFG.window, w)
+        usage = usage_now()
+        ops, total, lat = await asyncio_window(
+            {'insert': insert, 'read': read, 'mixed': mixed}[kind], CFG.window, w)
+        r.set_usage(usage, total)
         await db.close()
         return ops, lat, (w.end - w.start) / 1e9
 
@@ -553,6 +581,7 @@ def run_msbdb(name, description, kind, rows, mode, read_connections=4):
         w = Window(CFG.warmup, CFG.duration)
         d = GLibDriver(getattr(p, 'issue_' + kind), CFG.window, w)
         d.run()
+        r.set_usage(d.usage, d.completed)
         r.ops, r.lat, r.seconds = d.ops, d.lat, (w.end - w.start) / 1e9
         r.extra['in_flight'] = CFG.window
     p.close(r)
@@ -597,6 +626,150 @@ def msbdb_read_async_lean():
 def msbdb_mixed_async():
     return run_msbdb('msbdb.mixed.async', 'MsbDb: 90% read_async / 10% write_async, 64 in flight',
                      'mixed', CFG.rows, 'async')
+
+
+# --------------------------------------------------------------------------
+# MsbDb under asyncio, beside aiosqlite
+# --------------------------------------------------------------------------
+#
+# MsbDb has no awaitable API yet, so an asyncio program reaches it today
+# through a bridge: a GLib main loop on a thread of its own runs the
+# completion callbacks of read_async()/write_async() and hands each result
+# to the asyncio loop with call_soon_threadsafe() (one thread hop and one
+# libffi closure per call, as aiosqlite pays one thread hop per call). The
+# scenarios below await `AWAIT.read(sql, params)` / `AWAIT.write(...)`
+# only, in the same 64 asyncio tasks as aiosqlite's.
+#
+# When `await pools.read_async(sql, params)` exists (an _async method called
+# without a callback returns an awaitable), add beside GLibThreadBridge
+#
+#     class NativeAwait:
+#         def __init__(self, pools): self.pools = pools
+#         async def read(self, sql, params): return (await self.pools.read_async(sql, params))[0]
+#         async def write(self, sql, params): await self.pools.write_async(sql, params)
+#         def close(self): pass
+#
+# and make asyncio_path() return NativeAwait(pools): nothing else changes,
+# and the JSON's `asyncio_path` says which one ran.
+
+class GLibThreadBridge:
+    """Awaitable MsbDb calls through a GLib main loop on another thread."""
+
+    name = 'glib-thread-bridge'
+
+    def __init__(self, pools):
+        self.pools = pools
+        self.loop = asyncio.get_running_loop()
+        # Callbacks go to the context that is thread-default where the call
+        # is made: the global default one, since the asyncio thread pushes
+        # none. This thread runs it.
+        self.glib_loop = GLib.MainLoop.new(None, False)
+        started = threading.Event()
+        GLib.idle_add(lambda: started.set() and False)
+        self.thread = threading.Thread(target=self.glib_loop.run, name='glib-bridge', daemon=True)
+        self.thread.start()
+        started.wait()
+
+    def _resolve(self, future, value, error):
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def _on_read(self, pools, result, future):
+        try:
+            value, error = pools.read_finish(result)[0], None
+        except GLib.Error as e:
+            value, error = None, e
+        self.loop.call_soon_threadsafe(self._resolve, future, value, error)
+
+    def _on_write(self, pools, result, future):
+        try:
+            value, error = pools.write_finish(result), None
+        except GLib.Error as e:
+            value, error = None, e
+        self.loop.call_soon_threadsafe(self._resolve, future, value, error)
+
+    def read(self, sql, params):
+        """The first row, as a tuple."""
+        future = self.loop.create_future()
+        self.pools.read_async(sql, params, None, self._on_read, future)
+        return future
+
+    def write(self, sql, params):
+        future = self.loop.create_future()
+        self.pools.write_async(sql, params, None, self._on_write, future)
+        return future
+
+    def close(self):
+        GLib.idle_add(lambda: self.glib_loop.quit() or False)
+        self.thread.join()
+
+
+def asyncio_path(pools):
+    """How MsbDb is awaited under asyncio (see above)."""
+    return GLibThreadBridge(pools)
+
+
+def run_msbdb_asyncio(name, description, kind, rows):
+    p = Pools(db_path(name), rows)
+    r = Result(name, description)
+
+    async def main():
+        awaiting = asyncio_path(p.pools)
+        key = [1]
+
+        async def insert(rng):
+            k = key[0]
+            key[0] += 1
+            await awaiting.write(INSERT, (k, PAYLOAD))
+
+        async def read(rng):
+            i = rng.next() % rows + 1
+            row = await awaiting.read(SELECT, (i,))
+            if row[0] != i:
+                raise AssertionError('wrong row')
+
+        async def mixed(rng):
+            if rng.next() % 10 == 0:
+                await insert(rng)
+            else:
+                await read(rng)
+
+        w = Window(CFG.warmup, CFG.duration)
+        usage = usage_now()
+        ops, total, lat = await asyncio_window(
+            {'insert': insert, 'read': read, 'mixed': mixed}[kind], CFG.window, w)
+        r.set_usage(usage, total)
+        awaiting.close()
+        r.extra['asyncio_path'] = awaiting.name
+        return ops, lat, (w.end - w.start) / 1e9
+
+    r.ops, r.lat, r.seconds = asyncio.run(main())
+    r.extra['in_flight'] = CFG.window
+    r.note.append('via %s' % r.extra['asyncio_path'])
+    p.close(r)
+    return r
+
+
+def msbdb_asyncio_insert():
+    return run_msbdb_asyncio('msbdb.asyncio.insert',
+                             'MsbDb under asyncio: write_async() awaited, 64 tasks in flight',
+                             'insert', 0)
+
+
+def msbdb_asyncio_read():
+    return run_msbdb_asyncio('msbdb.asyncio.read',
+                             'MsbDb under asyncio: read_async() awaited, 4 connections, '
+                             '64 tasks in flight', 'read', CFG.rows)
+
+
+def msbdb_asyncio_mixed():
+    return run_msbdb_asyncio('msbdb.asyncio.mixed',
+                             'MsbDb under asyncio: 90% reads / 10% inserts awaited, 64 tasks',
+                             'mixed', CFG.rows)
 
 
 def msbdb_rss_child():
@@ -664,17 +837,33 @@ SCENARIOS = [
     ('msbdb.read.async.1conn', msbdb_read_async_1conn),
     ('msbdb.read.async.lean', msbdb_read_async_lean),
     ('msbdb.mixed.async', msbdb_mixed_async),
+    ('msbdb.asyncio.insert', msbdb_asyncio_insert),
+    ('msbdb.asyncio.read', msbdb_asyncio_read),
+    ('msbdb.asyncio.mixed', msbdb_asyncio_mixed),
     ('msbdb.rss.mixed', msbdb_rss),
 ]
 
 BASELINES = [
     ('aiosqlite.insert', 'sqlite3.insert.autocommit'),
     ('msbdb.insert.', 'sqlite3.insert.autocommit'),
+    ('msbdb.asyncio.insert', 'sqlite3.insert.autocommit'),
     ('aiosqlite.read', 'sqlite3.read.point'),
     ('msbdb.read.', 'sqlite3.read.point'),
+    ('msbdb.asyncio.read', 'sqlite3.read.point'),
     ('aiosqlite.mixed', 'sqlite3.mixed'),
     ('msbdb.mixed.', 'sqlite3.mixed'),
+    ('msbdb.asyncio.mixed', 'sqlite3.mixed'),
     ('msbdb.rss.', 'sqlite3.mixed'),
+]
+
+# The peer that an async MsbDb row is compared with (the "vs peer" column).
+PEERS = [
+    ('msbdb.insert.async', 'aiosqlite.insert'),
+    ('msbdb.asyncio.insert', 'aiosqlite.insert'),
+    ('msbdb.read.async', 'aiosqlite.read'),
+    ('msbdb.asyncio.read', 'aiosqlite.read'),
+    ('msbdb.mixed.async', 'aiosqlite.mixed'),
+    ('msbdb.asyncio.mixed', 'aiosqlite.mixed'),
 ]
 
 TARGETS = [
@@ -684,6 +873,17 @@ TARGETS = [
      'msbdb.read.async.1conn', 'aiosqlite.read', 2.0),
     ('async mixed 90/10 vs aiosqlite (no target; for reference)', 'msbdb.mixed.async',
      'aiosqlite.mixed', None),
+    # Under asyncio, through today's thread bridge until the asyncio API exists.
+    ('asyncio: awaited inserts >= 2x aiosqlite', 'msbdb.asyncio.insert', 'aiosqlite.insert', 2.0),
+    ('asyncio: awaited point reads >= 2x aiosqlite', 'msbdb.asyncio.read', 'aiosqlite.read', 2.0),
+    ('asyncio: awaited mixed 90/10 vs aiosqlite (for reference)', 'msbdb.asyncio.mixed',
+     'aiosqlite.mixed', None),
+    # Blocking calls against stdlib sqlite3 (the C benchmark holds the
+    # targets against raw SQLite; these are for reference).
+    ('blocking write() vs stdlib sqlite3 autocommit inserts (for reference)', 'msbdb.insert.sync',
+     'sqlite3.insert.autocommit', None),
+    ('blocking read() vs stdlib sqlite3 point reads (for reference)', 'msbdb.read.sync',
+     'sqlite3.read.point', None),
 ]
 
 
@@ -691,6 +891,13 @@ def baseline_of(name):
     for prefix, base in BASELINES:
         if name.startswith(prefix):
             return base
+    return None
+
+
+def peer_of(name):
+    for prefix, peer in PEERS:
+        if name.startswith(prefix):
+            return peer
     return None
 
 
@@ -736,6 +943,47 @@ def machine():
     }
 
 
+def run_scenario(name, func, quiet_gate):
+    """One run of a scenario; with --quiet-gate, the quietest of up to
+    QUIET_MAX_ATTEMPTS runs."""
+    best = None
+    for attempt in range(1, QUIET_MAX_ATTEMPTS + 1):
+        waited = wait_for_quiet() if quiet_gate else 0.0
+        print('  %-28s ...' % name, end='', file=sys.stderr, flush=True)
+        busy0, self0, wall0 = machine_busy_s(), self_cpu_s(), time.monotonic()
+        r = func()
+        wall = time.monotonic() - wall0
+        # CPU used by other processes meanwhile, in cores: a noisy neighbour.
+        r.foreign_load = max(0.0, (machine_busy_s() - busy0 - (self_cpu_s() - self0)) / wall)
+        r.extra['other_processes_cpu_cores'] = round(r.foreign_load, 2)
+        r.extra['attempt'] = attempt
+        r.extra['waited_for_quiet_s'] = round(waited, 1)
+        r.summarize()
+        print(' %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)' % (
+            r.ops_per_s, r.percentile(50), r.percentile(99), r.foreign_load), file=sys.stderr)
+        if best is None or r.foreign_load < best.foreign_load:
+            best = r
+        if not quiet_gate or best.foreign_load <= QUIET_RETRY_ABOVE:
+            break
+        print('    other processes were busy: running it again', file=sys.stderr)
+    if best.extra['attempt'] > 1:
+        best.note.append('kept attempt %d' % best.extra['attempt'])
+    return best
+
+
+def take_median(runs):
+    """The run with the median rate (the lower middle one of an even
+    count), its note and JSON giving the spread."""
+    runs = sorted(runs, key=lambda r: r.ops_per_s)
+    median = runs[(len(runs) - 1) // 2]
+    if len(runs) > 1:
+        lowest, highest = runs[0].ops_per_s, runs[-1].ops_per_s
+        median.extra.update({'runs': len(runs), 'ops_per_s_min': round(lowest, 1),
+                             'ops_per_s_max': round(highest, 1)})
+        median.note.append('median of %d runs (%.0f-%.0f ops/s)' % (len(runs), lowest, highest))
+    return median
+
+
 def main():
     ap = argparse.ArgumentParser(description='Benchmark MsbDb from Python')
     ap.add_argument('--quick', '-q', action='store_true', help='a few seconds in all')
@@ -744,6 +992,9 @@ def main():
     ap.add_argument('--json', '-j', help='also write the results as JSON')
     ap.add_argument('--dir', '-d', help='where the database files go')
     ap.add_argument('--duration', type=float, help='measured seconds per scenario')
+    ap.add_argument('--rounds', type=int, default=1,
+                    help='run every scenario N times, round after round, and keep the median '
+                         '(default 1; the RSS check runs once)')
     ap.add_argument('--list', '-l', action='store_true')
     ap.add_argument('--quiet-gate', action='store_true',
                     help='start each scenario only when other processes are idle; '
@@ -788,71 +1039,97 @@ def main():
           % (m['python'], m['sqlite'], m['aiosqlite'], m['pygobject'], CFG.dir, m['loadavg_start']))
     print('%.2f s measured after %.2f s warm-up per scenario, %d async ops in flight, %d rows for reads'
           % (CFG.duration, CFG.warmup, CFG.window, CFG.rows))
+    if args.rounds > 1:
+        print('%d rounds through the scenarios; each rate is the median run' % args.rounds)
     sys.stdout.flush()
 
-    results = []
+    chosen = []
     for name, func in SCENARIOS:
         if not selected(name, patterns):
             continue
         if name.startswith('aiosqlite') and aiosqlite is None:
             print('  %-28s skipped: aiosqlite is not installed' % name, file=sys.stderr)
             continue
-        best = None
-        for attempt in range(1, QUIET_MAX_ATTEMPTS + 1):
-            waited = wait_for_quiet() if args.quiet_gate else 0.0
-            print('  %-28s ...' % name, end='', file=sys.stderr, flush=True)
-            busy0, self0, wall0 = machine_busy_s(), self_cpu_s(), time.monotonic()
-            r = func()
-            wall = time.monotonic() - wall0
-            # CPU used by other processes meanwhile, in cores: a noisy neighbour.
-            r.foreign_load = max(0.0, (machine_busy_s() - busy0 - (self_cpu_s() - self0)) / wall)
-            r.extra['other_processes_cpu_cores'] = round(r.foreign_load, 2)
-            r.extra['attempt'] = attempt
-            r.extra['waited_for_quiet_s'] = round(waited, 1)
-            r.summarize()
-            print(' %10.0f ops/s  p50 %8.1f us  p99 %8.1f us  (others used %.2f cores)' % (
-                r.ops_per_s, r.percentile(50), r.percentile(99), r.foreign_load), file=sys.stderr)
-            if best is None or r.foreign_load < best.foreign_load:
-                best = r
-            if not args.quiet_gate or best.foreign_load <= QUIET_RETRY_ABOVE:
-                break
-            print('    other processes were busy: running it again', file=sys.stderr)
-        if best.extra['attempt'] > 1:
-            best.note.append('kept attempt %d' % best.extra['attempt'])
-        results.append(best)
+        chosen.append((name, func))
+
+    # Round after round through the selection, as the C benchmark does: a
+    # baseline and the scenario compared with it see the machine in the same
+    # states; each row is the run with the median rate.
+    runs = {name: [] for name, _ in chosen}
+    for round_no in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print('round %d of %d' % (round_no, args.rounds), file=sys.stderr)
+        for name, func in chosen:
+            if round_no > 1 and name.startswith('msbdb.rss.'):
+                continue   # one long run, not a rate
+            runs[name].append(run_scenario(name, func, args.quiet_gate))
+    results = [take_median(runs[name]) for name, _ in chosen]
 
     by_name = {r.name: r for r in results}
 
     print()
-    print('%-26s %10s %11s %9s %9s %5s  %-26s %6s  %s' % (
-        'scenario', 'ops', 'ops/s', 'p50 us', 'p99 us', 'bg', 'baseline', 'ratio', 'note'))
-    print('-' * 130)
+    print('%-26s %10s %11s %9s %9s %7s %6s %5s  %-26s %6s %7s  %s' % (
+        'scenario', 'ops', 'ops/s', 'p50 us', 'p99 us', 'cpu us', 'csw', 'bg', 'baseline',
+        'ratio', 'vs peer', 'note'))
+    print('-' * 150)
     rows = []
+
+    def optional(value, fmt):
+        return '-' if value is None else fmt % value
+
     for r in results:
         base = by_name.get(baseline_of(r.name) or '')
         ratio = r.ops_per_s / base.ops_per_s if base and base.ops_per_s else None
-        print('%-26s %10d %11.0f %9.1f %9.1f %5.2f  %-26s %6s  %s' % (
-            r.name, r.ops, r.ops_per_s, r.percentile(50), r.percentile(99), r.foreign_load,
-            base.name if ratio else '-', '%.2fx' % ratio if ratio else '-', '; '.join(r.note)))
+        peer = by_name.get(peer_of(r.name) or '')
+        peer_ratio = r.ops_per_s / peer.ops_per_s if peer and peer.ops_per_s else None
+        print('%-26s %10d %11.0f %9.1f %9.1f %7s %6s %5.2f  %-26s %6s %7s  %s' % (
+            r.name, r.ops, r.ops_per_s, r.percentile(50), r.percentile(99),
+            optional(r.cpu_us_per_op, '%.2f'), optional(r.csw_per_op, '%.2f'), r.foreign_load,
+            base.name if ratio else '-', optional(ratio, '%.2fx'), optional(peer_ratio, '%.2fx'),
+            '; '.join(r.note)))
         row = {'name': r.name, 'description': r.description, 'ops': r.ops,
                'seconds': round(r.seconds, 3), 'ops_per_s': round(r.ops_per_s, 1),
                'p50_us': round(r.percentile(50), 2), 'p99_us': round(r.percentile(99), 2),
                'max_us': round(r.percentile(100), 2),
+               'cpu_us_per_op': None if r.cpu_us_per_op is None else round(r.cpu_us_per_op, 3),
+               'context_switches_per_op': None if r.csw_per_op is None else round(r.csw_per_op, 3),
                'baseline': base.name if ratio else None,
-               'ratio': round(ratio, 3) if ratio else None, 'note': '; '.join(r.note)}
+               'ratio': round(ratio, 3) if ratio else None,
+               'peer': peer.name if peer_ratio else None,
+               'ratio_to_peer': round(peer_ratio, 3) if peer_ratio else None,
+               'note': '; '.join(r.note)}
         row.update(r.extra)
         rows.append(row)
+
+    under_asyncio = [r for r in results if r.name.startswith('msbdb.asyncio.')]
+    if under_asyncio:
+        print()
+        print('Under asyncio, against aiosqlite (same run, %d tasks in flight each)' % CFG.window)
+        for r in under_asyncio:
+            peer = by_name.get(peer_of(r.name) or '')
+            if peer and peer.ops_per_s:
+                print('  %-22s %9.0f ops/s  p99 %8.1f us   %-18s %9.0f ops/s  p99 %8.1f us   '
+                      '%.2fx  (MsbDb via %s)' % (
+                          r.name, r.ops_per_s, r.percentile(99), peer.name, peer.ops_per_s,
+                          peer.percentile(99), r.ops_per_s / peer.ops_per_s,
+                          r.extra.get('asyncio_path')))
+            else:
+                print('  %-22s %9.0f ops/s  (no aiosqlite row in this run)' % (r.name, r.ops_per_s))
 
     print()
     print('Targets (ratios from this run)')
     targets = []
     for what, scenario, versus, need in TARGETS:
         a, b = by_name.get(scenario), by_name.get(versus)
+        if a and not (b and b.ops_per_s):
+            print('  [ -- ] %-72s not measured: %s did not run' % (what, versus))
+            targets.append({'target': what, 'scenario': scenario, 'versus': versus,
+                            'ratio': None, 'required': need, 'met': None})
         if not a or not b or not b.ops_per_s:
             continue
         ratio = a.ops_per_s / b.ops_per_s
         met = None if need is None else ratio >= need
-        print('  [%s] %-58s %.2fx (%.0f vs %.0f ops/s)%s' % (
+        print('  [%s] %-72s %.2fx (%.0f vs %.0f ops/s)%s' % (
             '    ' if met is None else ('MET ' if met else 'MISS'), what, ratio,
             a.ops_per_s, b.ops_per_s, '' if need is None else '  (need >= %.1fx)' % need))
         targets.append({'target': what, 'scenario': scenario, 'versus': versus,
@@ -865,7 +1142,8 @@ def main():
                'machine': m,
                'config': {'duration_s': CFG.duration, 'warmup_s': CFG.warmup,
                           'prefill_rows': CFG.rows, 'in_flight': CFG.window,
-                          'rss_ops': CFG.rss_ops, 'quiet_gate': args.quiet_gate},
+                          'rss_ops': CFG.rss_ops, 'quiet_gate': args.quiet_gate,
+                          'rounds': args.rounds},
                'results': rows, 'targets': targets}
         with open(args.json, 'w') as f:
             json.dump(doc, f, indent=2)
