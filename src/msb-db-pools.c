@@ -85,9 +85,6 @@
 
 #define STATEMENT_CACHE_SIZE 64
 
-/* More read connections than this is a mistake (each is an open file and a
- * few MB of cache), not a configuration. */
-#define MAX_READ_CONNECTIONS 1024
 
 struct _MsbDbPools
 {
@@ -340,9 +337,9 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * MsbDbPools:max-read-connections:
    *
    * How many read connections the pool holds, and so how many reads run
-   * at once: at most 1024, and 0 means
-   * %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS. A larger value makes opening fail
-   * with %MSB_DB_ERROR_INVALID_ARGUMENT.
+   * at once: at most %MSB_DB_MAX_READ_CONNECTIONS (each is an open file
+   * and its page cache), and 0 means %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS.
+   * A larger value makes opening fail with %MSB_DB_ERROR_INVALID_ARGUMENT.
    *
    * Async reads use more than one of them only when they queue up: a read
    * that arrives while another async read runs waits for that read's
@@ -458,12 +455,12 @@ open_connections (MsbDbPools    *self,
     return FALSE;
   self->target = target;
 
-  if (self->max_read_connections > MAX_READ_CONNECTIONS)
+  if (self->max_read_connections > MSB_DB_MAX_READ_CONNECTIONS)
     {
       g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                    "max-read-connections is %u: at most %u read connections are "
                    "allowed (0 for the default, %u)", self->max_read_connections,
-                   MAX_READ_CONNECTIONS, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS);
+                   MSB_DB_MAX_READ_CONNECTIONS, MSB_DB_DEFAULT_MAX_READ_CONNECTIONS);
       return FALSE;
     }
 

@@ -38,6 +38,14 @@ G_BEGIN_DECLS
  */
 #define MSB_DB_DEFAULT_MAX_READ_CONNECTIONS 4
 
+/**
+ * MSB_DB_MAX_READ_CONNECTIONS:
+ *
+ * The largest size of the read pool; opening with more fails with
+ * %MSB_DB_ERROR_INVALID_ARGUMENT.
+ */
+#define MSB_DB_MAX_READ_CONNECTIONS 1024
+
 #define MSB_DB_TYPE_POOLS (msb_db_pools_get_type ())
 
 G_DECLARE_FINAL_TYPE (MsbDbPools, msb_db_pools, MSB_DB, POOLS, GObject)

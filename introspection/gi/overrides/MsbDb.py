@@ -1180,12 +1180,7 @@ __all__.append('Connection')
 _MAX_TIMEOUT_S = 2147483
 
 
-def _max_read_connections_limit():
-    pspec = MsbDb.Pools.find_property('max-read-connections')
-    return pspec.maximum if pspec is not None else 1024
-
-
-_MAX_READ_CONNECTIONS = _max_read_connections_limit()
+_MAX_READ_CONNECTIONS = MsbDb.MAX_READ_CONNECTIONS
 
 
 def _timeout_us(name, seconds):

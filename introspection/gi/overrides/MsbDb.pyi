@@ -29,6 +29,7 @@ _RowFactory = Callable[['Rows', Tuple[Any, ...]], Any]
 DEFAULT_BUSY_TIMEOUT_SECS: int
 DEFAULT_CONNECT_TIMEOUT_SECS: int
 DEFAULT_MAX_READ_CONNECTIONS: int
+MAX_READ_CONNECTIONS: int
 MAJOR_VERSION: int
 MINOR_VERSION: int
 MICRO_VERSION: int
@@ -163,6 +164,7 @@ class Stats(GObject.GBoxed):
     write_batches: int
     checkpoints: int
     wal_bytes: int
+    checkpoints_blocked: int
     def copy(self) -> 'Stats': ...
     def free(self) -> None: ...
 
