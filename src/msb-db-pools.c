@@ -1066,7 +1066,7 @@ msb_db_pools_write (MsbDbPools    *self,
     return NULL;
 
   job = new_statement_job (self, MSB_DB_JOB_WRITE, sql, owned_params, cancellable);
-  submit_and_wait (self, job, &rows, error);
+  msb_db_writer_run (self->writer, job, &rows, error);
   return rows;
 }
 

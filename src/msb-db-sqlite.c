@@ -89,7 +89,10 @@ typedef struct
 
 static const MsbDbBackendVTable sqlite_vtable;
 
-static void remember_wal (MsbDbSqliteConn *self);
+static void     remember_wal (MsbDbSqliteConn  *self);
+static gboolean check_files  (MsbDbSqliteConn  *self,
+                              gboolean          committed,
+                              GError          **error);
 
 /* Result code names ---------------------------------------------------- */
 
@@ -841,6 +844,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
   CachedStatement *entry;
   sqlite3_stmt *stmt;
   MsbDbRows *rows = NULL;
+  gboolean commits;
 
   if (g_atomic_int_get (&self->closing))
     {
@@ -866,7 +870,10 @@ sqlite_execute (MsbDbBackendConn  *conn,
       return NULL;
     }
 
-  if (msb_db_bind_params (stmt, params, error))
+  /* A write outside our transaction commits on its own: it gets the
+   * checks a COMMIT gets. */
+  commits = conn->mode == MSB_DB_CONN_READ_WRITE && !self->tx_open && !sqlite3_stmt_readonly (stmt);
+  if ((!commits || check_files (self, FALSE, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
 
@@ -878,6 +885,12 @@ sqlite_execute (MsbDbBackendConn  *conn,
         {
           note_if_lost (self, local_error);
           g_propagate_error (error, local_error);
+        }
+      else if (commits)
+        {
+          remember_wal (self);
+          if (!check_files (self, TRUE, error))
+            g_clear_object (&rows);
         }
     }
   sqlite3_reset (stmt);

@@ -11,6 +11,14 @@
  * job fails alone, and the others of its batch, which did nothing wrong,
  * run again in a new transaction.
  *
+ * A blocking single-statement write that finds the writer idle and its
+ * queue empty does not wait for the thread: two thread hand-offs cost far
+ * more than the write. Its caller runs it itself, on its own thread, with
+ * the write connection, which `conn_lock` gives to one user at a time (the
+ * writer thread holds it for a whole batch). It is still run in queue
+ * order: only when nothing is queued and nothing runs. Transaction bodies
+ * always run on the writer thread.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -64,9 +72,15 @@ struct _MsbDbWriter
 
   GAsyncQueue *queue;         /* of MsbDbJob; the writer itself marks the end */
   GThread *thread;
+  /* Under the queue's lock (GAsyncQueue's own length counts the threads
+   * waiting in it too): */
+  guint queued;               /* items in the queue */
+  gboolean running;           /* the thread took a job and has not finished
+                               * its batch */
+  GMutex conn_lock;           /* whoever uses `conn` holds it */
 
   GMutex lock;
-  gboolean accepting;
+  gint accepting;             /* atomic */
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
   gint64 next_gate;           /* no gated attempt before this */
@@ -82,6 +96,7 @@ writer_clear (MsbDbWriter *self)
     self->gate_data_free (self->gate_data);
   g_async_queue_unref (self->queue);
   msb_db_counters_unref (self->counters);
+  g_mutex_clear (&self->conn_lock);
   g_mutex_clear (&self->lock);
 }
 
@@ -239,6 +254,29 @@ claim_job (MsbDbWriter *self,
   return TRUE;
 }
 
+static void
+queue_push (MsbDbWriter *self,
+            gpointer     item)
+{
+  g_async_queue_lock (self->queue);
+  g_async_queue_push_unlocked (self->queue, item);
+  self->queued++;
+  g_async_queue_unlock (self->queue);
+}
+
+static gpointer
+queue_try_pop (MsbDbWriter *self)
+{
+  gpointer item;
+
+  g_async_queue_lock (self->queue);
+  item = g_async_queue_try_pop_unlocked (self->queue);
+  if (item != NULL)
+    self->queued--;
+  g_async_queue_unlock (self->queue);
+  return item;
+}
+
 /* Pops the next job that is ours to run, without waiting; NULL when the
  * queue is empty or the end came up (then *stopping is set). */
 static MsbDbJob *
@@ -247,7 +285,7 @@ try_pop_runnable (MsbDbWriter *self,
 {
   gpointer item;
 
-  while ((item = g_async_queue_try_pop (self->queue)) != NULL)
+  while ((item = queue_try_pop (self)) != NULL)
     {
       if (item == self)
         {
@@ -538,27 +576,57 @@ maybe_checkpoint (MsbDbWriter *self)
 
 /* The thread ------------------------------------------------------------ */
 
+/* Waits for the next job (or the end), marks the thread running, and
+ * takes the connection (after a blocking write its caller runs, if any). */
+static gpointer
+take_next (MsbDbWriter *self)
+{
+  gpointer item;
+
+  g_async_queue_lock (self->queue);
+  item = g_async_queue_pop_unlocked (self->queue);
+  self->queued--;
+  self->running = TRUE;
+  g_async_queue_unlock (self->queue);
+  g_mutex_lock (&self->conn_lock);
+  return item;
+}
+
+static void
+finish_running (MsbDbWriter *self)
+{
+  g_mutex_unlock (&self->conn_lock);
+  g_async_queue_lock (self->queue);
+  self->running = FALSE;
+  g_async_queue_unlock (self->queue);
+}
+
 static gpointer
 writer_main (gpointer data)
 {
   MsbDbWriter *self = data;
   gboolean stopping = FALSE;
 
-  while (!stopping)
+  /* Each turn ends holding the connection only when the end came up (as
+   * the next item, or while a batch took in queued jobs). */
+  for (;;)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) msb_db_job_unref);
-      gpointer item = g_async_queue_pop (self->queue);
+      gpointer item = take_next (self);
 
       if (item == self)
         break;
-      if (!claim_job (self, item))
+      if (claim_job (self, item))
         {
-          msb_db_job_unref (item);
-          continue;
+          g_ptr_array_add (batch, item);
+          run_batch (self, batch, &stopping);
+          maybe_checkpoint (self);
         }
-      g_ptr_array_add (batch, item);
-      run_batch (self, batch, &stopping);
-      maybe_checkpoint (self);
+      else
+        msb_db_job_unref (item);
+      if (stopping)
+        break;
+      finish_running (self);
     }
 
   /* Jobs are only queued before the end marker, so none is left. Fold the
@@ -566,6 +634,7 @@ writer_main (gpointer data)
    * to the file, SQLite removes the -wal and -shm files. */
   checkpoint (self, MSB_DB_CHECKPOINT_TRUNCATE);
   msb_db_backend_close (g_steal_pointer (&self->conn));
+  g_mutex_unlock (&self->conn_lock);
   msb_db_writer_unref (self);
   return NULL;
 }
@@ -591,6 +660,7 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
   self->gate_data = gate_data;
   self->gate_data_free = gate_data_free;
   self->queue = g_async_queue_new ();
+  g_mutex_init (&self->conn_lock);
   g_mutex_init (&self->lock);
   self->accepting = TRUE;
 
@@ -614,7 +684,7 @@ msb_db_writer_submit (MsbDbWriter *self,
                       MsbDbJob    *job)
 {
   g_mutex_lock (&self->lock);
-  if (!self->accepting)
+  if (!g_atomic_int_get (&self->accepting))
     {
       g_mutex_unlock (&self->lock);
       if (msb_db_job_claim (job))
@@ -623,8 +693,100 @@ msb_db_writer_submit (MsbDbWriter *self,
       return;
     }
   msb_db_job_start_waiting (job, timeout_error, self);
-  g_async_queue_push (self->queue, msb_db_job_ref (job));
+  queue_push (self, msb_db_job_ref (job));
   g_mutex_unlock (&self->lock);
+}
+
+/* Takes the connection for the caller if nothing is queued and nothing
+ * runs: its write is then next in queue order. */
+static gboolean
+take_idle_connection (MsbDbWriter *self)
+{
+  gboolean taken;
+
+  g_async_queue_lock (self->queue);
+  taken = !self->running && self->queued == 0 && g_mutex_trylock (&self->conn_lock);
+  g_async_queue_unlock (self->queue);
+
+  /* The writer may have stopped meanwhile: its thread closes the
+   * connection under the same lock. */
+  if (taken && (!g_atomic_int_get (&self->accepting) || self->conn == NULL))
+    {
+      g_mutex_unlock (&self->conn_lock);
+      taken = FALSE;
+    }
+  return taken;
+}
+
+static gboolean
+attempt_lone_write (gpointer   data,
+                    guint      attempt,
+                    GError   **error)
+{
+  Batch *run = data;
+  MsbDbJob *job = g_ptr_array_index (run->batch, 0);
+
+  /* Between attempts nothing was written: a cancelled write stops here. */
+  if (attempt > 0 && g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The write was cancelled before it could run");
+      return FALSE;
+    }
+  msb_db_job_reset_outcome (job);
+  if (run_job (run->self, job))
+    return TRUE;
+  g_propagate_error (error, g_error_copy (msb_db_job_get_error (job)));
+  return FALSE;
+}
+
+/* Runs @job, a blocking write of one statement, and waits for its outcome.
+ * If the writer is idle the caller runs it right here, as the only
+ * statement of its transaction: SQLite makes one statement atomic by
+ * itself, deferred constraints included, and the backend checks that its
+ * commit reaches the file at the path. Otherwise it is queued like any
+ * other job. */
+gboolean
+msb_db_writer_run (MsbDbWriter  *self,
+                   MsbDbJob     *job,
+                   MsbDbRows   **rows,
+                   GError      **error)
+{
+  g_autoptr(GPtrArray) batch = NULL;
+  gboolean stopping = FALSE;
+  Batch run = { self, NULL, &stopping };
+  GError *local_error = NULL;
+
+  g_assert (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE && !msb_db_job_is_async (job));
+
+  if (!take_idle_connection (self))
+    {
+      msb_db_writer_submit (self, job);
+      return msb_db_job_wait (job, rows, error);
+    }
+
+  if (!msb_db_job_claim (job))
+    g_assert_not_reached ();   /* nobody else has seen it */
+  batch = g_ptr_array_new ();
+  g_ptr_array_add (batch, job);
+  run.batch = batch;
+  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                        attempt_lone_write, &run, &local_error))
+    {
+      MSB_DB_COUNT (self->counters, write_batches);
+      MSB_DB_COUNT (self->counters, writes);
+    }
+  else
+    {
+      if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+        MSB_DB_COUNT (self->counters, retries_exhausted);
+      msb_db_job_set_error (job, local_error);
+    }
+  maybe_checkpoint (self);
+  g_mutex_unlock (&self->conn_lock);
+
+  msb_db_job_complete (job);
+  return msb_db_job_wait (job, rows, error);
 }
 
 /* Stops accepting jobs; the ones queued so far still run. Does not wait;
@@ -633,7 +795,7 @@ void
 msb_db_writer_shutdown (MsbDbWriter *self)
 {
   g_mutex_lock (&self->lock);
-  self->accepting = FALSE;
+  g_atomic_int_set (&self->accepting, FALSE);
   g_mutex_unlock (&self->lock);
 }
 
@@ -650,10 +812,10 @@ msb_db_writer_join (MsbDbWriter *self)
   GThread *thread;
 
   g_mutex_lock (&self->lock);
-  g_assert (!self->accepting);
+  g_assert (!g_atomic_int_get (&self->accepting));
   thread = g_steal_pointer (&self->thread);
   if (thread != NULL)
-    g_async_queue_push (self->queue, self);
+    queue_push (self, self);
   g_mutex_unlock (&self->lock);
 
   if (thread == NULL)

@@ -30,6 +30,10 @@ MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      GError                **error);
 void         msb_db_writer_submit   (MsbDbWriter            *self,
                                      MsbDbJob               *job);
+gboolean     msb_db_writer_run      (MsbDbWriter            *self,
+                                     MsbDbJob               *job,
+                                     MsbDbRows             **rows,
+                                     GError                **error);
 void         msb_db_writer_shutdown (MsbDbWriter            *self);
 void         msb_db_writer_join     (MsbDbWriter            *self);
 void         msb_db_writer_unref    (MsbDbWriter            *self);
