@@ -70,6 +70,7 @@ struct _MsbDbDqliteStmt
   guint64 n_params;
   char *sql;
   MsbDbColumns *columns;      /* of the last result, shared by the next */
+  gboolean finalized;         /* its id must never be sent again */
 };
 
 /* Addresses and targets ---------------------------------------------------- */
@@ -546,20 +547,85 @@ protocol_failed (MsbDbDqliteClient  *self,
   return FALSE;
 }
 
-/* Reads the next message into self->header and self->in. Cancelled before
- * its first byte arrived, the stream is still in step (the client is not
- * broken by that alone); anything else that fails breaks it. The body is
- * read as it arrives, so a header that announces more than the server sends
- * never makes the buffer grow beyond twice what was received. */
+/* Where a read stands: once a message has started to arrive, a cancel no
+ * longer stops it at once; the rest is read without the cancellable for a
+ * short while, so that the stream stays in step. */
+typedef struct {
+  gint64 deadline;
+  GCancellable *cancellable;
+  GError *cancelled;
+} ReadState;
+
+static gboolean
+receive_into (MsbDbDqliteClient  *self,
+              ReadState          *state,
+              guint8             *buffer,
+              gsize               size,
+              GError            **error)
+{
+  gsize done = 0;
+
+  while (done < size)
+    {
+      GError *local_error = NULL;
+      gssize n = -1;
+
+      if (socket_wait (self->socket, G_IO_IN, state->deadline, state->cancellable, &local_error))
+        n = g_socket_receive_with_blocking (self->socket, (char *) buffer + done, size - done,
+                                            FALSE, state->cancellable, &local_error);
+      if (n > 0)
+        {
+          done += (gsize) n;
+          continue;
+        }
+      if (n == 0)
+        local_error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                                           "the node closed the connection");
+      else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_clear_error (&local_error);
+          continue;
+        }
+      else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+               state->cancelled == NULL && !g_atomic_int_get (&self->aborted))
+        {
+          state->cancelled = local_error;
+          state->cancellable = NULL;
+          state->deadline = MIN (state->deadline, g_get_monotonic_time () + ABANDON_LIMIT);
+          continue;
+        }
+      /* Whoever cancelled wants to hear about that, not about the rest. */
+      if (state->cancelled != NULL)
+        {
+          g_error_free (local_error);
+          local_error = g_steal_pointer (&state->cancelled);
+        }
+      return transport_failed (self, local_error, error);
+    }
+  return TRUE;
+}
+
+/* Reads the next message into self->header and self->in.
+ *
+ * Cancelled before its first byte arrived: FALSE with G_IO_ERROR_CANCELLED,
+ * and the stream is still in step (the caller decides what that means for
+ * the response it waits for). Cancelled later: the message is still read
+ * whole, TRUE, and *@cancelled tells. Anything else that fails breaks the
+ * client. The body is read as it arrives, so a header that announces more
+ * than the server sends never makes the buffer grow beyond twice what was
+ * received. */
 static gboolean
 receive_message (MsbDbDqliteClient  *self,
                  gint64              deadline,
                  GCancellable       *cancellable,
+                 gboolean           *cancelled,
                  GError            **error)
 {
   guint8 header[MSB_DB_DQLITE_HEADER_SIZE];
+  ReadState state = { deadline, cancellable, NULL };
   GError *local_error = NULL;
 
+  *cancelled = FALSE;
   if (!socket_wait (self->socket, G_IO_IN, deadline, cancellable, &local_error))
     {
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
@@ -570,10 +636,13 @@ receive_message (MsbDbDqliteClient  *self,
         }
       return transport_failed (self, local_error, error);
     }
-  if (!transfer (self, FALSE, header, sizeof header, deadline, cancellable, error))
+  if (!receive_into (self, &state, header, sizeof header, error))
     return FALSE;
   if (!msb_db_dqlite_wire_decode_header (header, sizeof header, &self->header, &local_error))
-    return protocol_failed (self, local_error, error);
+    {
+      g_clear_error (&state.cancelled);
+      return protocol_failed (self, local_error, error);
+    }
 
   g_byte_array_set_size (self->in, 0);
   while (self->in->len < self->header.body_size)
@@ -582,9 +651,11 @@ receive_message (MsbDbDqliteClient  *self,
       gsize chunk = MIN (self->header.body_size - have, MAX (have, 65536));
 
       g_byte_array_set_size (self->in, (guint) (have + chunk));
-      if (!transfer (self, FALSE, self->in->data + have, chunk, deadline, cancellable, error))
+      if (!receive_into (self, &state, self->in->data + have, chunk, error))
         return FALSE;
     }
+  *cancelled = state.cancelled != NULL;
+  g_clear_error (&state.cancelled);
   return TRUE;
 }
 
@@ -657,9 +728,13 @@ call (MsbDbDqliteClient  *self,
 {
   gint64 deadline = g_get_monotonic_time () + self->timeout;
 
+  gboolean cancelled;
+
   if (!send_request (self, deadline, cancellable, error))
     return FALSE;
-  if (!receive_message (self, deadline, cancellable, error))
+  /* A response that arrived is the outcome, even if the caller cancelled
+   * meanwhile: a write it reports done is done. */
+  if (!receive_message (self, deadline, cancellable, &cancelled, error))
     {
       /* The response is still owed: the stream is out of step. */
       self->broken = TRUE;
@@ -964,6 +1039,20 @@ check_open (MsbDbDqliteClient  *self,
   return FALSE;
 }
 
+/* dqlite 1.11 crashes (a NULL dereference in its statement registry) when
+ * a request names a statement id that was finalized: refuse it here. */
+static gboolean
+check_stmt (MsbDbDqliteClient  *self,
+            MsbDbDqliteStmt    *stmt,
+            GError            **error)
+{
+  if (!stmt->finalized)
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+               "The statement was finalized and cannot run again: %s", stmt->sql);
+  return FALSE;
+}
+
 /**
  * msb_db_dqlite_client_prepare:
  * @self: a client with an open database
@@ -1033,7 +1122,7 @@ msb_db_dqlite_client_exec (MsbDbDqliteClient  *self,
 {
   g_return_val_if_fail (stmt != NULL && stmt->client == self, FALSE);
 
-  if (!begin_request (self, cancellable, error))
+  if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
     return FALSE;
   if (!msb_db_dqlite_wire_encode_exec (self->out, self->db_id, stmt->id, stmt->sql,
                                        (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
@@ -1058,7 +1147,9 @@ abandon_query (MsbDbDqliteClient *self)
     return;
   for (;;)
     {
-      if (!receive_message (self, deadline, NULL, NULL))
+      gboolean cancelled;
+
+      if (!receive_message (self, deadline, NULL, &cancelled, NULL))
         return;
       if (self->header.type == MSB_DB_DQLITE_RESPONSE_EMPTY)
         return;
@@ -1086,9 +1177,9 @@ receive_rows (MsbDbDqliteClient  *self,
   for (;;)
     {
       GError *local_error = NULL;
-      gboolean done;
+      gboolean cancelled, done;
 
-      if (!receive_message (self, deadline, cancellable, &local_error))
+      if (!receive_message (self, deadline, cancellable, &cancelled, &local_error))
         {
           if (!self->broken)
             abandon_query (self);
@@ -1103,8 +1194,16 @@ receive_rows (MsbDbDqliteClient  *self,
           protocol_failed (self, local_error, error);
           return NULL;
         }
+      /* Complete: a cancel that came too late changes nothing. */
       if (done)
         break;
+      if (cancelled || g_cancellable_is_cancelled (cancellable))
+        {
+          abandon_query (self);
+          if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+          return NULL;
+        }
       deadline = g_get_monotonic_time () + self->timeout;
     }
 
@@ -1140,7 +1239,7 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
 
   g_return_val_if_fail (stmt != NULL && stmt->client == self, NULL);
 
-  if (!begin_request (self, cancellable, error))
+  if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
     return NULL;
   if (!msb_db_dqlite_wire_encode_query (self->out, self->db_id, stmt->id, stmt->sql,
                                         (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
@@ -1152,7 +1251,8 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
   return receive_rows (self, stmt->sql, &stmt->columns, deadline, cancellable, error);
 }
 
-/* Frees @stmt on the server; the caller still frees the local object. */
+/* Frees @stmt on the server; the caller still frees the local object, which
+ * refuses to run from now on. */
 gboolean
 msb_db_dqlite_client_finalize (MsbDbDqliteClient  *self,
                                MsbDbDqliteStmt    *stmt,
@@ -1161,9 +1261,11 @@ msb_db_dqlite_client_finalize (MsbDbDqliteClient  *self,
 {
   g_return_val_if_fail (stmt != NULL && stmt->client == self, FALSE);
 
-  if (!begin_request (self, cancellable, error))
+  if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
     return FALSE;
   msb_db_dqlite_wire_encode_finalize (self->out, self->db_id, stmt->id);
+  /* Sent is gone: whatever the answer, the id is not used again. */
+  stmt->finalized = TRUE;
   return call (self, MSB_DB_DQLITE_RESPONSE_EMPTY, stmt->sql, cancellable, error);
 }
 

@@ -651,6 +651,7 @@ encode_statement_request (GByteArray  *out,
                           GVariant    *params,
                           GError     **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
   g_autoptr(GArray) collected = collect_params (sql, n_params, params, error);
   gsize start;
 
@@ -663,7 +664,8 @@ encode_statement_request (GByteArray  *out,
 }
 
 /* @sql is the statement's text: it names the parameters of an a{sv} and may
- * be NULL when @params is a tuple or NULL. @n_params is what STMT reported. */
+ * be NULL when @params is a tuple or NULL. @n_params is what STMT reported.
+ * A floating @params is consumed, as by the rest of the library. */
 gboolean
 msb_db_dqlite_wire_encode_exec (GByteArray  *out,
                                 guint32      db_id,
@@ -708,6 +710,7 @@ encode_sql_request (GByteArray  *out,
                     GVariant    *params,
                     GError     **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
   g_autoptr(GArray) collected = collect_params (sql, -1, params, error);
   gsize start;
 
