@@ -652,7 +652,7 @@ encode_statement_request (GByteArray  *out,
                           GError     **error)
 {
   g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
-  g_autoptr(GArray) collected = collect_params (sql, n_params, params, error);
+  g_autoptr(GArray) collected = collect_params (sql, n_params, owned, error);
   gsize start;
 
   if (collected == NULL)
@@ -711,7 +711,7 @@ encode_sql_request (GByteArray  *out,
                     GError     **error)
 {
   g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
-  g_autoptr(GArray) collected = collect_params (sql, -1, params, error);
+  g_autoptr(GArray) collected = collect_params (sql, -1, owned, error);
   gsize start;
 
   if (collected == NULL)
