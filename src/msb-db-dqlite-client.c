@@ -1120,13 +1120,15 @@ msb_db_dqlite_client_exec (MsbDbDqliteClient  *self,
                            GCancellable       *cancellable,
                            GError            **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
+
   g_return_val_if_fail (stmt != NULL && stmt->client == self, FALSE);
 
   if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
     return FALSE;
   if (!msb_db_dqlite_wire_encode_exec (self->out, self->db_id, stmt->id, stmt->sql,
                                        (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
-                                       params, error))
+                                       owned, error))
     return FALSE;
   if (!call (self, MSB_DB_DQLITE_RESPONSE_RESULT, stmt->sql, cancellable, error))
     return FALSE;
@@ -1219,7 +1221,8 @@ receive_rows (MsbDbDqliteClient  *self,
  * msb_db_dqlite_client_query:
  * @self: a client
  * @stmt: a statement prepared on @self
- * @params: (nullable): a tuple, an a{sv}, or %NULL
+ * @params: (nullable): a tuple, an a{sv}, or %NULL; a floating reference
+ *   is consumed
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
@@ -1235,6 +1238,7 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
                             GCancellable       *cancellable,
                             GError            **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
   gint64 deadline;
 
   g_return_val_if_fail (stmt != NULL && stmt->client == self, NULL);
@@ -1243,7 +1247,7 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
     return NULL;
   if (!msb_db_dqlite_wire_encode_query (self->out, self->db_id, stmt->id, stmt->sql,
                                         (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
-                                        params, error))
+                                        owned, error))
     return NULL;
   deadline = g_get_monotonic_time () + self->timeout;
   if (!send_request (self, deadline, cancellable, error))
@@ -1278,11 +1282,13 @@ msb_db_dqlite_client_exec_sql (MsbDbDqliteClient  *self,
                                GCancellable       *cancellable,
                                GError            **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
+
   g_return_val_if_fail (sql != NULL, FALSE);
 
   if (!check_open (self, error) || !begin_request (self, cancellable, error))
     return FALSE;
-  if (!msb_db_dqlite_wire_encode_exec_sql (self->out, self->db_id, sql, params, error))
+  if (!msb_db_dqlite_wire_encode_exec_sql (self->out, self->db_id, sql, owned, error))
     return FALSE;
   if (!call (self, MSB_DB_DQLITE_RESPONSE_RESULT, sql, cancellable, error))
     return FALSE;
@@ -1297,13 +1303,14 @@ msb_db_dqlite_client_query_sql (MsbDbDqliteClient  *self,
                                 GCancellable       *cancellable,
                                 GError            **error)
 {
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
   gint64 deadline;
 
   g_return_val_if_fail (sql != NULL, NULL);
 
   if (!check_open (self, error) || !begin_request (self, cancellable, error))
     return NULL;
-  if (!msb_db_dqlite_wire_encode_query_sql (self->out, self->db_id, sql, params, error))
+  if (!msb_db_dqlite_wire_encode_query_sql (self->out, self->db_id, sql, owned, error))
     return NULL;
   deadline = g_get_monotonic_time () + self->timeout;
   if (!send_request (self, deadline, cancellable, error))

@@ -228,7 +228,7 @@ test_encode_param_types (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GVariant) params = g_variant_ref_sink (g_variant_parse (NULL, cases[i].text, NULL, NULL, NULL));
+      g_autoptr(GVariant) params = g_variant_parse (NULL, cases[i].text, NULL, NULL, NULL);
       g_autoptr(GByteArray) out = bytes_new ();
       g_autoptr(GError) error = NULL;
       const guint8 *body;
@@ -256,7 +256,7 @@ assert_param_error (const char *sql,
                     const char *needle)
 {
   g_autoptr(GVariant) params = params_text
-    ? g_variant_ref_sink (g_variant_parse (NULL, params_text, NULL, NULL, NULL)) : NULL;
+    ? g_variant_parse (NULL, params_text, NULL, NULL, NULL) : NULL;
   g_autoptr(GByteArray) out = bytes_new ();
   g_autoptr(GError) error = NULL;
   gboolean ok;
@@ -324,6 +324,7 @@ test_encode_many_params (void)
     g_string_append (sql, ", ?");
   g_byte_array_set_size (out, 0);
   g_variant_unref (params);
+  g_variant_builder_unref (builder);
   builder = g_variant_builder_new (G_VARIANT_TYPE_TUPLE);
   for (guint i = 0; i < 256; i++)
     g_variant_builder_add (builder, "i", (gint32) i);
@@ -338,8 +339,8 @@ test_encode_many_params (void)
 static void
 test_encode_named (void)
 {
-  g_autoptr(GVariant) params = g_variant_ref_sink (
-    g_variant_parse (NULL, "{'b': <'two'>, ':a': <int64 1>, 'c': <@ms nothing>}", NULL, NULL, NULL));
+  g_autoptr(GVariant) params =
+    g_variant_parse (NULL, "{'b': <'two'>, ':a': <int64 1>, 'c': <@ms nothing>}", NULL, NULL, NULL);
   g_autoptr(GByteArray) out = bytes_new ();
   g_autoptr(GError) error = NULL;
   const guint8 *body;
