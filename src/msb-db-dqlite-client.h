@@ -20,7 +20,8 @@ G_BEGIN_DECLS
  * msb_db_dqlite_client_is_broken() tells, and the caller connects again. */
 typedef struct _MsbDbDqliteClient MsbDbDqliteClient;
 
-/* A statement prepared on one client's connection. */
+/* A statement prepared on one client's connection; it is freed before that
+ * client, and after msb_db_dqlite_client_finalize() it refuses to run. */
 typedef struct _MsbDbDqliteStmt MsbDbDqliteStmt;
 
 typedef struct {
