@@ -25,6 +25,7 @@
 
 #include "msb-db-dqlite-client.h"
 #include "msb-db-error.h"
+#include "msb-db-sql-scan.h"
 
 /* dqlite's own codes on top of SQLite's extended result codes. */
 #define DQLITE_IOERR_NOT_LEADER       (SQLITE_IOERR | (40 << 8))
@@ -1053,6 +1054,37 @@ check_stmt (MsbDbDqliteClient  *self,
   return FALSE;
 }
 
+/* dqlite 1.11 runs a query without replicating it: a statement that writes,
+ * run as a query (INSERT ... RETURNING), changes the leader alone, and its
+ * next write trips an assertion that stops the node. Refused here. */
+static gboolean
+check_query (const char  *sql,
+             GError     **error)
+{
+  if (!msb_db_sql_may_write (sql))
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+               "This statement may write, and a dqlite query only reads (dqlite does not "
+               "replicate a write run as a query): run it with exec: %s", sql);
+  return FALSE;
+}
+
+/* A statement with RETURNING, run for its effect, leaves dqlite 1.11's
+ * write in flight ("another row available"), and the leader's next write
+ * trips the same assertion. Refused here. */
+static gboolean
+check_exec (const char  *sql,
+            GError     **error)
+{
+  if (!msb_db_sql_has_returning (sql))
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+               "dqlite cannot run a statement with RETURNING (its leader would fail on "
+               "the next write): write without RETURNING and read the rows back in the "
+               "same transaction: %s", sql);
+  return FALSE;
+}
+
 /**
  * msb_db_dqlite_client_prepare:
  * @self: a client with an open database
@@ -1111,7 +1143,8 @@ read_result (MsbDbDqliteClient  *self,
   return TRUE;
 }
 
-/* Runs @stmt for its effect. */
+/* Runs @stmt for its effect. A statement with RETURNING is refused: dqlite
+ * 1.11 cannot run one (its leader fails on the next write). */
 gboolean
 msb_db_dqlite_client_exec (MsbDbDqliteClient  *self,
                            MsbDbDqliteStmt    *stmt,
@@ -1124,7 +1157,8 @@ msb_db_dqlite_client_exec (MsbDbDqliteClient  *self,
 
   g_return_val_if_fail (stmt != NULL && stmt->client == self, FALSE);
 
-  if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
+  if (!check_stmt (self, stmt, error) || !check_exec (stmt->sql, error) ||
+      !begin_request (self, cancellable, error))
     return FALSE;
   if (!msb_db_dqlite_wire_encode_exec (self->out, self->db_id, stmt->id, stmt->sql,
                                        (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
@@ -1226,8 +1260,9 @@ receive_rows (MsbDbDqliteClient  *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Runs @stmt and reads all its rows. The result reports no changes: dqlite
- * does not say how many rows a query changed.
+ * Runs @stmt and reads all its rows. A statement that may write is refused
+ * with %MSB_DB_ERROR_READ_ONLY: dqlite does not replicate a write run as a
+ * query (and its leader fails on the next write).
  *
  * Returns: (transfer full): the rows, or %NULL
  */
@@ -1243,7 +1278,8 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
 
   g_return_val_if_fail (stmt != NULL && stmt->client == self, NULL);
 
-  if (!check_stmt (self, stmt, error) || !begin_request (self, cancellable, error))
+  if (!check_stmt (self, stmt, error) || !check_query (stmt->sql, error) ||
+      !begin_request (self, cancellable, error))
     return NULL;
   if (!msb_db_dqlite_wire_encode_query (self->out, self->db_id, stmt->id, stmt->sql,
                                         (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
@@ -1286,7 +1322,8 @@ msb_db_dqlite_client_exec_sql (MsbDbDqliteClient  *self,
 
   g_return_val_if_fail (sql != NULL, FALSE);
 
-  if (!check_open (self, error) || !begin_request (self, cancellable, error))
+  if (!check_open (self, error) || !check_exec (sql, error) ||
+      !begin_request (self, cancellable, error))
     return FALSE;
   if (!msb_db_dqlite_wire_encode_exec_sql (self->out, self->db_id, sql, owned, error))
     return FALSE;
@@ -1308,7 +1345,8 @@ msb_db_dqlite_client_query_sql (MsbDbDqliteClient  *self,
 
   g_return_val_if_fail (sql != NULL, NULL);
 
-  if (!check_open (self, error) || !begin_request (self, cancellable, error))
+  if (!check_open (self, error) || !check_query (sql, error) ||
+      !begin_request (self, cancellable, error))
     return NULL;
   if (!msb_db_dqlite_wire_encode_query_sql (self->out, self->db_id, sql, owned, error))
     return NULL;

@@ -25,7 +25,7 @@
 #include "msb-db-dqlite-wire.h"
 #include "msb-db-error.h"
 #include "msb-db-rows-private.h"
-#include "msb-db-sql-params.h"
+#include "msb-db-sql-scan.h"
 
 #define WORD 8
 

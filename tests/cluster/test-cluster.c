@@ -615,8 +615,31 @@ test_failures (void)
   assert_contains (error, "empty statement");
   g_clear_error (&error);
 
-  /* None of that broke the connection. */
+  /* Writes with RETURNING and writes run as queries are refused before
+   * they reach the node: dqlite 1.11 would leave the write half done and
+   * its leader would abort on the next one. */
+  rows = msb_db_dqlite_client_query_sql (client, "INSERT INTO uniq VALUES (5) RETURNING x",
+                                         NULL, NULL, &error);
+  g_assert_null (rows);
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_assert_false (msb_db_dqlite_client_exec_sql (client, "INSERT INTO uniq VALUES (5) RETURNING x",
+                                                 NULL, NULL, NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT);
+  assert_contains (error, "RETURNING");
+  g_clear_error (&error);
+
+  /* A query run for its effect is the server's error, harmless. */
+  g_assert_false (msb_db_dqlite_client_exec_sql (client, "SELECT 1 UNION SELECT 2", NULL, NULL,
+                                                 NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED);
+  assert_contains (error, "another row available");
+  g_clear_error (&error);
+
+  /* None of that broke the connection, or the node: it still writes. */
   g_assert_false (msb_db_dqlite_client_is_broken (client));
+  exec_ok (client, "INSERT INTO uniq VALUES (2)", NULL);
+  exec_ok (client, "DELETE FROM uniq WHERE x = 2", NULL);
   g_assert_cmpint (query_int (client, "SELECT count(*) FROM uniq"), ==, 1);
 
   /* A follower refuses, and the refusal is recognisable as such. */

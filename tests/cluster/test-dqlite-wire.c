@@ -12,7 +12,7 @@
 #include <msb-db.h>
 
 #include "msb-db-dqlite-wire.h"
-#include "msb-db-sql-params.h"
+#include "msb-db-sql-scan.h"
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -393,6 +393,7 @@ static const char * const scanner_sql[] = {
   "SELECT :a1b2, @_, $$",
   "SELECT ?; SELECT ?, ?",
   "SELECT ?1, ?1",
+  " ; ;SELECT :a, ?",
 };
 
 static void
@@ -440,6 +441,67 @@ test_scanner_matches_sqlite (void)
               g_assert_cmpuint (msb_db_sql_params_find (scanned, name + 1), ==, (guint) expected);
             }
         }
+      sqlite3_finalize (stmt);
+    }
+  sqlite3_close (db);
+}
+
+/* Whether a statement may write: never FALSE for one that writes. Checked
+ * against sqlite3_stmt_readonly() where SQLite can prepare it. */
+static void
+test_scanner_may_write (void)
+{
+  static const struct { const char *sql; gboolean may_write; gboolean returning; } cases[] = {
+    { "SELECT * FROM t", FALSE, FALSE },
+    { "  -- hello\n /* x */ select 1", FALSE, FALSE },
+    { "VALUES (1), (2)", FALSE, FALSE },
+    { "EXPLAIN INSERT INTO t VALUES (1)", TRUE, FALSE },
+    { "EXPLAIN SELECT 1", FALSE, FALSE },
+    { "EXPLAIN QUERY PLAN SELECT * FROM t", FALSE, FALSE },
+    { "EXPLAIN QUERY PLAN DELETE FROM t", TRUE, FALSE },
+    { "WITH c(x) AS (SELECT 1) SELECT * FROM c", FALSE, FALSE },
+    { "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3) SELECT x FROM c", FALSE, FALSE },
+    { "WITH c AS MATERIALIZED (SELECT 1 AS x), d AS (SELECT 2 AS y) SELECT * FROM c, d", FALSE, FALSE },
+    { "WITH c(x) AS (SELECT 1) INSERT INTO t (a) SELECT x FROM c", TRUE, FALSE },
+    { "WITH c(x) AS (SELECT 1) DELETE FROM t WHERE a IN c", TRUE, FALSE },
+    { "INSERT INTO t VALUES (1, 2)", TRUE, FALSE },
+    { "insert into t values (1, 2) returning a", TRUE, TRUE },
+    { "UPDATE t SET a = 1 RETURNING *", TRUE, TRUE },
+    { "DELETE FROM t", TRUE, FALSE },
+    { "REPLACE INTO t VALUES (1, 2)", TRUE, FALSE },
+    { "CREATE TABLE z (a)", TRUE, FALSE },
+    { "DROP TABLE t", TRUE, FALSE },
+    { "ANALYZE", TRUE, FALSE },
+    { "PRAGMA user_version", FALSE, FALSE },
+    { "PRAGMA main.user_version", FALSE, FALSE },
+    { "PRAGMA user_version = 5", TRUE, FALSE },
+    { "PRAGMA user_version(5)", TRUE, FALSE },
+    { "PRAGMA table_info(t)", FALSE, FALSE },
+    { "PRAGMA main.table_info('t')", FALSE, FALSE },
+    { "PRAGMA integrity_check", FALSE, FALSE },
+    { "PRAGMA optimize", TRUE, FALSE },
+    { "PRAGMA wal_checkpoint(TRUNCATE)", TRUE, FALSE },
+    { "SELECT 'RETURNING', \"returning\" FROM (SELECT 1 AS \"returning\") -- RETURNING", FALSE, FALSE },
+    { "SELECT 1; INSERT INTO t VALUES (1, 2) RETURNING b", FALSE, TRUE },
+    { "", FALSE, FALSE },
+    { "(SELECT 1)", TRUE, FALSE },
+    { ";; SELECT 1", FALSE, FALSE },
+    { "; DELETE FROM t", TRUE, FALSE },
+  };
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (":memory:", &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "CREATE TABLE t (a, b)", NULL, NULL, NULL), ==, SQLITE_OK);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      sqlite3_stmt *stmt = NULL;
+
+      g_test_message ("%s", cases[i].sql);
+      g_assert_cmpint (msb_db_sql_may_write (cases[i].sql), ==, cases[i].may_write);
+      g_assert_cmpint (msb_db_sql_has_returning (cases[i].sql), ==, cases[i].returning);
+      if (sqlite3_prepare_v2 (db, cases[i].sql, -1, &stmt, NULL) == SQLITE_OK && stmt != NULL &&
+          !cases[i].may_write)
+        g_assert_true (sqlite3_stmt_readonly (stmt));
       sqlite3_finalize (stmt);
     }
   sqlite3_close (db);
@@ -908,6 +970,7 @@ main (int    argc,
   g_test_add_func ("/dqlite-wire/encode/many-params", test_encode_many_params);
   g_test_add_func ("/dqlite-wire/encode/named", test_encode_named);
   g_test_add_func ("/dqlite-wire/scanner/matches-sqlite", test_scanner_matches_sqlite);
+  g_test_add_func ("/dqlite-wire/scanner/may-write", test_scanner_may_write);
   g_test_add_func ("/dqlite-wire/decode/header", test_decode_header);
   g_test_add_func ("/dqlite-wire/decode/responses", test_decode_responses);
   g_test_add_func ("/dqlite-wire/decode/servers-lies", test_decode_servers_lies);

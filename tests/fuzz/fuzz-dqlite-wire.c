@@ -7,7 +7,9 @@
  *        decoder. The header's type byte picks the decoder, so any bytes
  *        reach all of them.
  *   6:   SQL text (up to the first NUL): the parameter scanner against
- *        SQLite's own count and names, whenever SQLite prepares it.
+ *        SQLite's own count and names, whenever SQLite prepares it, and the
+ *        write check against sqlite3_stmt_readonly(): a statement taken for
+ *        a read must never be one that writes.
  *   7:   a GVariant (type string, NUL, serialised data) encoded as the
  *        parameters of EXEC_SQL for one of a few statements, and the tuple
  *        read back and compared with the values given.
@@ -26,17 +28,27 @@
 #include <math.h>
 
 #include "msb-db-dqlite-wire.h"
-#include "msb-db-sql-params.h"
+#include "msb-db-sql-scan.h"
 #include "fuzz-common.h"
 
 static sqlite3 *raw;
+
+/* The schema of fuzz-sql, so that its corpus prepares here too. */
+static const char schema[] =
+  "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b REAL, c BLOB);"
+  "CREATE TABLE u (x INTEGER UNIQUE, y TEXT NOT NULL DEFAULT 'y', z INTEGER REFERENCES t (id));"
+  "CREATE INDEX t_a ON t (a);"
+  "CREATE VIEW v AS SELECT t.id, t.a, u.y FROM t LEFT JOIN u ON u.z = t.id;"
+  "CREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO u (x, y, z) VALUES (new.id, 'log', new.id); END;"
+  "CREATE VIRTUAL TABLE f USING fts5 (body);";
 
 int
 LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
   g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  if (sqlite3_open (":memory:", &raw) != SQLITE_OK)
+  if (sqlite3_open (":memory:", &raw) != SQLITE_OK ||
+      sqlite3_exec (raw, schema, NULL, NULL, NULL) != SQLITE_OK)
     abort ();
   return 0;
 }
@@ -213,12 +225,14 @@ run_scanner (const uint8_t *data,
   if (msb_db_sql_params_get_count (scanned) != (guint64) count)
     fuzz_bug ("the scanner counts %" G_GUINT64_FORMAT " parameters, SQLite %d, in: %s",
               msb_db_sql_params_get_count (scanned), count, sql);
-  for (int p = 1; p <= count && p <= MSB_DB_SQL_PARAMS_MAX_NAMED; p++)
+  for (int p = 1; p <= count; p++)
     if (g_strcmp0 (msb_db_sql_params_get_name (scanned, (guint) p),
                    sqlite3_bind_parameter_name (stmt, p)) != 0)
       fuzz_bug ("parameter %d is %s for the scanner, %s for SQLite, in: %s", p,
                 msb_db_sql_params_get_name (scanned, (guint) p),
                 sqlite3_bind_parameter_name (stmt, p), sql);
+  if (!msb_db_sql_may_write (sql) && !sqlite3_stmt_readonly (stmt))
+    fuzz_bug ("taken for a read, but SQLite says it writes: %s", sql);
   sqlite3_finalize (stmt);
 }
 

@@ -274,6 +274,15 @@ SCANNER_SQL = [
     "SELECT '?', \"?\" AS \"?\", ? -- :x\n, /* @y */ :w",
     "SELECT a$b FROM (SELECT 1 AS a$b) WHERE ?",
     "SELECT #x, ?",
+    "WITH c(x) AS (SELECT 1) INSERT INTO t (a) SELECT x FROM c RETURNING id",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT x FROM c",
+    "PRAGMA main.table_info(t)",
+    "PRAGMA user_version(7)",
+    "EXPLAIN UPDATE t SET a = :a WHERE id = ?",
+    "VALUES (?, :v)",
+    # found by fuzzing: names of parameters numbered above 32766
+    "SELECT ?65201\n,:a, $01\n,:a, $a",
+    "\n;SELECT:a",
 ]
 
 WIRE_PARAMS = [
@@ -296,7 +305,7 @@ def dqlite_wire_seeds():
     for m in RESPONSES[:12]:
         seeds.append(bytes([1]) + m[:-3])
         seeds.append(bytes([2]) + struct.pack("<I", 0xFFFFFFFF) + m[4:])
-    for sql in SCANNER_SQL:
+    for sql in SCANNER_SQL + SQL:
         seeds.append(bytes([6]) + sql.encode())
     for selector, var in WIRE_PARAMS:
         data = var.get_data_as_bytes().get_data() or b""

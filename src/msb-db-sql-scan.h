@@ -1,4 +1,4 @@
-/* msb-db-sql-params.h: the parameters of a statement, read from its text
+/* msb-db-sql-scan.h: what a statement's text says, without SQLite
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -16,10 +16,6 @@ G_BEGIN_DECLS
  * first statement of the text is read. */
 typedef struct _MsbDbSqlParams MsbDbSqlParams;
 
-/* Parameter numbers above this are not tracked by name: no backend that
- * needs this scanner accepts that many. */
-#define MSB_DB_SQL_PARAMS_MAX_NAMED 32766
-
 MsbDbSqlParams *msb_db_sql_params_scan      (const char           *sql);
 void            msb_db_sql_params_free      (MsbDbSqlParams       *self);
 guint64         msb_db_sql_params_get_count (const MsbDbSqlParams *self);
@@ -27,6 +23,9 @@ const char     *msb_db_sql_params_get_name  (const MsbDbSqlParams *self,
                                              guint                 index);
 guint           msb_db_sql_params_find      (const MsbDbSqlParams *self,
                                              const char           *key);
+
+gboolean        msb_db_sql_may_write        (const char           *sql);
+gboolean        msb_db_sql_has_returning    (const char           *sql);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbSqlParams, msb_db_sql_params_free)
 
