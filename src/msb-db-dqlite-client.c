@@ -311,7 +311,7 @@ static const CodeName code_names[] = {
   CODE (SQLITE_SCHEMA), CODE (SQLITE_TOOBIG), CODE (SQLITE_CONSTRAINT), CODE (SQLITE_MISMATCH),
   CODE (SQLITE_MISUSE), CODE (SQLITE_NOLFS), CODE (SQLITE_AUTH), CODE (SQLITE_FORMAT),
   CODE (SQLITE_RANGE), CODE (SQLITE_NOTADB), CODE (SQLITE_NOTICE), CODE (SQLITE_WARNING),
-  CODE (SQLITE_IOERR_WRITE), CODE (SQLITE_BUSY_SNAPSHOT), CODE (SQLITE_ABORT_ROLLBACK),
+  CODE (SQLITE_ROW), CODE (SQLITE_DONE), CODE (SQLITE_IOERR_WRITE), CODE (SQLITE_BUSY_SNAPSHOT), CODE (SQLITE_ABORT_ROLLBACK),
   CODE (SQLITE_CONSTRAINT_CHECK), CODE (SQLITE_CONSTRAINT_COMMITHOOK),
   CODE (SQLITE_CONSTRAINT_FOREIGNKEY), CODE (SQLITE_CONSTRAINT_FUNCTION),
   CODE (SQLITE_CONSTRAINT_NOTNULL), CODE (SQLITE_CONSTRAINT_PRIMARYKEY),
@@ -488,54 +488,31 @@ transport_failed (MsbDbDqliteClient  *self,
   return FALSE;
 }
 
-static gboolean
-transfer (MsbDbDqliteClient  *self,
-          gboolean            sending,
-          guint8             *buffer,
-          gsize               size,
-          gint64              deadline,
-          GCancellable       *cancellable,
-          GError            **error)
-{
-  gsize done = 0;
-
-  while (done < size)
-    {
-      GError *local_error = NULL;
-      gssize n;
-
-      if (!socket_wait (self->socket, sending ? G_IO_OUT : G_IO_IN, deadline, cancellable,
-                        &local_error))
-        return transport_failed (self, local_error, error);
-      if (sending)
-        n = g_socket_send_with_blocking (self->socket, (const char *) buffer + done, size - done,
-                                         FALSE, cancellable, &local_error);
-      else
-        n = g_socket_receive_with_blocking (self->socket, (char *) buffer + done, size - done,
-                                            FALSE, cancellable, &local_error);
-      if (n < 0 && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          g_clear_error (&local_error);
-          continue;
-        }
-      if (n < 0)
-        return transport_failed (self, local_error, error);
-      if (n == 0 && !sending)
-        return transport_failed (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                                                            "the node closed the connection"),
-                                 error);
-      done += (gsize) n;
-    }
-  return TRUE;
-}
-
+/* Sends self->out whole, as the socket takes it. */
 static gboolean
 send_request (MsbDbDqliteClient  *self,
               gint64              deadline,
               GCancellable       *cancellable,
               GError            **error)
 {
-  return transfer (self, TRUE, self->out->data, self->out->len, deadline, cancellable, error);
+  gsize done = 0;
+
+  while (done < self->out->len)
+    {
+      GError *local_error = NULL;
+      gssize n = -1;
+
+      if (socket_wait (self->socket, G_IO_OUT, deadline, cancellable, &local_error))
+        n = g_socket_send_with_blocking (self->socket, (const char *) self->out->data + done,
+                                         self->out->len - done, FALSE, cancellable, &local_error);
+      if (n >= 0)
+        done += (gsize) n;
+      else if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        g_clear_error (&local_error);
+      else
+        return transport_failed (self, local_error, error);
+    }
+  return TRUE;
 }
 
 static gboolean
