@@ -163,6 +163,41 @@ join_once (NodeRun  *run,
   return TRUE;
 }
 
+/* The leader has made this node a voter; the node itself learns it a
+ * moment later. "ready" waits for that, so that a script that goes on at
+ * once finds every node naming the leader. */
+static gboolean
+wait_until_member (NodeRun  *run,
+                   gint64    deadline,
+                   GError  **error)
+{
+  const char *address = run->options->address;
+
+  for (;;)
+    {
+      g_autoptr(MsbDbDqliteClient) client = NULL;
+      g_autofree char *leader = NULL;
+      GTimeSpan left = deadline - g_get_monotonic_time ();
+      guint64 id = 0;
+
+      if (left <= 0)
+        {
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                       "Added to the cluster, but the node did not learn its leader in time");
+          return FALSE;
+        }
+      client = msb_db_dqlite_client_connect (address, left, run->cancellable, error);
+      if (client == NULL)
+        return FALSE;
+      msb_db_dqlite_client_set_timeout (client, left);
+      if (!msb_db_dqlite_client_leader (client, &id, &leader, run->cancellable, error))
+        return FALSE;
+      if (id != 0)
+        return TRUE;
+      g_usleep (20 * G_TIME_SPAN_MILLISECOND);
+    }
+}
+
 /* Retries while the cluster is busy (one configuration change at a time),
  * electing, or changing leader. */
 static gboolean
@@ -178,7 +213,7 @@ join_cluster (NodeRun  *run,
       GError *local_error = NULL;
 
       if (join_once (run, deadline, &local_error))
-        return TRUE;
+        return wait_until_member (run, deadline, error);
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
           g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT) ||
           g_get_monotonic_time () + pause >= deadline)
