@@ -373,7 +373,8 @@ msb_tool_node (int    argc,
   g_option_context_set_summary (context,
     "Run one dqlite node of a cluster in the foreground, until SIGINT or SIGTERM.\n"
     "The node with id 1 bootstraps a new cluster; start the others with --join.\n"
-    "Prints a line with “ready” on stdout once the node serves.");
+    "Prints a line with “ready” on stdout once the node serves (with --join: once\n"
+    "it is a voter and knows the leader).");
   g_option_context_set_description (context,
     "Example, three nodes on one machine:\n"
     "  msb-db node --id 1 --address 127.0.0.1:9001 --dir /var/lib/app/n1\n"
