@@ -924,6 +924,67 @@ sqlite_execute (MsbDbBackendConn  *conn,
   return rows;
 }
 
+/* Runs every statement of @sql in turn (a schema script, a migration
+ * step). Each one goes through the authorizer like any other, and a
+ * statement that writes through a read-only connection is refused. */
+static gboolean
+sqlite_execute_script (MsbDbBackendConn  *conn,
+                       const char        *sql,
+                       GCancellable      *cancellable,
+                       GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  const char *next = sql;
+  gboolean ok = TRUE;
+
+  if (refuse_if_lost (self, error))
+    return FALSE;
+
+  self->cancellable = cancellable;
+  while (ok && *skip_insignificant (next) != '\0')
+    {
+      sqlite3_stmt *stmt = NULL;
+      const char *tail = NULL;
+      int rc;
+
+      self->refusal[0] = '\0';
+      rc = sqlite3_prepare_v2 (self->db, next, -1, &stmt, &tail);
+      if (rc != SQLITE_OK)
+        {
+          set_sqlite_error (self, sqlite3_extended_errcode (self->db), next, error);
+          ok = FALSE;
+        }
+      else if (stmt != NULL && conn->mode == MSB_DB_CONN_READ_ONLY && !sqlite3_stmt_readonly (stmt))
+        {
+          g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
+
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                       "This statement writes, and this connection only reads: %s", shown);
+          ok = FALSE;
+        }
+      else if (stmt != NULL)
+        {
+          while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+            ;
+          if (rc != SQLITE_DONE)
+            {
+              GError *local_error = NULL;
+
+              set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt),
+                                &local_error);
+              note_if_lost (self, local_error);
+              g_propagate_error (error, local_error);
+              ok = FALSE;
+            }
+        }
+      sqlite3_finalize (stmt);
+      self->refusal[0] = '\0';
+      next = tail != NULL ? tail : "";
+    }
+  self->cancellable = NULL;
+  return ok;
+}
+
 /* The files a write commits to --------------------------------------- */
 
 /* In WAL mode SQLite happily keeps writing to a database file, or a -wal
@@ -1274,6 +1335,7 @@ sqlite_close (MsbDbBackendConn *conn)
 static const MsbDbBackendVTable sqlite_vtable = {
   .name = "sqlite",
   .execute = sqlite_execute,
+  .execute_script = sqlite_execute_script,
   .control = sqlite_control,
   .in_transaction = sqlite_in_transaction,
   .interrupt = sqlite_interrupt,

@@ -270,6 +270,16 @@ queue_push (MsbDbWriter *self,
   g_async_queue_unlock (self->queue);
 }
 
+static void
+queue_push_front (MsbDbWriter *self,
+                  gpointer     item)
+{
+  g_async_queue_lock (self->queue);
+  g_async_queue_push_front_unlocked (self->queue, item);
+  self->queued++;
+  g_async_queue_unlock (self->queue);
+}
+
 static gpointer
 queue_try_pop (MsbDbWriter *self)
 {
@@ -296,6 +306,12 @@ try_pop_runnable (MsbDbWriter *self,
       if (item == self)
         {
           *stopping = TRUE;
+          return NULL;
+        }
+      if (msb_db_job_get_kind (item) == MSB_DB_JOB_MAINTENANCE)
+        {
+          /* It runs outside any transaction: the batch ends before it. */
+          queue_push_front (self, item);
           return NULL;
         }
       if (claim_job (self, item))
@@ -492,6 +508,46 @@ run_batch (MsbDbWriter *self,
     report_failed (self, batch, error);
 }
 
+/* Maintenance ----------------------------------------------------------- */
+
+typedef struct
+{
+  MsbDbWriter *self;
+  MsbDbJob *job;
+  MsbDbRows *rows;
+} MaintenanceAttempt;
+
+static gboolean
+attempt_maintenance (gpointer   data,
+                     guint      attempt,
+                     GError   **error)
+{
+  MaintenanceAttempt *run = data;
+
+  run->rows = msb_db_job_run_maintenance (run->job, run->self->conn, error);
+  return run->rows != NULL;
+}
+
+/* The library's own work outside any transaction, between batches. */
+static void
+run_maintenance (MsbDbWriter *self,
+                 MsbDbJob    *job)
+{
+  MaintenanceAttempt run = { self, job, NULL };
+  GError *error = NULL;
+
+  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                        attempt_maintenance, &run, &error))
+    msb_db_job_set_rows (job, run.rows);
+  else
+    {
+      if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+        MSB_DB_COUNT (self->counters, retries_exhausted);
+      msb_db_job_set_error (job, error);
+    }
+  msb_db_job_complete (job);
+}
+
 /* WAL ------------------------------------------------------------------- */
 
 static void
@@ -637,14 +693,19 @@ writer_main (gpointer data)
 
       if (item == self)
         break;
-      if (claim_job (self, item))
+      if (!claim_job (self, item))
+        msb_db_job_unref (item);
+      else if (msb_db_job_get_kind (item) == MSB_DB_JOB_MAINTENANCE)
+        {
+          run_maintenance (self, item);
+          msb_db_job_unref (item);
+        }
+      else
         {
           g_ptr_array_add (batch, item);
           run_batch (self, batch, &stopping);
-          maybe_checkpoint (self);
         }
-      else
-        msb_db_job_unref (item);
+      maybe_checkpoint (self);
       if (stopping)
         break;
       finish_running (self);
