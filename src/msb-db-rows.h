@@ -61,5 +61,6 @@ gint64          msb_db_rows_get_last_insert_rowid (MsbDbRows *self);
 GVariant       *msb_db_rows_to_variant            (MsbDbRows *self);
 GPtrArray      *msb_db_rows_dup_row               (MsbDbRows *self,
                                                    guint      row);
+GPtrArray      *msb_db_rows_dup_values            (MsbDbRows *self);
 
 G_END_DECLS

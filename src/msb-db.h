@@ -13,5 +13,7 @@
 #include "msb-db-rows.h"
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
+#include "msb-db-body.h"
+#include "msb-db-values.h"
 
 #undef MSB_DB_INSIDE

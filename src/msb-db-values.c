@@ -1,0 +1,342 @@
+/* msb-db-values.c: statements with parameters as strings and results as plain values
+ *
+ * For language bindings, where each call into C and each wrapped object
+ * costs more than the database work of a point read: a whole statement is
+ * one call, with its parameters in a form that a binding passes without
+ * building anything (a string of type characters and an array of strings),
+ * and its result in one array of plain values
+ * ([method@MsbDb.Rows.dup_values]). The parameters become the same GVariant
+ * a caller of [method@MsbDb.Pools.read] would have built, so they bind the
+ * same way and fail with the same errors.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "msb-db-error-private.h"
+#include "msb-db-rows.h"
+#include "msb-db-values.h"
+#include "msb-db-values-private.h"
+
+static gboolean
+invalid (GError     **error,
+         guint        position,
+         const char  *name,
+         const char  *what,
+         const char  *text)
+{
+  g_autofree char *shown = msb_db_error_excerpt (text);
+  g_autofree char *label = name ? msb_db_error_excerpt (name) : g_strdup_printf ("%u", position);
+
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+               "Parameter %s: “%s” is not %s", label, shown, what);
+  return FALSE;
+}
+
+static gboolean
+parse_blob (const char  *hex,
+            GVariant   **value)
+{
+  gsize length = strlen (hex);
+  guint8 *data;
+
+  if (length % 2 != 0)
+    return FALSE;
+  data = g_malloc (length / 2 + 1);
+  for (gsize i = 0; i < length / 2; i++)
+    {
+      int high = g_ascii_xdigit_value (hex[2 * i]);
+      int low = g_ascii_xdigit_value (hex[2 * i + 1]);
+
+      if (high < 0 || low < 0)
+        {
+          g_free (data);
+          return FALSE;
+        }
+      data[i] = (guint8) (high << 4 | low);
+    }
+  *value = g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, data, length / 2, TRUE,
+                                    g_free, data);
+  return TRUE;
+}
+
+/* One parameter: @type is its type character, @text its value. Returns
+ * a new floating GVariant, or NULL with @error set. */
+static GVariant *
+parse_value (char         type,
+             const char  *text,
+             guint        position,
+             const char  *name,
+             GError     **error)
+{
+  GVariant *value = NULL;
+  const char *expected = NULL;
+  gint64 integer;
+  double real;
+  char *end;
+
+  switch (type)
+    {
+    case 'n':
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case 'i':
+      if (g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &integer, NULL))
+        return g_variant_new_int64 (integer);
+      expected = "a 64-bit decimal integer";
+      break;
+    case 'r':
+      real = g_ascii_strtod (text, &end);
+      if (*text != '\0' && *end == '\0')
+        return g_variant_new_double (real);
+      expected = "a number";
+      break;
+    case 't':
+      if (g_utf8_validate (text, -1, NULL))
+        return g_variant_new_string (text);
+      expected = "valid UTF-8";
+      break;
+    case 'b':
+      if (parse_blob (text, &value))
+        return value;
+      expected = "hexadecimal bytes";
+      break;
+    case 'v':
+      value = g_variant_parse (NULL, text, NULL, NULL, NULL);
+      if (value != NULL)
+        {
+          /* A parsed variant is a full reference: wrap it so that what is
+           * returned is floating like the others, then drop ours. */
+          GVariant *boxed = g_variant_new_variant (value);
+
+          g_variant_unref (value);
+          return boxed;
+        }
+      expected = "a GVariant in text form with its type";
+      break;
+    default:
+      {
+        char shown[2] = { g_ascii_isprint (type) ? type : '?', '\0' };
+
+        invalid (error, position, name, "a type character (n, i, r, t, b or v)", shown);
+        return NULL;
+      }
+    }
+  invalid (error, position, name, expected, text);
+  return NULL;
+}
+
+/* The GVariant parameters that @names, @types and @values describe (see
+ * msb_db_pools_read_values()): NULL with @error unset for none; a
+ * floating reference otherwise; NULL with @error set if they are wrong. */
+GVariant *
+msb_db_values_to_params (const char * const  *names,
+                         const char          *types,
+                         const char * const  *values,
+                         GError             **error)
+{
+  gsize n_types = types != NULL ? strlen (types) : 0;
+  gsize n_values = values != NULL ? g_strv_length ((char **) values) : 0;
+  gsize n_names = names != NULL ? g_strv_length ((char **) names) : 0;
+  GVariantBuilder builder;
+
+  if (n_values != n_types || (names != NULL && n_names != n_types))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "%" G_GSIZE_FORMAT " parameter type%s for %" G_GSIZE_FORMAT " value%s "
+                   "and %" G_GSIZE_FORMAT " name%s: give one type and one value per "
+                   "parameter, and a name for each or no names",
+                   n_types, n_types == 1 ? "" : "s", n_values, n_values == 1 ? "" : "s",
+                   n_names, n_names == 1 ? "" : "s");
+      return NULL;
+    }
+  if (n_types == 0 && names == NULL)
+    return NULL;
+
+  g_variant_builder_init (&builder, names != NULL ? G_VARIANT_TYPE_VARDICT : G_VARIANT_TYPE_TUPLE);
+  for (gsize i = 0; i < n_types; i++)
+    {
+      const char *name = names != NULL ? names[i] : NULL;
+      GVariant *value = parse_value (types[i], values[i], i + 1, name, error);
+
+      if (value == NULL)
+        {
+          g_variant_builder_clear (&builder);
+          return NULL;
+        }
+      if (name != NULL)
+        g_variant_builder_add (&builder, "{sv}", name, value);
+      else
+        g_variant_builder_add_value (&builder, value);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* The parameters, or FALSE with @error set. */
+static gboolean
+build_params (const char * const  *names,
+              const char          *types,
+              const char * const  *values,
+              GVariant           **params,
+              GError             **error)
+{
+  GError *local_error = NULL;
+
+  *params = msb_db_values_to_params (names, types, values, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+dup_and_drop (MsbDbRows *rows)
+{
+  GPtrArray *values;
+
+  if (rows == NULL)
+    return NULL;
+  values = msb_db_rows_dup_values (rows);
+  g_object_unref (rows);
+  return values;
+}
+
+/**
+ * msb_db_pools_read_values:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement that only reads
+ * @names: (nullable) (array zero-terminated=1): %NULL for positional
+ *   parameters (`?`, `?NNN`), or the name of each parameter (`:name`,
+ *   `@name`, `$name`, or `name` for any of them)
+ * @types: (nullable): one character per parameter, its type (see below);
+ *   %NULL or "" for none
+ * @values: (nullable) (array zero-terminated=1): one string per
+ *   parameter, its value
+ * @cancellable: (nullable): a #GCancellable; cancelling interrupts the
+ *   statement
+ * @error: return location for a #GError
+ *
+ * Runs @sql as [method@MsbDb.Pools.read] does, with its parameters given as
+ * strings, and returns the whole result as plain values, as
+ * [method@MsbDb.Rows.dup_values] does. Meant for language bindings: one
+ * call per statement, with nothing to build on either side.
+ *
+ * Each parameter has a type character in @types and a string in @values,
+ * at the same position:
+ *
+ * - `n`: SQL NULL (the string is not read; give "");
+ * - `i`: INTEGER, a 64-bit decimal integer ("-42");
+ * - `r`: REAL, as g_ascii_strtod() reads it ("1.5", "1e+100", "inf");
+ * - `t`: TEXT, the string itself;
+ * - `b`: BLOB, in hexadecimal, two digits a byte ("00ff", "" for an empty
+ *   blob);
+ * - `v`: a #GVariant in text form with its type, as g_variant_print()
+ *   writes it with @type_annotate set, bound as a GVariant parameter of
+ *   [method@MsbDb.Pools.read] is.
+ *
+ * A string that does not fit its type fails with
+ * %MSB_DB_ERROR_INVALID_ARGUMENT, before anything runs; so do types,
+ * values and names of different lengths.
+ *
+ * Returns: (transfer full) (element-type GValue): the result, flat, or
+ *   %NULL with @error set
+ */
+GPtrArray *
+msb_db_pools_read_values (MsbDbPools          *self,
+                          const char          *sql,
+                          const char * const  *names,
+                          const char          *types,
+                          const char * const  *values,
+                          GCancellable        *cancellable,
+                          GError             **error)
+{
+  GVariant *params;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!build_params (names, types, values, &params, error))
+    return NULL;
+  return dup_and_drop (msb_db_pools_read (self, sql, params, cancellable, error));
+}
+
+/**
+ * msb_db_pools_write_values:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @names: (nullable) (array zero-terminated=1): the names of the
+ *   parameters, as for [method@MsbDb.Pools.read_values]
+ * @types: (nullable): their types, as for [method@MsbDb.Pools.read_values]
+ * @values: (nullable) (array zero-terminated=1): their values
+ * @cancellable: (nullable): a #GCancellable; a write cancelled while it
+ *   waits in the queue never runs
+ * @error: return location for a #GError
+ *
+ * Runs @sql as [method@MsbDb.Pools.write] does, with its parameters as
+ * strings, and returns the result as plain values
+ * ([method@MsbDb.Rows.dup_values]): one call for a binding.
+ *
+ * Returns: (transfer full) (element-type GValue): the result, flat, or
+ *   %NULL with @error set (and nothing written)
+ */
+GPtrArray *
+msb_db_pools_write_values (MsbDbPools          *self,
+                           const char          *sql,
+                           const char * const  *names,
+                           const char          *types,
+                           const char * const  *values,
+                           GCancellable        *cancellable,
+                           GError             **error)
+{
+  GVariant *params;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!build_params (names, types, values, &params, error))
+    return NULL;
+  return dup_and_drop (msb_db_pools_write (self, sql, params, cancellable, error));
+}
+
+/**
+ * msb_db_connection_execute_values:
+ * @self: a #MsbDbConnection
+ * @sql: one SQL statement
+ * @names: (nullable) (array zero-terminated=1): the names of the
+ *   parameters, as for [method@MsbDb.Pools.read_values]
+ * @types: (nullable): their types, as for [method@MsbDb.Pools.read_values]
+ * @values: (nullable) (array zero-terminated=1): their values
+ * @error: return location for a #GError
+ *
+ * Runs @sql as [method@MsbDb.Connection.execute] does, with its parameters
+ * as strings, and returns the result as plain values
+ * ([method@MsbDb.Rows.dup_values]).
+ *
+ * Returns: (transfer full) (element-type GValue): the result, flat, or
+ *   %NULL with @error set
+ */
+GPtrArray *
+msb_db_connection_execute_values (MsbDbConnection     *self,
+                                  const char          *sql,
+                                  const char * const  *names,
+                                  const char          *types,
+                                  const char * const  *values,
+                                  GError             **error)
+{
+  GVariant *params;
+
+  g_return_val_if_fail (MSB_DB_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!build_params (names, types, values, &params, error))
+    return NULL;
+  return dup_and_drop (msb_db_connection_execute (self, sql, params, error));
+}
