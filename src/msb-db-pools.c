@@ -10,6 +10,7 @@
 #include "msb-db-error.h"
 #include "msb-db-job.h"
 #include "msb-db-pools.h"
+#include "msb-db-pools-private.h"
 #include "msb-db-reader.h"
 #include "msb-db-retry.h"
 #include "msb-db-stats-private.h"
@@ -870,6 +871,42 @@ submit_async (MsbDbPools *self,
     submit (self, job);
   else if (msb_db_job_claim (job))
     msb_db_job_fail (job, error);
+}
+
+/* An async job that reports by itself (one with a sink, made by
+ * MsbDbResultQueue): queued like any async call, or failed at once, on
+ * this thread, when the pools refuse it. */
+void
+msb_db_pools_submit_job (MsbDbPools *self,
+                         MsbDbJob   *job)
+{
+  GError *error = NULL;
+  gboolean writes = msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE ||
+                    msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (msb_db_job_is_async (job));
+
+  if (writes ? check_writable (self, &error) : check_usable (self, &error))
+    submit (self, job);
+  else if (msb_db_job_claim (job))
+    msb_db_job_fail (job, error);
+  else
+    g_error_free (error);   /* cancelled meanwhile: it reported that */
+}
+
+/* The first half of msb_db_pools_close_async(), for a caller that starts
+ * the second half later, elsewhere: from now on every call fails with
+ * CLOSED. */
+void
+msb_db_pools_begin_close (MsbDbPools *self)
+{
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+
+  if (opened_ok (self))
+    begin_close (self);
+  else
+    g_atomic_int_set (&self->closed, TRUE);
 }
 
 /* A blocking call: queues @job and waits for its outcome. */

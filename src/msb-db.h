@@ -14,6 +14,7 @@
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
 #include "msb-db-body.h"
+#include "msb-db-result-queue.h"
 #include "msb-db-values.h"
 
 #undef MSB_DB_INSIDE
