@@ -412,12 +412,12 @@ msb_db_pools_init (MsbDbPools *self)
 /* Opening --------------------------------------------------------------- */
 
 static gboolean
-gate_readers (gpointer  data,
-              gboolean  hold,
-              GTimeSpan patience)
+gate_readers (gpointer   data,
+              gboolean   hold,
+              GTimeSpan *wait)
 {
   if (hold)
-    return msb_db_reader_hold (data, patience);
+    return msb_db_reader_hold (data, wait);
   msb_db_reader_unhold (data);
   return TRUE;
 }

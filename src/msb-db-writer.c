@@ -41,26 +41,21 @@
  * once the log is fully copied read the database file and do not stand in
  * the way). Readers in a tight loop can still beat its lock attempts; so
  * if that fails, the next attempt holds this process's new reads while it
- * waits for the running ones to finish. That wait starts at
- * CHECKPOINT_GATED_WAIT and doubles after each held attempt that fails,
- * up to CHECKPOINT_GATED_WAIT_MAX: readers whose queries are slow delay
- * new reads a little longer rather than let the log grow.
+ * waits for the running ones to finish, as long as the reader judges
+ * reasons (twice its typical read).
  *
  * A reader that holds a snapshot for long (a long query, a slow snapshot
  * callback, a reader in another process) cannot be helped: the log cannot
  * restart before it ends. Holding everybody else's reads for it would only
- * stall them. So the reads are not held when one of this process's reads
- * has already run longer than the wait would be (the wait grows instead);
- * and once the longest wait failed or was declined, the next held attempt
- * waits GATE_BACKOFF, doubling up to GATE_BACKOFF_MAX while it keeps
- * failing. Meanwhile the writer retries the plain checkpoint every
- * CHECKPOINT_RETRY; the log grows until the reader ends (counted in
- * checkpoints_blocked). journal_size_limit trims the file after a
- * restart; close truncates it. */
+ * stall them. So the reader declines to hold when one of its reads is
+ * already a long one; and after a held attempt failed anyway (a reader in
+ * another process), the next held attempt comes GATE_BACKOFF later,
+ * doubling up to GATE_BACKOFF_MAX while it keeps failing. Meanwhile the
+ * writer retries the plain checkpoint every CHECKPOINT_RETRY; the log
+ * grows until the reader ends (counted in checkpoints_blocked).
+ * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_WAIT (10 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT_MAX (160 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF (250 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF_MAX (8 * G_TIME_SPAN_SECOND)
@@ -88,9 +83,8 @@ struct _MsbDbWriter
   gint accepting;             /* atomic */
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
-  GTimeSpan gated_wait;       /* of the next held attempt */
   gint64 next_gate;           /* no held attempt before this */
-  GTimeSpan gate_backoff;     /* after the longest held attempt failed */
+  GTimeSpan gate_backoff;     /* after a held attempt failed */
   gint64 last_wal_sample;
 };
 
@@ -570,20 +564,6 @@ try_checkpoint (MsbDbWriter          *self,
   return msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_WAIT, error);
 }
 
-/* A held attempt did not restart the log, or the readers could not be
- * held: wait longer next time, or, at the longest wait, not for a while. */
-static void
-gate_failed (MsbDbWriter *self)
-{
-  if (self->gated_wait < CHECKPOINT_GATED_WAIT_MAX)
-    {
-      self->gated_wait = MIN (self->gated_wait * 2, CHECKPOINT_GATED_WAIT_MAX);
-      return;
-    }
-  self->gate_backoff = CLAMP (self->gate_backoff * 2, GATE_BACKOFF, GATE_BACKOFF_MAX);
-  self->next_gate = g_get_monotonic_time () + self->gate_backoff;
-}
-
 /* The second attempt, with this process's new reads held (see the WAL
  * policy at the top). */
 static gboolean
@@ -591,25 +571,23 @@ try_gated_checkpoint (MsbDbWriter          *self,
                       MsbDbCheckpointMode   mode,
                       GError              **error)
 {
+  GTimeSpan wait = 0;
   gboolean ok;
 
   if (self->gate == NULL || g_get_monotonic_time () < self->next_gate)
     return FALSE;
-  if (!self->gate (self->gate_data, TRUE, self->gated_wait))
-    {
-      gate_failed (self);
-      return FALSE;
-    }
-  ok = msb_db_backend_checkpoint (self->conn, mode, self->gated_wait, error);
-  self->gate (self->gate_data, FALSE, 0);
+  if (!self->gate (self->gate_data, TRUE, &wait))
+    return FALSE;
+  ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
+  self->gate (self->gate_data, FALSE, NULL);
 
   if (ok)
-    {
-      self->gated_wait = CHECKPOINT_GATED_WAIT;
-      self->gate_backoff = 0;
-    }
+    self->gate_backoff = 0;
   else
-    gate_failed (self);
+    {
+      self->gate_backoff = CLAMP (self->gate_backoff * 2, GATE_BACKOFF, GATE_BACKOFF_MAX);
+      self->next_gate = g_get_monotonic_time () + self->gate_backoff;
+    }
   return ok;
 }
 
@@ -741,7 +719,6 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
   self->gate = gate;
   self->gate_data = gate_data;
   self->gate_data_free = gate_data_free;
-  self->gated_wait = CHECKPOINT_GATED_WAIT;
   self->queue = g_async_queue_new ();
   g_mutex_init (&self->conn_lock);
   g_mutex_init (&self->lock);
