@@ -35,6 +35,16 @@ msb_db_backend_execute (MsbDbBackendConn  *conn,
   return conn->vtable->execute (conn, sql, params, cancellable, error);
 }
 
+MsbDbRows *
+msb_db_backend_execute_many (MsbDbBackendConn  *conn,
+                             const char        *sql,
+                             GVariant          *param_rows,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  return conn->vtable->execute_many (conn, sql, param_rows, cancellable, error);
+}
+
 gboolean
 msb_db_backend_execute_script (MsbDbBackendConn  *conn,
                                const char        *sql,

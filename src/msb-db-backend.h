@@ -53,6 +53,13 @@ typedef struct {
                                 GVariant          *params,
                                 GCancellable      *cancellable,
                                 GError           **error);
+  /* One statement, once per element of an array of parameters, inside
+   * the caller's transaction. */
+  MsbDbRows *(*execute_many)   (MsbDbBackendConn  *conn,
+                                const char        *sql,
+                                GVariant          *param_rows,
+                                GCancellable      *cancellable,
+                                GError           **error);
   /* Several statements, run one after the other; their rows are dropped. */
   gboolean   (*execute_script) (MsbDbBackendConn  *conn,
                                 const char        *sql,
@@ -88,6 +95,11 @@ MsbDbBackendConn *msb_db_backend_open           (const MsbDbTarget       *target
 MsbDbRows        *msb_db_backend_execute        (MsbDbBackendConn        *conn,
                                                  const char              *sql,
                                                  GVariant                *params,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
+MsbDbRows        *msb_db_backend_execute_many   (MsbDbBackendConn        *conn,
+                                                 const char              *sql,
+                                                 GVariant                *param_rows,
                                                  GCancellable            *cancellable,
                                                  GError                 **error);
 gboolean          msb_db_backend_execute_script (MsbDbBackendConn        *conn,

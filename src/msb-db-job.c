@@ -334,7 +334,7 @@ return_task (MsbDbJob *job)
   if (job->error != NULL)
     g_task_return_error (task, g_steal_pointer (&job->error));
   else if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_WRITE ||
-           job->kind == MSB_DB_JOB_MAINTENANCE)
+           job->kind == MSB_DB_JOB_WRITE_MANY || job->kind == MSB_DB_JOB_MAINTENANCE)
     g_task_return_pointer (task, g_steal_pointer (&job->rows), g_object_unref);
   else
     g_task_return_boolean (task, TRUE);
@@ -415,6 +415,7 @@ kind_name (MsbDbJobKind kind)
     case MSB_DB_JOB_READ:
       return "read";
     case MSB_DB_JOB_WRITE:
+    case MSB_DB_JOB_WRITE_MANY:
       return "write";
     case MSB_DB_JOB_TRANSACTION:
       return "transaction";

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 typedef enum {
   MSB_DB_JOB_READ,
   MSB_DB_JOB_WRITE,
+  MSB_DB_JOB_WRITE_MANY,    /* one statement, an array of parameters */
   MSB_DB_JOB_TRANSACTION,
   MSB_DB_JOB_SNAPSHOT,
   MSB_DB_JOB_MAINTENANCE,   /* on the writer, outside any transaction */

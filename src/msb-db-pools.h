@@ -109,6 +109,21 @@ MsbDbRows  *msb_db_pools_write_finish        (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MsbDbRows  *msb_db_pools_write_many          (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *param_rows,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+void        msb_db_pools_write_many_async    (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *param_rows,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MsbDbRows  *msb_db_pools_write_many_finish   (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
 gboolean    msb_db_pools_transaction         (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,

@@ -751,53 +751,74 @@ append_column (MsbDbRows    *rows,
     }
 }
 
-static MsbDbRows *
-step_to_rows (MsbDbSqliteConn  *self,
-              CachedStatement  *entry,
-              GError          **error)
+/* Steps the bound statement to its end, appending its rows to *@rows
+ * (made at the first step: after a schema change SQLite prepares the
+ * statement again inside it, and `SELECT *` may then have other columns),
+ * and adding what it changed to *@changes and its row id to *@rowid. */
+static gboolean
+step_into (MsbDbSqliteConn  *self,
+           CachedStatement  *entry,
+           MsbDbRows       **rows,
+           gint64           *changes,
+           gint64           *rowid,
+           GError          **error)
 {
   sqlite3_stmt *stmt = entry->stmt;
-  g_autoptr(MsbDbRows) rows = NULL;
   sqlite3_int64 total_before = sqlite3_total_changes64 (self->db);
-  gint64 changes = 0;
   int n_columns;
   int rc;
 
-  /* The columns are known after the first step: after a schema change
-   * SQLite prepares the statement again inside it, and `SELECT *` may then
-   * have other columns. */
   rc = sqlite3_step (stmt);
-  rows = msb_db_rows_new (statement_columns (entry));
+  if (*rows == NULL)
+    *rows = msb_db_rows_new (statement_columns (entry));
   n_columns = sqlite3_column_count (stmt);
 
   for (; rc == SQLITE_ROW; rc = sqlite3_step (stmt))
     {
       for (int c = 0; c < n_columns; c++)
-        append_column (rows, stmt, c);
-      if (msb_db_rows_is_too_large (rows))
+        append_column (*rows, stmt, c);
+      if (msb_db_rows_is_too_large (*rows))
         {
           g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
 
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                        "The result holds more than 4 GiB of text and blobs; read it in "
                        "parts (LIMIT/OFFSET, substr()): %s", shown);
-          return NULL;
+          return FALSE;
         }
     }
 
   if (rc != SQLITE_DONE)
     {
       set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
-      return NULL;
+      return FALSE;
     }
 
   /* sqlite3_changes64() and sqlite3_last_insert_rowid() keep the values of
    * the last statement that changed or inserted something, which may be
    * another caller's: only trust them if this statement is the one. */
   if (sqlite3_total_changes64 (self->db) != total_before)
-    changes = sqlite3_changes64 (self->db);
-  msb_db_rows_seal (rows, changes,
-                    entry->inserts && changes > 0 ? sqlite3_last_insert_rowid (self->db) : 0);
+    {
+      gint64 n = sqlite3_changes64 (self->db);
+
+      *changes += n;
+      if (entry->inserts && n > 0)
+        *rowid = sqlite3_last_insert_rowid (self->db);
+    }
+  return TRUE;
+}
+
+static MsbDbRows *
+step_to_rows (MsbDbSqliteConn  *self,
+              CachedStatement  *entry,
+              GError          **error)
+{
+  g_autoptr(MsbDbRows) rows = NULL;
+  gint64 changes = 0, rowid = 0;
+
+  if (!step_into (self, entry, &rows, &changes, &rowid, error))
+    return NULL;
+  msb_db_rows_seal (rows, changes, rowid);
   return g_steal_pointer (&rows);
 }
 
@@ -922,6 +943,87 @@ sqlite_execute (MsbDbBackendConn  *conn,
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
   return rows;
+}
+
+/* Runs one statement once per element of @param_rows (an array of
+ * parameter tuples or dictionaries, each maybe inside a variant; or a
+ * tuple of arrays, one per parameter), prepared once: the rows of a
+ * RETURNING clause are gathered, the changes added up. The caller provides
+ * the transaction that makes it all or nothing. */
+static MsbDbRows *
+sqlite_execute_many (MsbDbBackendConn  *conn,
+                     const char        *sql,
+                     GVariant          *param_rows,
+                     GCancellable      *cancellable,
+                     GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  g_autoptr(MsbDbRows) rows = NULL;
+  g_autoptr(MsbDbColumnParams) columns = NULL;
+  CachedStatement *entry;
+  gint64 changes = 0, rowid = 0;
+  gsize n_rows;
+  gboolean ok = TRUE;
+
+  /* A tuple of arrays: the parameters column by column. */
+  if (g_variant_is_of_type (param_rows, G_VARIANT_TYPE_TUPLE))
+    {
+      columns = msb_db_column_params_new (param_rows, error);
+      if (columns == NULL)
+        return NULL;
+      n_rows = msb_db_column_params_get_n_rows (columns);
+    }
+  else
+    n_rows = g_variant_n_children (param_rows);
+
+  if (refuse_if_lost (self, error))
+    return NULL;
+  entry = lookup_statement (self, sql, error);
+  if (entry == NULL)
+    return NULL;
+  if (conn->mode == MSB_DB_CONN_READ_ONLY)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                           "Writing many rows needs the writer");
+      return NULL;
+    }
+
+  self->cancellable = cancellable;
+  self->defer_fk_changed |= entry->sets_defer_fk;
+  for (gsize i = 0; ok && i < n_rows; i++)
+    {
+      GError *local_error = NULL;
+
+      if (columns != NULL)
+        ok = msb_db_column_params_bind (columns, entry->stmt, i, &local_error);
+      else
+        {
+          g_autoptr(GVariant) element = g_variant_get_child_value (param_rows, i);
+          g_autoptr(GVariant) params = g_variant_is_of_type (element, G_VARIANT_TYPE_VARIANT)
+                                       ? g_variant_get_variant (element) : g_variant_ref (element);
+
+          if (i == 0)
+            keep_params_type (entry, params);
+          ok = msb_db_bind_params (entry->stmt, params, &local_error);
+        }
+      ok = ok && step_into (self, entry, &rows, &changes, &rowid, &local_error);
+      sqlite3_reset (entry->stmt);
+      sqlite3_clear_bindings (entry->stmt);
+      if (!ok)
+        {
+          note_if_lost (self, local_error);
+          g_prefix_error (&local_error, "Row %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                          " (nothing was written): ", i + 1, n_rows);
+          g_propagate_error (error, local_error);
+        }
+    }
+  self->cancellable = NULL;
+  if (!ok)
+    return NULL;
+  if (rows == NULL)
+    rows = msb_db_rows_new (statement_columns (entry));
+  msb_db_rows_seal (rows, changes, rowid);
+  return g_steal_pointer (&rows);
 }
 
 /* Runs every statement of @sql in turn (a schema script, a migration
@@ -1335,6 +1437,7 @@ sqlite_close (MsbDbBackendConn *conn)
 static const MsbDbBackendVTable sqlite_vtable = {
   .name = "sqlite",
   .execute = sqlite_execute,
+  .execute_many = sqlite_execute_many,
   .execute_script = sqlite_execute_script,
   .control = sqlite_control,
   .in_transaction = sqlite_in_transaction,

@@ -143,8 +143,14 @@ run_job (MsbDbWriter *self,
   if (msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION)
     return run_transaction_callback (self, job);
 
-  rows = msb_db_backend_execute (self->conn, msb_db_job_get_sql (job), msb_db_job_get_params (job),
-                                 msb_db_job_get_cancellable (job), &error);
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE_MANY)
+    rows = msb_db_backend_execute_many (self->conn, msb_db_job_get_sql (job),
+                                        msb_db_job_get_params (job),
+                                        msb_db_job_get_cancellable (job), &error);
+  else
+    rows = msb_db_backend_execute (self->conn, msb_db_job_get_sql (job),
+                                   msb_db_job_get_params (job),
+                                   msb_db_job_get_cancellable (job), &error);
   if (rows == NULL)
     {
       msb_db_job_set_error (job, error);
@@ -462,7 +468,7 @@ report_committed (MsbDbWriter *self,
     {
       MsbDbJob *job = g_ptr_array_index (batch, i);
 
-      if (msb_db_job_get_error (job) == NULL && msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE)
+      if (msb_db_job_get_error (job) == NULL && msb_db_job_get_kind (job) != MSB_DB_JOB_TRANSACTION)
         MSB_DB_COUNT (self->counters, writes);
       else if (msb_db_job_get_error (job) == NULL)
         MSB_DB_COUNT (self->counters, transactions);
