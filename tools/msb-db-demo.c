@@ -24,7 +24,6 @@
  * sum of ids, for the other processes, which report them on stdout.
  */
 #include <signal.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -193,20 +192,34 @@ demo_batch_func (MsbDbConnection  *connection,
 
 /* ---- the demo process ---------------------------------------------------- */
 
+/* Counted by several threads at once, with g_atomic_pointer_add(): gsize
+ * (pointer-sized) does not wrap in a long run as a 32-bit counter could. */
 typedef struct {
-  _Atomic guint64 reads;           /* read() and read_async(), successful */
-  _Atomic guint64 snapshots;
-  _Atomic guint64 writes;          /* single-statement writes, acknowledged */
-  _Atomic guint64 async_writes;    /* of which through write_async() */
-  _Atomic guint64 transactions;    /* acknowledged */
-  _Atomic guint64 async_transactions;
-  _Atomic guint64 errors;          /* calls that failed */
-  _Atomic guint64 visibility_checks;
-  _Atomic guint64 visibility_misses;
-  _Atomic guint64 snapshot_checks;
-  _Atomic guint64 snapshot_violations;
-  _Atomic guint64 sequence;        /* numbers the payloads */
+  gsize reads;           /* read() and read_async(), successful */
+  gsize snapshots;
+  gsize writes;          /* single-statement writes, acknowledged */
+  gsize async_writes;    /* of which through write_async() */
+  gsize transactions;    /* acknowledged */
+  gsize async_transactions;
+  gsize errors;          /* calls that failed */
+  gsize visibility_checks;
+  gsize visibility_misses;
+  gsize snapshot_checks;
+  gsize snapshot_violations;
+  gsize sequence;        /* numbers the payloads */
 } DemoCounters;
+
+static inline gsize
+demo_count (gsize *counter)
+{
+  return (gsize) g_atomic_pointer_add (counter, 1);
+}
+
+static inline guint64
+demo_counter_get (gsize *counter)
+{
+  return g_atomic_pointer_get (counter);
+}
 
 typedef struct _Demo Demo;
 
@@ -235,7 +248,7 @@ struct _Demo {
   gint64       start_us;
   gint64       deadline_us;
   gint64       end_us;
-  atomic_bool  stop;      /* Ctrl-C */
+  gint         stop;      /* Ctrl-C; g_atomic_int_*() */
   DemoCounters counters;
 
   GMutex       lock;      /* protects the four members below */
@@ -259,7 +272,7 @@ struct _Demo {
 static gboolean
 demo_should_stop (Demo *demo)
 {
-  return atomic_load (&demo->stop) || g_get_monotonic_time () >= demo->deadline_us;
+  return g_atomic_int_get (&demo->stop) || g_get_monotonic_time () >= demo->deadline_us;
 }
 
 static void
@@ -267,7 +280,7 @@ demo_error (Demo         *demo,
             const char   *what,
             const GError *error)
 {
-  atomic_fetch_add (&demo->counters.errors, 1);
+  demo_count (&demo->counters.errors);
   g_mutex_lock (&demo->lock);
   if (demo->messages->len < DEMO_MAX_MESSAGES)
     g_ptr_array_add (demo->messages, g_strdup_printf ("%s: %s", what, error->message));
@@ -314,7 +327,7 @@ demo_last_acked_item (Demo *demo)
 static guint64
 demo_next_sequence (Demo *demo)
 {
-  return atomic_fetch_add (&demo->counters.sequence, 1);
+  return demo_count (&demo->counters.sequence);
 }
 
 /* -- writer threads -- */
@@ -334,7 +347,7 @@ demo_write_item (Demo *demo)
       demo_error (demo, "write", error);
       return;
     }
-  atomic_fetch_add (&demo->counters.writes, 1);
+  demo_count (&demo->counters.writes);
   demo_ack (demo, 0, &id, 1);
 }
 
@@ -349,7 +362,7 @@ demo_write_batch (Demo *demo)
       demo_error (demo, "transaction", error);
       return;
     }
-  atomic_fetch_add (&demo->counters.transactions, 1);
+  demo_count (&demo->counters.transactions);
   demo_ack (demo, batch->batch_id, batch->item_ids, DEMO_ITEMS_PER_BATCH);
 }
 
@@ -397,13 +410,13 @@ demo_check_visibility (Demo   *demo,
       demo_error (demo, "read", error);
       return;
     }
-  atomic_fetch_add (&demo->counters.reads, 1);
-  atomic_fetch_add (&demo->counters.visibility_checks, 1);
+  demo_count (&demo->counters.reads);
+  demo_count (&demo->counters.visibility_checks);
   if (msb_db_rows_get_int64 (rows, 0, 0) != 1)
     {
       g_autofree char *message = NULL;
 
-      atomic_fetch_add (&demo->counters.visibility_misses, 1);
+      demo_count (&demo->counters.visibility_misses);
       message = g_strdup_printf ("acknowledged item %" G_GINT64_FORMAT
                                  " not visible to a later read", id);
       demo_problem (demo, message);
@@ -422,7 +435,7 @@ demo_read_recent (Demo *demo)
   if (rows == NULL)
     demo_error (demo, "read", error);
   else
-    atomic_fetch_add (&demo->counters.reads, 1);
+    demo_count (&demo->counters.reads);
 }
 
 typedef struct {
@@ -468,13 +481,13 @@ demo_check_snapshot (Demo *demo)
       demo_error (demo, "snapshot", error);
       return;
     }
-  atomic_fetch_add (&demo->counters.snapshots, 1);
-  atomic_fetch_add (&demo->counters.snapshot_checks, 1);
+  demo_count (&demo->counters.snapshots);
+  demo_count (&demo->counters.snapshot_checks);
   if (counts.batch_items != counts.batches * DEMO_ITEMS_PER_BATCH)
     {
       g_autofree char *message = NULL;
 
-      atomic_fetch_add (&demo->counters.snapshot_violations, 1);
+      demo_count (&demo->counters.snapshot_violations);
       message = g_strdup_printf ("a snapshot saw %" G_GINT64_FORMAT " batches but %" G_GINT64_FORMAT
                                  " batch items", counts.batches, counts.batch_items);
       demo_problem (demo, message);
@@ -538,8 +551,8 @@ demo_async_write_done (GObject      *source,
 
   if (returned_id (rows, &id, &error))
     {
-      atomic_fetch_add (&demo->counters.writes, 1);
-      atomic_fetch_add (&demo->counters.async_writes, 1);
+      demo_count (&demo->counters.writes);
+      demo_count (&demo->counters.async_writes);
       demo_ack (demo, 0, &id, 1);
     }
   else
@@ -558,8 +571,8 @@ demo_async_batch_done (GObject      *source,
 
   if (msb_db_pools_transaction_finish (MSB_DB_POOLS (source), result, &error))
     {
-      atomic_fetch_add (&demo->counters.transactions, 1);
-      atomic_fetch_add (&demo->counters.async_transactions, 1);
+      demo_count (&demo->counters.transactions);
+      demo_count (&demo->counters.async_transactions);
       demo_ack (demo, batch->batch_id, batch->item_ids, DEMO_ITEMS_PER_BATCH);
     }
   else
@@ -577,7 +590,7 @@ demo_async_read_done (GObject      *source,
   g_autoptr(MsbDbRows) rows = msb_db_pools_read_finish (MSB_DB_POOLS (source), result, &error);
 
   if (rows != NULL)
-    atomic_fetch_add (&demo->counters.reads, 1);
+    demo_count (&demo->counters.reads);
   else
     demo_error (demo, "read_async", error);
   demo_async_done (demo);
@@ -751,11 +764,11 @@ demo_print_progress (Demo *demo)
           "  writes %" G_GUINT64_FORMAT "  transactions %" G_GUINT64_FORMAT
           "  errors %" G_GUINT64_FORMAT "%s",
           demo->tty ? "\r" : "", elapsed,
-          (guint64) atomic_load (&demo->counters.reads),
-          (guint64) atomic_load (&demo->counters.snapshots),
-          (guint64) atomic_load (&demo->counters.writes),
-          (guint64) atomic_load (&demo->counters.transactions),
-          (guint64) atomic_load (&demo->counters.errors),
+          demo_counter_get (&demo->counters.reads),
+          demo_counter_get (&demo->counters.snapshots),
+          demo_counter_get (&demo->counters.writes),
+          demo_counter_get (&demo->counters.transactions),
+          demo_counter_get (&demo->counters.errors),
           demo->tty ? "\033[K" : "\n");
   fflush (stdout);
 }
@@ -772,7 +785,7 @@ demo_sigint_cb (gpointer data)
 {
   Demo *demo = data;
 
-  atomic_store (&demo->stop, TRUE);
+  g_atomic_int_set (&demo->stop, TRUE);
   demo->sigint_id = 0;
   for (guint i = 0; i < demo->children->len; i++)
     {
@@ -952,8 +965,8 @@ demo_verify (Demo        *demo,
                verify->batches_missing == 0 && verify->batches_unexpected == 0 &&
                verify->incomplete_batches == 0 &&
                g_strcmp0 (verify->quick_check, "ok") == 0 &&
-               atomic_load (&demo->counters.visibility_misses) == 0 &&
-               atomic_load (&demo->counters.snapshot_violations) == 0;
+               demo_counter_get (&demo->counters.visibility_misses) == 0 &&
+               demo_counter_get (&demo->counters.snapshot_violations) == 0;
   for (guint i = 0; i < demo->children->len; i++)
     if (((DemoChild *) g_ptr_array_index (demo->children, i))->failure != NULL)
       verify->ok = FALSE;
@@ -1139,7 +1152,7 @@ demo_run (Demo    *demo,
 
   if (!demo_spawn_children (demo, error))
     {
-      atomic_store (&demo->stop, TRUE);
+      g_atomic_int_set (&demo->stop, TRUE);
       /* still wait for the processes already started */
     }
   demo_start_threads (demo);
@@ -1270,7 +1283,7 @@ msb_tool_demo (int    argc,
   if (!demo_run (demo, &error))
     {
       msb_tool_print_error ("msb-db demo", error);
-      atomic_fetch_add (&demo->counters.errors, 1);
+      demo_count (&demo->counters.errors);
       g_clear_error (&error);
     }
 
@@ -1289,7 +1302,7 @@ msb_tool_demo (int    argc,
       g_clear_error (&error);
     }
 
-  errors = atomic_load (&demo->counters.errors);
+  errors = demo_counter_get (&demo->counters.errors);
   for (guint i = 0; i < demo->children->len; i++)
     errors += child_value (g_ptr_array_index (demo->children, i), "errors");
   ok = errors == 0 && verified && verify.ok;
