@@ -93,7 +93,7 @@ demo_count (gsize *counter)
 static inline guint64
 demo_counter_get (gsize *counter)
 {
-  return g_atomic_pointer_get (counter);
+  return (gsize) g_atomic_pointer_get (counter);
 }
 
 typedef struct _Demo Demo;
