@@ -76,16 +76,6 @@ msb_db_backend_wal_frames (MsbDbBackendConn *conn)
   return conn->vtable->wal_frames (conn);
 }
 
-/* Set before the connection is first used. */
-void
-msb_db_backend_set_progress (MsbDbBackendConn  *conn,
-                             MsbDbProgressFunc  func,
-                             gpointer           user_data)
-{
-  conn->progress = func;
-  conn->progress_data = user_data;
-}
-
 void
 msb_db_backend_close (MsbDbBackendConn *conn)
 {

@@ -70,17 +70,10 @@ typedef struct {
   void       (*close)          (MsbDbBackendConn  *conn);
 } MsbDbBackendVTable;
 
-/* Called now and then while a statement runs (the SQLite backend: every
- * thousand virtual machine steps), on its thread, while the connection is
- * in use: it must not use the connection. */
-typedef void (*MsbDbProgressFunc) (gpointer user_data);
-
 struct _MsbDbBackendConn
 {
   const MsbDbBackendVTable *vtable;
   MsbDbConnMode mode;
-  MsbDbProgressFunc progress;
-  gpointer progress_data;
 };
 
 MsbDbBackendConn *msb_db_backend_open           (const MsbDbTarget       *target,
@@ -103,9 +96,6 @@ gboolean          msb_db_backend_checkpoint     (MsbDbBackendConn        *conn,
                                                  GError                 **error);
 guint64           msb_db_backend_wal_size       (MsbDbBackendConn        *conn);
 guint             msb_db_backend_wal_frames     (MsbDbBackendConn        *conn);
-void              msb_db_backend_set_progress   (MsbDbBackendConn        *conn,
-                                                 MsbDbProgressFunc        func,
-                                                 gpointer                 user_data);
 void              msb_db_backend_close          (MsbDbBackendConn        *conn);
 gboolean          msb_db_backend_reset          (MsbDbBackendConn        *conn);
 void              msb_db_backend_tidy           (const MsbDbTarget       *target);

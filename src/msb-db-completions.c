@@ -1,33 +1,33 @@
-/* msb-db-completions.c: async calls' deadlines and reports, per context
+/* msb-db-completions.c: run functions in a main context, batched, and at deadlines
  *
- * Each main context with async calls of one MsbDbPools in flight gets one
- * GSource, which does two jobs for all of them:
+ * Worker threads finish calls whose callers wait in a main context. Each
+ * such context gets one GSource per MsbDbCompletions, which does two jobs
+ * for everything queued to it:
  *
- * - Reports. A call finished on the writer thread or a read worker must be
- *   reported in the caller's context. Returning its GTask from there costs
- *   one idle GSource and one wake-up of that context per call. Instead the
- *   worker appends the finished job to this source's queue and wakes the
- *   context only if the queue was empty; one dispatch then reports every
- *   job queued meanwhile (a GTask returned from inside its own context
- *   calls back at once).
+ * - Deliveries. Returning a GTask from another thread costs one idle
+ *   GSource and one wake-up of the context per call. Instead a delivery is
+ *   appended to the source's queue, which wakes the context only if the
+ *   queue was empty; one dispatch then runs every delivery queued
+ *   meanwhile.
  *
- * - Deadlines. A queued call gives up after connect-timeout. Rather than
- *   one timeout GSource per call (which every iteration of the context
- *   would walk), the source keeps the waiting jobs in deadline order and
- *   sets its ready time to the earliest. A job that finishes leaves the
- *   list; the ready time is not moved back for it, so the source may wake
- *   once for nothing, and then re-arms.
+ * - Deadlines. Rather than one timeout GSource per waiting call (which every
+ *   iteration of the context would walk), the source keeps the deadlines in
+ *   order and sets its ready time to the earliest. A deadline that is
+ *   unwatched leaves the list; the ready time is not moved back for it, so
+ *   the source may wake once for nothing, and then re-arms.
+ *
+ * Nothing here knows what is delivered: callers embed an MsbDbDelivery or
+ * MsbDbDeadline in their own structures and keep them alive until their
+ * function runs (or, for a deadline, until it is unwatched).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include "msb-db-completions.h"
-#include "msb-db-job.h"
 
 struct _MsbDbCompletions
 {
-  gatomicrefcount ref_count;
   GMutex lock;
   GHashTable *sources;   /* GMainContext -> CompletionSource, both unowned */
   gboolean shut_down;
@@ -36,54 +36,49 @@ struct _MsbDbCompletions
 typedef struct
 {
   GSource source;
-  MsbDbCompletions *owner;     /* owned */
+  MsbDbCompletions *owner;     /* a reference */
   GMainContext *context;       /* unowned: it owns this source */
   GMutex lock;
-  GQueue finished;             /* of MsbDbJob, owned: to report */
-  gboolean reporting;          /* in report_finished(): no wake-up needed */
-  GQueue watched;              /* links embedded in the jobs, owned: by deadline */
+  GQueue queued;               /* of MsbDbDelivery, by their links */
+  gboolean dispatching;        /* running deliveries: no wake-up needed */
+  GQueue deadlines;            /* of MsbDbDeadline, by their links, earliest first */
 } CompletionSource;
 
-static MsbDbCompletions *
-completions_ref (MsbDbCompletions *self)
+static void
+completions_free (MsbDbCompletions *self)
 {
-  g_atomic_ref_count_inc (&self->ref_count);
+  g_hash_table_destroy (self->sources);
+  g_mutex_clear (&self->lock);
+}
+
+MsbDbCompletions *
+msb_db_completions_new (void)
+{
+  MsbDbCompletions *self = g_atomic_rc_box_new0 (MsbDbCompletions);
+
+  g_mutex_init (&self->lock);
+  self->sources = g_hash_table_new (NULL, NULL);
   return self;
 }
 
 void
 msb_db_completions_unref (MsbDbCompletions *self)
 {
-  if (!g_atomic_ref_count_dec (&self->ref_count))
-    return;
-  g_hash_table_destroy (self->sources);
-  g_mutex_clear (&self->lock);
-  g_free (self);
-}
-
-MsbDbCompletions *
-msb_db_completions_new (void)
-{
-  MsbDbCompletions *self = g_new0 (MsbDbCompletions, 1);
-
-  g_atomic_ref_count_init (&self->ref_count);
-  g_mutex_init (&self->lock);
-  self->sources = g_hash_table_new (NULL, NULL);
-  return self;
+  g_atomic_rc_box_release_full (self, (GDestroyNotify) completions_free);
 }
 
 /* The source ------------------------------------------------------------ */
 
 static gboolean
-source_has_finished (GSource *source)
+source_has_deliveries (GSource *source)
 {
   CompletionSource *cs = (CompletionSource *) source;
-  gboolean has_finished;
+  gboolean any;
 
   g_mutex_lock (&cs->lock);
-  has_finished = !g_queue_is_empty (&cs->finished);
+  any = !g_queue_is_empty (&cs->queued);
   g_mutex_unlock (&cs->lock);
-  return has_finished;
+  return any;
 }
 
 static gboolean
@@ -91,66 +86,66 @@ source_prepare (GSource *source,
                 gint    *timeout)
 {
   *timeout = -1;   /* the ready time covers deadlines */
-  return source_has_finished (source);
+  return source_has_deliveries (source);
 }
 
 static void
-report_finished (CompletionSource *cs)
+run_deliveries (CompletionSource *cs)
 {
-  GQueue jobs;
-  MsbDbJob *job;
+  GQueue batch;
+  GList *link;
 
   g_mutex_lock (&cs->lock);
-  jobs = cs->finished;
-  g_queue_init (&cs->finished);
-  cs->reporting = TRUE;
+  batch = cs->queued;
+  g_queue_init (&cs->queued);
+  cs->dispatching = TRUE;
   g_mutex_unlock (&cs->lock);
 
-  while ((job = g_queue_pop_head (&jobs)) != NULL)
+  while ((link = g_queue_pop_head_link (&batch)) != NULL)
     {
-      msb_db_job_report (job);
-      msb_db_job_unref (job);
+      MsbDbDelivery *delivery = link->data;
+
+      delivery->func (delivery->data);
     }
 
-  /* Jobs that finished meanwhile did not wake the context: the source's
-   * prepare() finds them before the context polls again. */
+  /* Deliveries queued meanwhile did not wake the context: prepare() finds
+   * them before the context polls again. */
   g_mutex_lock (&cs->lock);
-  cs->reporting = FALSE;
+  cs->dispatching = FALSE;
   g_mutex_unlock (&cs->lock);
 }
 
 /* Lock held. */
 static void
-arm_deadline (CompletionSource *cs)
+arm (CompletionSource *cs)
 {
-  MsbDbJob *first = g_queue_peek_head (&cs->watched);
+  MsbDbDeadline *first = g_queue_peek_head (&cs->deadlines);
 
-  g_source_set_ready_time (&cs->source, first != NULL ? first->deadline : -1);
+  g_source_set_ready_time (&cs->source, first != NULL ? first->when : -1);
 }
 
-/* Gives up on every watched job whose deadline has passed; a job that was
- * claimed meanwhile runs on and reports as usual. */
 static void
-expire_overdue (CompletionSource *cs)
+run_due_deadlines (CompletionSource *cs)
 {
   gint64 now = g_get_monotonic_time ();
-  GQueue overdue = G_QUEUE_INIT;
-  MsbDbJob *job;
+  GQueue due = G_QUEUE_INIT;
+  MsbDbDeadline *deadline;
+  GList *link;
 
   g_mutex_lock (&cs->lock);
-  while ((job = g_queue_peek_head (&cs->watched)) != NULL && job->deadline <= now)
+  while ((deadline = g_queue_peek_head (&cs->deadlines)) != NULL && deadline->when <= now)
     {
-      g_queue_unlink (&cs->watched, &job->watch_link);
-      g_atomic_pointer_set (&job->watcher, NULL);
-      g_queue_push_tail (&overdue, job);   /* the watch's reference */
+      link = g_queue_pop_head_link (&cs->deadlines);
+      g_atomic_pointer_set (&deadline->watcher, NULL);
+      g_queue_push_tail_link (&due, link);
     }
-  arm_deadline (cs);
+  arm (cs);
   g_mutex_unlock (&cs->lock);
 
-  while ((job = g_queue_pop_head (&overdue)) != NULL)
+  while ((link = g_queue_pop_head_link (&due)) != NULL)
     {
-      msb_db_job_expire (job);
-      msb_db_job_unref (job);
+      deadline = link->data;
+      deadline->func (deadline->data);
     }
 }
 
@@ -162,15 +157,15 @@ source_dispatch (GSource     *source,
   CompletionSource *cs = (CompletionSource *) source;
   gint64 ready_time = g_source_get_ready_time (source);
 
-  report_finished (cs);
+  run_deliveries (cs);
   if (ready_time != -1 && ready_time <= g_source_get_time (source))
-    expire_overdue (cs);
+    run_due_deadlines (cs);
   return G_SOURCE_CONTINUE;
 }
 
-/* Runs when the context is destroyed or the owner shut down. A context
- * cannot go away while one of its calls is in flight (GTask holds it), nor
- * the owner (each call holds the pools), so both queues are empty. */
+/* Runs when the context is destroyed or the owner shut down. Both queues
+ * are empty by then: whoever queued something keeps the context and the
+ * owner alive until it has run. */
 static void
 source_finalize (GSource *source)
 {
@@ -182,130 +177,121 @@ source_finalize (GSource *source)
     g_hash_table_remove (owner->sources, cs->context);
   g_mutex_unlock (&owner->lock);
 
-  g_warn_if_fail (g_queue_is_empty (&cs->finished) && g_queue_is_empty (&cs->watched));
+  g_warn_if_fail (g_queue_is_empty (&cs->queued) && g_queue_is_empty (&cs->deadlines));
   g_mutex_clear (&cs->lock);
   msb_db_completions_unref (owner);
 }
 
 static GSourceFuncs source_funcs = {
   .prepare = source_prepare,
-  .check = source_has_finished,
+  .check = source_has_deliveries,
   .dispatch = source_dispatch,
   .finalize = source_finalize,
 };
 
-/* The owner's lock held. */
 static CompletionSource *
 source_for_context (MsbDbCompletions *self,
                     GMainContext     *context)
 {
-  CompletionSource *cs = g_hash_table_lookup (self->sources, context);
-
-  if (cs != NULL)
-    return cs;
-
-  g_assert (!self->shut_down);
-  cs = (CompletionSource *) g_source_new (&source_funcs, sizeof *cs);
-  cs->owner = completions_ref (self);
-  cs->context = context;
-  g_mutex_init (&cs->lock);
-  g_queue_init (&cs->finished);
-  g_queue_init (&cs->watched);
-  g_source_set_priority (&cs->source, G_PRIORITY_DEFAULT);
-  g_source_set_static_name (&cs->source, "[msb-db] completions");
-  g_hash_table_insert (self->sources, context, cs);
-  g_source_attach (&cs->source, context);
-  g_source_unref (&cs->source);   /* the context keeps it */
-  return cs;
-}
-
-static CompletionSource *
-lookup_source (MsbDbCompletions *self,
-               GMainContext     *context)
-{
   CompletionSource *cs;
 
   g_mutex_lock (&self->lock);
-  cs = source_for_context (self, context);
+  cs = g_hash_table_lookup (self->sources, context);
+  if (cs == NULL)
+    {
+      g_assert (!self->shut_down);
+      cs = (CompletionSource *) g_source_new (&source_funcs, sizeof *cs);
+      cs->owner = g_atomic_rc_box_acquire (self);
+      cs->context = context;
+      g_mutex_init (&cs->lock);
+      g_queue_init (&cs->queued);
+      g_queue_init (&cs->deadlines);
+      g_source_set_priority (&cs->source, G_PRIORITY_DEFAULT);
+      g_source_set_static_name (&cs->source, "[msb-db] completions");
+      g_hash_table_insert (self->sources, context, cs);
+      g_source_attach (&cs->source, context);
+      g_source_unref (&cs->source);   /* the context keeps it */
+    }
   g_mutex_unlock (&self->lock);
   return cs;
 }
 
-/* Deadlines ------------------------------------------------------------- */
+/* Deliveries ------------------------------------------------------------ */
 
-/* Before @job becomes visible to its queue's consumer: give up on it at
- * its deadline, in @context (its task's). */
+/* From any thread: runs delivery->func (delivery->data) in @context soon,
+ * with the other deliveries queued meanwhile. */
 void
-msb_db_completions_watch (MsbDbCompletions *self,
-                          GMainContext     *context,
-                          MsbDbJob         *job)
+msb_db_completions_deliver (MsbDbCompletions *self,
+                            GMainContext     *context,
+                            MsbDbDelivery    *delivery)
 {
-  CompletionSource *cs = lookup_source (self, context);
-  GList *before;
-
-  g_assert (job->watcher == NULL && job->deadline != G_MAXINT64);
-  job->watch_link.data = msb_db_job_ref (job);
-
-  g_mutex_lock (&cs->lock);
-  /* Calls of one pools share a timeout, so this is almost always the tail. */
-  for (before = cs->watched.tail; before != NULL; before = before->prev)
-    if (((MsbDbJob *) before->data)->deadline <= job->deadline)
-      break;
-  if (before != NULL)
-    g_queue_insert_after_link (&cs->watched, before, &job->watch_link);
-  else
-    g_queue_push_head_link (&cs->watched, &job->watch_link);
-  g_atomic_pointer_set (&job->watcher, cs);
-  if (cs->watched.head == &job->watch_link)
-    arm_deadline (cs);
-  g_mutex_unlock (&cs->lock);
-}
-
-/* When @job completes, from any thread: its deadline no longer matters. */
-void
-msb_db_completions_unwatch (MsbDbJob *job)
-{
-  CompletionSource *cs = g_atomic_pointer_get (&job->watcher);
-  gboolean unlinked = FALSE;
-
-  if (cs == NULL)
-    return;
-
-  g_mutex_lock (&cs->lock);
-  if (g_atomic_pointer_get (&job->watcher) == cs)
-    {
-      g_queue_unlink (&cs->watched, &job->watch_link);
-      g_atomic_pointer_set (&job->watcher, NULL);
-      unlinked = TRUE;
-    }
-  g_mutex_unlock (&cs->lock);
-
-  if (unlinked)
-    msb_db_job_unref (job);
-}
-
-/* Reports --------------------------------------------------------------- */
-
-/* From any thread: reports @job in @context soon. */
-void
-msb_db_completions_push (MsbDbCompletions *self,
-                         GMainContext     *context,
-                         MsbDbJob         *job)
-{
-  CompletionSource *cs = lookup_source (self, context);
+  CompletionSource *cs = source_for_context (self, context);
   gboolean wake;
 
+  delivery->link.data = delivery;
   g_mutex_lock (&cs->lock);
-  wake = g_queue_is_empty (&cs->finished) && !cs->reporting;
-  g_queue_push_tail (&cs->finished, msb_db_job_ref (job));
+  wake = g_queue_is_empty (&cs->queued) && !cs->dispatching;
+  g_queue_push_tail_link (&cs->queued, &delivery->link);
   g_mutex_unlock (&cs->lock);
 
   if (wake)
     g_main_context_wakeup (context);
 }
 
-/* Detaches every source; called when the pools go away (no call is in
- * flight then: each holds a reference to the pools). */
+/* Deadlines ------------------------------------------------------------- */
+
+/* Runs deadline->func (deadline->data) in @context at deadline->when,
+ * unless msb_db_completions_unwatch() comes first. */
+void
+msb_db_completions_watch (MsbDbCompletions *self,
+                          GMainContext     *context,
+                          MsbDbDeadline    *deadline)
+{
+  CompletionSource *cs = source_for_context (self, context);
+  GList *before;
+
+  g_assert (g_atomic_pointer_get (&deadline->watcher) == NULL);
+  deadline->link.data = deadline;
+
+  g_mutex_lock (&cs->lock);
+  /* Calls of one pools share a timeout, so this is almost always the tail. */
+  for (before = cs->deadlines.tail; before != NULL; before = before->prev)
+    if (((MsbDbDeadline *) before->data)->when <= deadline->when)
+      break;
+  if (before != NULL)
+    g_queue_insert_after_link (&cs->deadlines, before, &deadline->link);
+  else
+    g_queue_push_head_link (&cs->deadlines, &deadline->link);
+  g_atomic_pointer_set (&deadline->watcher, cs);
+  if (cs->deadlines.head == &deadline->link)
+    arm (cs);
+  g_mutex_unlock (&cs->lock);
+}
+
+/* From any thread. TRUE if the deadline was still watched, and now will
+ * never run; FALSE if its function runs or ran (or it was not watched). */
+gboolean
+msb_db_completions_unwatch (MsbDbDeadline *deadline)
+{
+  CompletionSource *cs = g_atomic_pointer_get (&deadline->watcher);
+  gboolean unwatched = FALSE;
+
+  if (cs == NULL)
+    return FALSE;
+
+  g_mutex_lock (&cs->lock);
+  if (g_atomic_pointer_get (&deadline->watcher) == cs)
+    {
+      g_queue_unlink (&cs->deadlines, &deadline->link);
+      g_atomic_pointer_set (&deadline->watcher, NULL);
+      unwatched = TRUE;
+    }
+  g_mutex_unlock (&cs->lock);
+  return unwatched;
+}
+
+/* Detaches every source; called once nothing is queued or watched any more
+ * (the owner of the completions is going away). */
 void
 msb_db_completions_shutdown (MsbDbCompletions *self)
 {

@@ -1,25 +1,80 @@
-/* msb-db-job.c: one call waiting for, or holding, a connection
+/* msb-db-job.c: one call, from the moment it is queued until it reports
+ *
+ * A job is PENDING while it waits in a queue (the writer's, or the
+ * reader's). Exactly one party moves it on, with a compare-and-swap: the
+ * queue's consumer to CLAIMED (it will run it and complete it), or its
+ * deadline, its cancellable or its waiter to ABANDONED (the job then
+ * reports the reason at once and never runs; the consumer drops it when
+ * it comes up). Nothing has to reach into the queue to take it out.
+ *
+ * A job reports its outcome once, in one of two ways chosen when it is
+ * made: an async job returns its GTask in the task's main context (through
+ * MsbDbCompletions, batched, when it finished on another thread); a
+ * blocking job wakes the thread waiting in msb_db_job_wait(). Blocking
+ * calls do not go through a GTask: a write that waits for the writer
+ * thread would pay for the task, its context lookup and its reference
+ * counting on every call, to wait the same way in the end.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include "msb-db-callback-scope.h"
+#include "msb-db-error.h"
 #include "msb-db-job.h"
 
-static GPrivate callback_owner;
+typedef enum {
+  JOB_PENDING,
+  JOB_CLAIMED,
+  JOB_ABANDONED,
+} JobState;
 
-static void release_callback_data (MsbDbJob *job);
-
-MsbDbJob *
-msb_db_job_new (MsbDbJobKind  kind,
-                GCancellable *cancellable,
-                GTimeSpan     timeout)
+struct _MsbDbJob
 {
-  MsbDbJob *job = g_new0 (MsbDbJob, 1);
+  MsbDbJobKind kind;
+  gint state;                     /* JobState, atomic */
 
-  g_atomic_ref_count_init (&job->ref_count);
+  /* What to run. */
+  char *sql;
+  GVariant *params;
+  MsbDbConnectionFunc func;
+  gpointer user_data;
+  GDestroyNotify notify;
+  gconstpointer owner;            /* whose callback @func is */
+  GCancellable *cancellable;
+  gint64 queued_at;               /* monotonic µs */
+  gint64 deadline;                /* monotonic µs; G_MAXINT64: none */
+
+  /* Where it waits. */
+  MsbDbJobTimeoutFunc on_timeout;
+  gpointer queue;
+
+  /* The outcome. */
+  MsbDbRows *rows;
+  GError *error;
+
+  /* An async job: its task, and how it reaches the task's context. */
+  GTask *task;
+  MsbDbCompletions *completions;
+  MsbDbDelivery delivery;
+  MsbDbDeadline expiry;
+  GSource *cancel_source;
+
+  /* A blocking job: its waiter. */
+  GMutex mutex;
+  GCond cond;
+  gboolean done;
+  gboolean wake;                  /* the waiter should look again */
+};
+
+static void
+job_init (MsbDbJob     *job,
+          MsbDbJobKind  kind,
+          GCancellable *cancellable,
+          GTimeSpan     timeout)
+{
   job->kind = kind;
-  job->state = MSB_DB_JOB_PENDING;
+  job->state = JOB_PENDING;
   job->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
   job->queued_at = g_get_monotonic_time ();
   if (timeout > 0 && timeout < G_MAXINT64 - job->queued_at)
@@ -28,53 +83,158 @@ msb_db_job_new (MsbDbJobKind  kind,
     job->deadline = G_MAXINT64;
   g_mutex_init (&job->mutex);
   g_cond_init (&job->cond);
+}
+
+/* A read or a write of one statement. @params: a floating reference is
+ * consumed. */
+MsbDbJob *
+msb_db_job_new_statement (MsbDbJobKind  kind,
+                          const char   *sql,
+                          GVariant     *params,
+                          GCancellable *cancellable,
+                          GTimeSpan     timeout)
+{
+  MsbDbJob *job = g_atomic_rc_box_new0 (MsbDbJob);
+
+  job_init (job, kind, cancellable, timeout);
+  job->sql = g_strdup (sql);
+  job->params = params ? g_variant_ref_sink (params) : NULL;
+  return job;
+}
+
+/* A transaction or a snapshot: @func runs with a connection, as a callback
+ * of @owner (see msb-db-callback-scope.c). */
+MsbDbJob *
+msb_db_job_new_callback (MsbDbJobKind         kind,
+                         MsbDbConnectionFunc  func,
+                         gpointer             user_data,
+                         GDestroyNotify       notify,
+                         gconstpointer        owner,
+                         GCancellable        *cancellable,
+                         GTimeSpan            timeout)
+{
+  MsbDbJob *job = g_atomic_rc_box_new0 (MsbDbJob);
+
+  job_init (job, kind, cancellable, timeout);
+  job->func = func;
+  job->user_data = user_data;
+  job->notify = notify;
+  job->owner = owner;
   return job;
 }
 
 MsbDbJob *
 msb_db_job_ref (MsbDbJob *job)
 {
-  g_atomic_ref_count_inc (&job->ref_count);
-  return job;
+  return g_atomic_rc_box_acquire (job);
 }
 
-void
-msb_db_job_unref (MsbDbJob *job)
+/* Runs the destroy notify of the callback's data, if it has not run yet.
+ * It runs on the thread that ran the callback: it counts as part of the
+ * callback, so a blocking call of the same pools from it fails at once. */
+static void
+release_callback_data (MsbDbJob *job)
 {
-  if (!g_atomic_ref_count_dec (&job->ref_count))
-    return;
+  GDestroyNotify notify = g_steal_pointer (&job->notify);
+  gconstpointer previous;
 
-  g_assert (job->cancel_source == NULL && job->watcher == NULL);
-  g_assert (job->task == NULL);
+  if (notify == NULL)
+    return;
+  previous = msb_db_callback_scope_enter (job->owner);
+  notify (job->user_data);
+  msb_db_callback_scope_leave (previous);
+}
+
+static void
+job_clear (MsbDbJob *job)
+{
+  g_assert (job->task == NULL && job->cancel_source == NULL);
   release_callback_data (job);
   g_free (job->sql);
   g_clear_pointer (&job->params, g_variant_unref);
   g_clear_object (&job->cancellable);
   g_clear_object (&job->rows);
   g_clear_error (&job->error);
+  g_clear_pointer (&job->completions, msb_db_completions_unref);
   g_mutex_clear (&job->mutex);
   g_cond_clear (&job->cond);
-  g_free (job);
-}
-
-/* The consumer's side of the race: TRUE if the job is now ours to run. */
-gboolean
-msb_db_job_claim (MsbDbJob *job)
-{
-  return g_atomic_int_compare_and_exchange (&job->state, MSB_DB_JOB_PENDING, MSB_DB_JOB_CLAIMED);
-}
-
-/* The waiter's side of the race, for queues that need no lock to drop a
- * job (the writer skips abandoned jobs when it pops them). */
-gboolean
-msb_db_job_try_abandon (MsbDbJob *job)
-{
-  return g_atomic_int_compare_and_exchange (&job->state, MSB_DB_JOB_PENDING, MSB_DB_JOB_ABANDONED);
 }
 
 void
-msb_db_job_take_error (MsbDbJob *job,
-                       GError   *error)
+msb_db_job_unref (MsbDbJob *job)
+{
+  g_atomic_rc_box_release_full (job, (GDestroyNotify) job_clear);
+}
+
+/* Makes @job an async one: it reports by returning @task in the task's
+ * context, through @completions when it finishes on another thread. */
+void
+msb_db_job_set_task (MsbDbJob         *job,
+                     GTask            *task,
+                     MsbDbCompletions *completions)
+{
+  g_assert (job->task == NULL);
+  job->task = g_object_ref (task);
+  job->completions = g_atomic_rc_box_acquire (completions);
+}
+
+MsbDbJobKind
+msb_db_job_get_kind (MsbDbJob *job)
+{
+  return job->kind;
+}
+
+const char *
+msb_db_job_get_sql (MsbDbJob *job)
+{
+  return job->sql;
+}
+
+GVariant *
+msb_db_job_get_params (MsbDbJob *job)
+{
+  return job->params;
+}
+
+GCancellable *
+msb_db_job_get_cancellable (MsbDbJob *job)
+{
+  return job->cancellable;
+}
+
+gint64
+msb_db_job_get_queued_at (MsbDbJob *job)
+{
+  return job->queued_at;
+}
+
+gint64
+msb_db_job_get_deadline (MsbDbJob *job)
+{
+  return job->deadline;
+}
+
+gboolean
+msb_db_job_is_async (MsbDbJob *job)
+{
+  return job->completions != NULL;
+}
+
+/* The outcome ------------------------------------------------------------ */
+
+/* Takes @rows (transfer full). */
+void
+msb_db_job_set_rows (MsbDbJob  *job,
+                     MsbDbRows *rows)
+{
+  g_clear_object (&job->rows);
+  job->rows = rows;
+}
+
+/* Takes @error (transfer full). */
+void
+msb_db_job_set_error (MsbDbJob *job,
+                      GError   *error)
 {
   g_clear_error (&job->error);
   job->error = error;
@@ -87,115 +247,33 @@ msb_db_job_reset_outcome (MsbDbJob *job)
   g_clear_error (&job->error);
 }
 
-static void
-give_up (MsbDbJob              *job,
-         MsbDbJobAbandonReason  reason)
+const GError *
+msb_db_job_get_error (MsbDbJob *job)
 {
-  if (job->abandon != NULL && job->abandon (job->queue, job, reason))
-    msb_db_job_complete (job);
+  return job->error;
 }
 
-/* The job's deadline passed (see msb_db_completions_watch()). */
-void
-msb_db_job_expire (MsbDbJob *job)
+MsbDbRows *
+msb_db_job_get_rows (MsbDbJob *job)
 {
-  give_up (job, MSB_DB_JOB_EXPIRED);
+  return job->rows;
 }
 
-static gboolean
-on_cancelled (GCancellable *cancellable,
-              gpointer      data)
+/* Runs a transaction or snapshot callback with @connection, as a callback
+ * of the job's owner. */
+gboolean
+msb_db_job_run_callback (MsbDbJob         *job,
+                         MsbDbConnection  *connection,
+                         GError          **error)
 {
-  give_up (data, MSB_DB_JOB_CANCELLED);
-  return G_SOURCE_REMOVE;
+  gconstpointer previous = msb_db_callback_scope_enter (job->owner);
+  gboolean ok = job->func (connection, job->user_data, error);
+
+  msb_db_callback_scope_leave (previous);
+  return ok;
 }
 
-/* For an async job about to wait in a queue: give up at its deadline or
- * when it is cancelled, from the caller's own main context. Must be called
- * before the job becomes visible to the queue's consumer. */
-void
-msb_db_job_watch (MsbDbJob *job)
-{
-  GMainContext *context;
-
-  g_assert (job->task != NULL && job->completions != NULL);
-  context = g_task_get_context (job->task);
-
-  if (job->deadline != G_MAXINT64)
-    msb_db_completions_watch (job->completions, context, job);
-  if (job->cancellable != NULL)
-    {
-      GSource *source = g_cancellable_source_new (job->cancellable);
-
-      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_cancelled,
-                             msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
-      g_source_set_static_name (source, "[msb-db] job cancelled");
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_mutex_lock (&job->mutex);
-      job->cancel_source = source;
-      g_mutex_unlock (&job->mutex);
-      g_source_attach (source, context);
-    }
-}
-
-static void
-wake_waiter (GCancellable *cancellable,
-             gpointer      data)
-{
-  MsbDbJob *job = data;
-
-  g_mutex_lock (&job->mutex);
-  job->wake = TRUE;
-  g_cond_broadcast (&job->cond);
-  g_mutex_unlock (&job->mutex);
-}
-
-/* For a blocking call: waits until the job completes. While the job is
- * still PENDING, its deadline and its cancellable make the waiter give up
- * (and the job then completes with the reason). */
-void
-msb_db_job_wait (MsbDbJob *job)
-{
-  gulong handler = 0;
-  gboolean may_give_up = TRUE;
-
-  if (job->cancellable != NULL)
-    handler = g_cancellable_connect (job->cancellable, G_CALLBACK (wake_waiter), job, NULL);
-
-  g_mutex_lock (&job->mutex);
-  while (!job->done)
-    {
-      gboolean expired = FALSE;
-
-      if (may_give_up && g_cancellable_is_cancelled (job->cancellable))
-        {
-          g_mutex_unlock (&job->mutex);
-          give_up (job, MSB_DB_JOB_CANCELLED);
-          g_mutex_lock (&job->mutex);
-          may_give_up = FALSE;
-          continue;
-        }
-
-      if (may_give_up && job->deadline != G_MAXINT64)
-        expired = !g_cond_wait_until (&job->cond, &job->mutex, job->deadline) &&
-                  !job->done && !job->wake;
-      else
-        g_cond_wait (&job->cond, &job->mutex);
-      job->wake = FALSE;
-
-      if (expired)
-        {
-          g_mutex_unlock (&job->mutex);
-          give_up (job, MSB_DB_JOB_EXPIRED);
-          g_mutex_lock (&job->mutex);
-          may_give_up = FALSE;
-        }
-    }
-  g_mutex_unlock (&job->mutex);
-
-  if (handler != 0)
-    g_cancellable_disconnect (job->cancellable, handler);
-}
+/* Reporting -------------------------------------------------------------- */
 
 static void
 destroy_source (GSource **source)
@@ -208,53 +286,24 @@ destroy_source (GSource **source)
     }
 }
 
-/* Runs the callback's destroy notify, if it has not run yet. It runs on
- * the thread that ran the callback, which a blocking call of the same
- * pools would wait for: it counts as inside the callback, so such a call
- * fails at once, as it does from the callback itself. */
+/* In the task's context: returns the task. */
 static void
-release_callback_data (MsbDbJob *job)
+return_task (MsbDbJob *job)
 {
-  GDestroyNotify notify = g_steal_pointer (&job->notify);
-  gconstpointer previous;
-
-  if (notify == NULL)
-    return;
-  previous = msb_db_job_enter_callback (job->pools);
-  notify (job->user_data);
-  msb_db_job_leave_callback (previous);
-}
-
-/* Reports the job's outcome (job->rows or job->error) to its caller now: for
- * an async job, in its task's context (or through GTask's own idle). Only
- * through msb_db_job_complete(), which has ended its deadline watch. */
-void
-msb_db_job_report (MsbDbJob *job)
-{
-  GSource *cancel_source;
   g_autoptr(GTask) task = NULL;
+  GSource *cancel_source;
 
   g_mutex_lock (&job->mutex);
   cancel_source = g_steal_pointer (&job->cancel_source);
   task = g_steal_pointer (&job->task);
   g_mutex_unlock (&job->mutex);
-
   destroy_source (&cancel_source);
 
-  /* The callback's data is released before the caller hears back, on the
-   * thread that ran it: after this point the caller may drop its last
-   * reference and wait for that thread (a binding's lock held meanwhile
-   * must not be needed to free the data). */
+  /* The callback's data goes before the caller hears back, on the thread
+   * that ran the callback when it ran on another one: after this the
+   * caller may drop its last reference and wait for that thread (a
+   * binding's lock held meanwhile must not be needed to free the data). */
   release_callback_data (job);
-
-  if (task == NULL)
-    {
-      g_mutex_lock (&job->mutex);
-      job->done = TRUE;
-      g_cond_broadcast (&job->cond);
-      g_mutex_unlock (&job->mutex);
-      return;
-    }
 
   if (job->error != NULL)
     g_task_return_error (task, g_steal_pointer (&job->error));
@@ -264,54 +313,236 @@ msb_db_job_report (MsbDbJob *job)
     g_task_return_boolean (task, TRUE);
 }
 
-/* Reports the job's outcome to its caller. Called exactly once, by the
- * party that claimed or abandoned it. An async job finished off its
- * context's thread goes through the completions source, which reports
- * many jobs per wake-up of the context; GTask alone would add one idle
- * source, and one wake-up, per call. */
+static void
+return_delivered_task (gpointer data)
+{
+  MsbDbJob *job = data;
+
+  return_task (job);
+  msb_db_job_unref (job);
+}
+
+static void
+wake_waiter (MsbDbJob *job)
+{
+  g_mutex_lock (&job->mutex);
+  job->done = TRUE;
+  g_cond_broadcast (&job->cond);
+  g_mutex_unlock (&job->mutex);
+}
+
+/* Reports the job's outcome (its rows, or its error) to its caller. Called
+ * exactly once, by the party that claimed or abandoned it. */
 void
 msb_db_job_complete (MsbDbJob *job)
 {
   GMainContext *context;
 
-  if (job->task == NULL)
+  if (job->completions == NULL)
     {
-      msb_db_job_report (job);
+      release_callback_data (job);
+      wake_waiter (job);
       return;
     }
 
-  msb_db_completions_unwatch (job);
+  if (msb_db_completions_unwatch (&job->expiry))
+    msb_db_job_unref (job);   /* the deadline's reference */
 
   context = g_task_get_context (job->task);
   if (g_main_context_is_owner (context))
     {
-      msb_db_job_report (job);
+      return_task (job);
       return;
     }
 
-  /* The callback's data is released on the thread that ran the job, as
-   * msb_db_job_report() does, before the caller can hear back. */
   release_callback_data (job);
-  msb_db_completions_push (job->completions, context, job);
+  job->delivery.func = return_delivered_task;
+  job->delivery.data = msb_db_job_ref (job);
+  msb_db_completions_deliver (job->completions, context, &job->delivery);
 }
 
-gconstpointer
-msb_db_job_enter_callback (gconstpointer pools)
-{
-  gconstpointer previous = g_private_get (&callback_owner);
-
-  g_private_set (&callback_owner, (gpointer) pools);
-  return previous;
-}
-
+/* Completes @job with @error (transfer full) and nothing else. */
 void
-msb_db_job_leave_callback (gconstpointer previous)
+msb_db_job_fail (MsbDbJob *job,
+                 GError   *error)
 {
-  g_private_set (&callback_owner, (gpointer) previous);
+  msb_db_job_reset_outcome (job);
+  msb_db_job_set_error (job, error);
+  msb_db_job_complete (job);
 }
 
+/* Claiming and giving up ------------------------------------------------- */
+
+/* The consumer's side of the race: TRUE if the job is now ours to run. */
 gboolean
-msb_db_job_in_callback_of (gconstpointer pools)
+msb_db_job_claim (MsbDbJob *job)
 {
-  return g_private_get (&callback_owner) == pools;
+  return g_atomic_int_compare_and_exchange (&job->state, JOB_PENDING, JOB_CLAIMED);
+}
+
+static const char *
+kind_name (MsbDbJobKind kind)
+{
+  switch (kind)
+    {
+    case MSB_DB_JOB_READ:
+      return "read";
+    case MSB_DB_JOB_WRITE:
+      return "write";
+    case MSB_DB_JOB_TRANSACTION:
+      return "transaction";
+    case MSB_DB_JOB_SNAPSHOT:
+    default:
+      return "snapshot";
+    }
+}
+
+/* The waiter's side: if the job is still pending, it never runs, and
+ * reports why now. */
+static void
+give_up (MsbDbJob *job,
+         gboolean  expired)
+{
+  GError *error;
+
+  if (!g_atomic_int_compare_and_exchange (&job->state, JOB_PENDING, JOB_ABANDONED))
+    return;
+  if (expired)
+    error = job->on_timeout (job->queue, job);
+  else
+    error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                         "The %s was cancelled before it started", kind_name (job->kind));
+  msb_db_job_fail (job, error);
+}
+
+static void
+expire (gpointer data)
+{
+  MsbDbJob *job = data;
+
+  give_up (job, TRUE);
+  msb_db_job_unref (job);   /* the deadline's reference */
+}
+
+static gboolean
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  give_up (data, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called by the queue @job enters, before its consumer can see it: the job
+ * then gives up at its deadline (with the error @on_timeout builds) or
+ * when cancelled. An async job watches both in its task's context; a
+ * blocking job's waiter does. */
+void
+msb_db_job_start_waiting (MsbDbJob            *job,
+                          MsbDbJobTimeoutFunc  on_timeout,
+                          gpointer             queue)
+{
+  GMainContext *context;
+
+  job->on_timeout = on_timeout;
+  job->queue = queue;
+  if (job->completions == NULL)
+    return;
+
+  context = g_task_get_context (job->task);
+  if (job->deadline != G_MAXINT64)
+    {
+      job->expiry.func = expire;
+      job->expiry.data = msb_db_job_ref (job);
+      job->expiry.when = job->deadline;
+      msb_db_completions_watch (job->completions, context, &job->expiry);
+    }
+  if (job->cancellable != NULL)
+    {
+      GSource *source = g_cancellable_source_new (job->cancellable);
+
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_cancelled,
+                             msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
+      g_source_set_static_name (source, "[msb-db] job cancelled");
+      g_mutex_lock (&job->mutex);
+      job->cancel_source = source;
+      g_mutex_unlock (&job->mutex);
+      g_source_attach (source, context);
+    }
+}
+
+static void
+on_waiter_cancelled (GCancellable *cancellable,
+                     gpointer      data)
+{
+  MsbDbJob *job = data;
+
+  g_mutex_lock (&job->mutex);
+  job->wake = TRUE;
+  g_cond_broadcast (&job->cond);
+  g_mutex_unlock (&job->mutex);
+}
+
+/* Lock held. Waits until the job is done, or it is time to give up on it
+ * (cancelled, or past its deadline); FALSE in the second case. */
+static gboolean
+wait_done_or_reason (MsbDbJob *job,
+                     gboolean *expired)
+{
+  while (!job->done)
+    {
+      if (g_cancellable_is_cancelled (job->cancellable))
+        return FALSE;
+      if (job->deadline == G_MAXINT64)
+        g_cond_wait (&job->cond, &job->mutex);
+      else if (!g_cond_wait_until (&job->cond, &job->mutex, job->deadline) &&
+               !job->done && !job->wake)
+        {
+          *expired = TRUE;
+          return FALSE;
+        }
+      job->wake = FALSE;
+    }
+  return TRUE;
+}
+
+/* For a blocking job, once queued: waits for its outcome. While the job is
+ * pending, its deadline and its cancellable make the waiter give up on it.
+ * Returns TRUE with the rows (for reads and writes), or FALSE with the
+ * error. */
+gboolean
+msb_db_job_wait (MsbDbJob   *job,
+                 MsbDbRows **rows,
+                 GError    **error)
+{
+  gulong handler = 0;
+  gboolean expired = FALSE;
+
+  g_assert (job->completions == NULL);
+  if (job->cancellable != NULL)
+    handler = g_cancellable_connect (job->cancellable, G_CALLBACK (on_waiter_cancelled), job, NULL);
+
+  g_mutex_lock (&job->mutex);
+  if (!wait_done_or_reason (job, &expired))
+    {
+      g_mutex_unlock (&job->mutex);
+      give_up (job, expired);
+      g_mutex_lock (&job->mutex);
+      /* Either we gave up (and it is done now), or the consumer claimed it
+       * first and runs it to its end: wait for that, however long. */
+      while (!job->done)
+        g_cond_wait (&job->cond, &job->mutex);
+    }
+  g_mutex_unlock (&job->mutex);
+
+  if (handler != 0)
+    g_cancellable_disconnect (job->cancellable, handler);
+
+  if (job->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&job->error));
+      return FALSE;
+    }
+  if (rows != NULL)
+    *rows = g_steal_pointer (&job->rows);
+  return TRUE;
 }

@@ -5,12 +5,12 @@
 #include "config.h"
 
 #include "msb-db-backend.h"
-#include "msb-db-connection-private.h"
+#include "msb-db-callback-scope.h"
 #include "msb-db-enum-types.h"
 #include "msb-db-error.h"
 #include "msb-db-job.h"
 #include "msb-db-pools.h"
-#include "msb-db-read-pool.h"
+#include "msb-db-reader.h"
 #include "msb-db-retry.h"
 #include "msb-db-stats-private.h"
 #include "msb-db-target.h"
@@ -104,8 +104,7 @@ struct _MsbDbPools
   gint init_done;                /* atomic: set once init_error is final */
   GError *init_error;
 
-  MsbDbReadPool *read_pool;
-  GThreadPool *read_workers;     /* run reads that hold a connection */
+  MsbDbReader *reader;
   MsbDbWriter *writer;
   MsbDbCompletions *completions; /* reports async calls in their context */
 
@@ -126,8 +125,6 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-static void read_worker (gpointer data,
-                         gpointer user_data);
 static void msb_db_pools_initable_iface_init       (GInitableIface      *iface);
 static void msb_db_pools_async_initable_iface_init (GAsyncInitableIface *iface);
 
@@ -158,8 +155,8 @@ begin_close (MsbDbPools *self)
   if (!g_atomic_int_get (&self->closed))
     {
       g_atomic_int_set (&self->closed, TRUE);
-      if (self->read_pool != NULL)
-        msb_db_read_pool_shutdown (self->read_pool);
+      if (self->reader != NULL)
+        msb_db_reader_shutdown (self->reader);
       if (self->writer != NULL)
         msb_db_writer_shutdown (self->writer);
     }
@@ -169,24 +166,18 @@ begin_close (MsbDbPools *self)
 /* The second half, which waits: for the readers (at most CLOSE_GRACE for
  * snapshot callbacks, which are user code), then for the writer thread.
  * Readers first: the writer's connection is then the last one to the
- * file, and closing it folds the WAL back and removes -wal/-shm. A read
- * connection still lent out after the grace period closes, and tidies the
- * files, when its callback returns. */
+ * file, and closing it folds the WAL back and removes -wal/-shm. */
 static void
 finish_close (MsbDbPools *self)
 {
   g_mutex_lock (&self->close_lock);
   if (!self->close_finished)
     {
-      gboolean readers_closed = TRUE;
-
       self->close_finished = TRUE;
-      if (self->read_pool != NULL)
-        readers_closed = msb_db_read_pool_wait_closed (self->read_pool, CLOSE_GRACE, self->target);
+      if (self->reader != NULL)
+        msb_db_reader_wait_closed (self->reader, CLOSE_GRACE);
       if (self->writer != NULL)
         msb_db_writer_join (self->writer);
-      else if (readers_closed && self->target != NULL)
-        msb_db_backend_tidy (self->target);
       g_debug ("Closed %s", self->path);
     }
   g_mutex_unlock (&self->close_lock);
@@ -217,14 +208,11 @@ msb_db_pools_finalize (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
-  /* No call is in flight (each holds a reference to the pools), so the
-   * workers are idle; one of them may be running this very finalize, so
-   * do not wait for them. */
-  if (self->read_workers != NULL)
-    g_thread_pool_free (g_steal_pointer (&self->read_workers), FALSE, FALSE);
+  /* No call is in flight (each holds a reference to the pools), so nothing
+   * is queued for the completions any more. */
   msb_db_completions_shutdown (self->completions);
   g_clear_pointer (&self->completions, msb_db_completions_unref);
-  g_clear_pointer (&self->read_pool, msb_db_read_pool_unref);
+  g_clear_pointer (&self->reader, msb_db_reader_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
   g_clear_pointer (&self->counters, msb_db_counters_unref);
   g_clear_pointer (&self->target, msb_db_target_free);
@@ -341,14 +329,10 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * and its page cache), and 0 means %MSB_DB_DEFAULT_MAX_READ_CONNECTIONS.
    * A larger value makes opening fail with %MSB_DB_ERROR_INVALID_ARGUMENT.
    *
-   * Async reads use more than one of them only when they queue up: a read
-   * that arrives while another async read runs waits for that read's
-   * worker thread, unless it has waited 50 microseconds or the running
-   * statement is long, and then it takes an idle connection; a worker that
-   * runs out of reads waits 20 microseconds for the next before it sleeps.
-   * So a steady trickle of reads costs no thread wake-ups, and a backlog
-   * still keeps every connection busy. Blocking reads and snapshots take
-   * an idle connection at once.
+   * A blocking read runs on the calling thread with an idle connection;
+   * async reads and snapshots run on worker threads, one per connection.
+   * Calls that find every connection busy wait for one, in order, for at
+   * most #MsbDbPools:connect-timeout.
    */
   properties[PROP_MAX_READ_CONNECTIONS] =
     g_param_spec_uint ("max-read-connections", NULL, NULL,
@@ -405,37 +389,14 @@ msb_db_pools_init (MsbDbPools *self)
 
 /* Opening --------------------------------------------------------------- */
 
-static MsbDbReadPool *
-open_read_pool (MsbDbPools               *self,
-                const MsbDbTarget        *target,
-                const MsbDbConnSettings  *settings,
-                GCancellable             *cancellable,
-                GError                  **error)
-{
-  g_autofree MsbDbBackendConn **conns = g_new0 (MsbDbBackendConn *, self->max_read_connections);
-
-  for (guint i = 0; i < self->max_read_connections; i++)
-    {
-      if (!g_cancellable_set_error_if_cancelled (cancellable, error))
-        conns[i] = msb_db_backend_open (target, MSB_DB_CONN_READ_ONLY, settings, error);
-      if (conns[i] == NULL)
-        {
-          for (guint j = 0; j < i; j++)
-            msb_db_backend_close (conns[j]);
-          return NULL;
-        }
-    }
-  return msb_db_read_pool_new (conns, self->max_read_connections, self->counters);
-}
-
 static gboolean
 gate_readers (gpointer  data,
               gboolean  hold,
               GTimeSpan patience)
 {
   if (hold)
-    return msb_db_read_pool_hold (data, patience);
-  msb_db_read_pool_unhold (data);
+    return msb_db_reader_hold (data, patience);
+  msb_db_reader_unhold (data);
   return TRUE;
 }
 
@@ -473,35 +434,24 @@ open_connections (MsbDbPools    *self,
         return FALSE;
     }
 
-  self->read_pool = open_read_pool (self, target, &settings, cancellable, error);
-  if (self->read_pool == NULL)
+  self->reader = msb_db_reader_new (target, self->max_read_connections, &settings, self->counters,
+                                    &self->retry_policy, writer_conn != NULL, cancellable, error);
+  if (self->reader == NULL)
     {
-      msb_db_backend_close (writer_conn);
-      return FALSE;
-    }
-
-  /* As many workers as connections: a job reaches a worker only once it
-   * holds a connection, so no worker ever waits for one. */
-  self->read_workers = g_thread_pool_new (read_worker, self, self->max_read_connections,
-                                          FALSE, error);
-  if (self->read_workers == NULL)
-    {
-      g_prefix_error (error, "Could not start the read workers: ");
-      msb_db_read_pool_shutdown (self->read_pool);
-      msb_db_read_pool_wait_closed (self->read_pool, 0, NULL);
       msb_db_backend_close (writer_conn);
       return FALSE;
     }
 
   if (writer_conn != NULL)
     {
-      self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy, self,
-                                        gate_readers, msb_db_read_pool_ref (self->read_pool),
-                                        (GDestroyNotify) msb_db_read_pool_unref, error);
+      self->writer = msb_db_writer_new (writer_conn, self->counters, &self->retry_policy,
+                                        gate_readers, msb_db_reader_ref (self->reader),
+                                        (GDestroyNotify) msb_db_reader_unref, error);
       if (self->writer == NULL)
         {
-          msb_db_read_pool_shutdown (self->read_pool);
-          msb_db_read_pool_wait_closed (self->read_pool, 0, NULL);
+          msb_db_reader_shutdown (self->reader);
+          msb_db_reader_wait_closed (self->reader, 0);
+          g_clear_pointer (&self->reader, msb_db_reader_unref);
           return FALSE;
         }
     }
@@ -841,7 +791,7 @@ check_may_block (MsbDbPools  *self,
                  const char  *function,
                  GError     **error)
 {
-  if (!msb_db_job_in_callback_of (self))
+  if (!msb_db_callback_scope_is_inside (self))
     return TRUE;
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                "%s() was called from inside a transaction or snapshot callback of "
@@ -850,187 +800,20 @@ check_may_block (MsbDbPools  *self,
   return FALSE;
 }
 
-static GVariant *
-sink_params (GVariant *params)
-{
-  return params ? g_variant_ref_sink (params) : NULL;
-}
-
-/* Work done on a read connection ---------------------------------------- */
-
-static void
-wait_before_retry (MsbDbPools   *self,
-                   guint         attempt,
-                   const GError *error)
-{
-  GTimeSpan delay = msb_db_retry_policy_delay (&self->retry_policy, attempt);
-
-  MSB_DB_COUNT (self->counters, busy_retries);
-  g_debug ("Database busy (%s); retrying in %" G_GINT64_FORMAT " ms",
-           error->message, delay / 1000);
-  g_usleep (delay);
-}
-
-static MsbDbRows *
-read_on (MsbDbPools        *self,
-         MsbDbBackendConn  *conn,
-         const char        *sql,
-         GVariant          *params,
-         GCancellable      *cancellable,
-         GError           **error)
-{
-  for (guint attempt = 0; ; attempt++)
-    {
-      GError *local_error = NULL;
-      MsbDbRows *rows = msb_db_backend_execute (conn, sql, params, cancellable, &local_error);
-
-      if (rows != NULL)
-        {
-          MSB_DB_COUNT (self->counters, reads);
-          return rows;
-        }
-      if (!msb_db_retry_should_retry (&self->retry_policy, attempt, local_error))
-        {
-          if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
-            MSB_DB_COUNT (self->counters, retries_exhausted);
-          g_propagate_error (error, local_error);
-          return NULL;
-        }
-      wait_before_retry (self, attempt, local_error);
-      g_error_free (local_error);
-    }
-}
-
-static gboolean
-run_snapshot_callback (MsbDbPools           *self,
-                       MsbDbBackendConn     *conn,
-                       MsbDbConnectionFunc   func,
-                       gpointer              user_data,
-                       GCancellable         *cancellable,
-                       GError              **error)
-{
-  g_autoptr(MsbDbConnection) connection = NULL;
-  gconstpointer previous;
-  gboolean ok;
-
-  if (!msb_db_backend_control (conn, MSB_DB_TX_BEGIN, error))
-    return FALSE;
-
-  connection = msb_db_connection_new (conn, cancellable);
-  previous = msb_db_job_enter_callback (self);
-  ok = func (connection, user_data, error);
-  msb_db_job_leave_callback (previous);
-  msb_db_connection_invalidate (connection);
-
-  if (!ok && error != NULL && *error == NULL)
-    g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                         "The snapshot callback returned FALSE without setting an error");
-  /* A read transaction has nothing to keep: end it either way. */
-  msb_db_backend_control (conn, MSB_DB_TX_ROLLBACK, NULL);
-  return ok;
-}
-
-static gboolean
-snapshot_on (MsbDbPools           *self,
-             MsbDbBackendConn     *conn,
-             MsbDbConnectionFunc   func,
-             gpointer              user_data,
-             GCancellable         *cancellable,
-             GError              **error)
-{
-  for (guint attempt = 0; ; attempt++)
-    {
-      GError *local_error = NULL;
-
-      if (run_snapshot_callback (self, conn, func, user_data, cancellable, &local_error))
-        {
-          MSB_DB_COUNT (self->counters, snapshots);
-          return TRUE;
-        }
-      if (local_error == NULL)
-        local_error = g_error_new_literal (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                                           "The snapshot callback returned FALSE without setting an error");
-      if (!msb_db_retry_should_retry (&self->retry_policy, attempt, local_error))
-        {
-          if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
-            MSB_DB_COUNT (self->counters, retries_exhausted);
-          g_propagate_error (error, local_error);
-          return FALSE;
-        }
-      wait_before_retry (self, attempt, local_error);
-      g_error_free (local_error);
-    }
-}
-
-/* Reads and snapshots that hold a connection run on the pools' read
- * workers: a private GThreadPool with one thread per connection, so reads
- * never tie up GLib's shared pool and no thread is created per call. */
-static void
-run_read_job (MsbDbPools *self,
-              MsbDbJob   *job)
-{
-  MsbDbBackendConn *conn = job->conn;
-  GError *error = NULL;
-
-  if (g_cancellable_set_error_if_cancelled (job->cancellable, &error))
-    ;
-  else if (job->kind == MSB_DB_JOB_READ)
-    job->rows = read_on (self, conn, job->sql, job->params, job->cancellable, &error);
-  else
-    snapshot_on (self, conn, job->func, job->user_data, job->cancellable, &error);
-  if (error != NULL)
-    msb_db_job_take_error (job, error);
-}
-
-/* Runs the job on this worker thread, then, while async reads are waiting
- * for a connection, the next one with the same connection: queued reads
- * cost no thread wake-up. The connection goes back before the job
- * reports, and @self is not touched after the last report (it may drop
- * the last reference to the pools). A blocking snapshot runs here too, so
- * that its callback, like every callback, runs off the caller's thread
- * while the caller waits. */
-static void
-read_worker (gpointer data,
-             gpointer user_data)
-{
-  MsbDbPools *self = user_data;
-  MsbDbJob *job = data;
-
-  while (job != NULL)
-    {
-      MsbDbBackendConn *conn;
-      MsbDbJob *next = NULL;
-
-      run_read_job (self, job);
-      conn = g_steal_pointer (&job->conn);
-      if (job->task != NULL)
-        next = msb_db_read_pool_pass_on (self->read_pool, conn, job);
-      else
-        msb_db_read_pool_release (self->read_pool, conn);
-      msb_db_job_complete (job);
-      msb_db_job_unref (job);
-      job = next;
-    }
-}
-
-static void
-dispatch_read_job (MsbDbJob *job)
-{
-  MsbDbPools *self = job->pools;
-
-  g_thread_pool_push (self->read_workers, msb_db_job_ref (job), NULL);
-}
+/* Calls ------------------------------------------------------------------ */
 
 static GTask *
 new_call_task (MsbDbPools          *self,
                GCancellable        *cancellable,
                GAsyncReadyCallback  callback,
                gpointer             user_data,
-               gpointer             source_tag)
+               gpointer             source_tag,
+               const char          *name)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, name);
   /* A write that committed stays a success even if its cancellable fired
    * afterwards: the outcome decides, not the cancellable. */
   g_task_set_check_cancellable (task, FALSE);
@@ -1038,78 +821,68 @@ new_call_task (MsbDbPools          *self,
 }
 
 static MsbDbJob *
-new_job (MsbDbPools    *self,
-         MsbDbJobKind   kind,
-         GCancellable  *cancellable,
-         GTask         *task)
+new_statement_job (MsbDbPools    *self,
+                   MsbDbJobKind   kind,
+                   const char    *sql,
+                   GVariant      *params,
+                   GCancellable  *cancellable)
 {
-  MsbDbJob *job = msb_db_job_new (kind, cancellable, self->connect_timeout);
-
-  job->pools = self;
-  if (task != NULL)
-    {
-      job->task = g_object_ref (task);
-      job->completions = self->completions;
-      g_task_set_task_data (task, msb_db_job_ref (job), (GDestroyNotify) msb_db_job_unref);
-    }
-  return job;
+  return msb_db_job_new_statement (kind, sql, params, cancellable, self->connect_timeout);
 }
 
-/* Hands an async job to the read pool or the writer; if neither takes it,
- * the caller hears why, in its main context. */
+static MsbDbJob *
+new_callback_job (MsbDbPools           *self,
+                  MsbDbJobKind          kind,
+                  MsbDbConnectionFunc   func,
+                  gpointer              user_data,
+                  GDestroyNotify        notify,
+                  GCancellable         *cancellable)
+{
+  return msb_db_job_new_callback (kind, func, user_data, notify, self, cancellable,
+                                  self->connect_timeout);
+}
+
+/* Hands @job to the reader or the writer, which complete it. */
 static void
-submit_async_job (MsbDbPools *self,
-                  MsbDbJob   *job)
+submit (MsbDbPools *self,
+        MsbDbJob   *job)
+{
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_READ ||
+      msb_db_job_get_kind (job) == MSB_DB_JOB_SNAPSHOT)
+    msb_db_reader_submit (self->reader, job);
+  else
+    msb_db_writer_submit (self->writer, job);
+}
+
+/* An async call: the job reports through @task, which it takes over, in
+ * the caller's main context; a call the pools refuse reports so there. */
+static void
+submit_async (MsbDbPools *self,
+              MsbDbJob   *job,
+              GTask      *task)
 {
   GError *error = NULL;
-  gboolean queued;
+  gboolean writes = msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE ||
+                    msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION;
 
-  if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_SNAPSHOT)
-    {
-      job->granted = dispatch_read_job;
-      queued = check_usable (self, &error) && msb_db_read_pool_submit (self->read_pool, job, &error);
-    }
-  else
-    queued = check_writable (self, &error) && msb_db_writer_submit (self->writer, job, &error);
-
-  if (!queued && msb_db_job_claim (job))
-    {
-      msb_db_job_take_error (job, error);
-      msb_db_job_complete (job);
-    }
-  else if (!queued)
-    g_clear_error (&error);
+  msb_db_job_set_task (job, task, self->completions);
+  if (writes ? check_writable (self, &error) : check_usable (self, &error))
+    submit (self, job);
+  else if (msb_db_job_claim (job))
+    msb_db_job_fail (job, error);
 }
 
-/* Blocking calls: queue the job where it belongs (the writer, or the read
- * pool for a snapshot) and wait for its outcome. */
+/* A blocking call: queues @job and waits for its outcome. */
 static gboolean
-run_job_and_wait (MsbDbPools  *self,
-                  MsbDbJob    *job,
-                  GError     **error)
+submit_and_wait (MsbDbPools  *self,
+                 MsbDbJob    *job,
+                 MsbDbRows  **rows,
+                 GError     **error)
 {
-  gboolean queued;
-
-  if (job->kind == MSB_DB_JOB_SNAPSHOT)
-    {
-      job->granted = dispatch_read_job;
-      queued = msb_db_read_pool_submit (self->read_pool, job, error);
-    }
-  else
-    queued = msb_db_writer_submit (self->writer, job, error);
-  if (!queued)
-    return FALSE;
-
-  msb_db_job_wait (job);
-  if (job->error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&job->error));
-      return FALSE;
-    }
-  return TRUE;
+  submit (self, job);
+  return msb_db_job_wait (job, rows, error);
 }
 
-/* Transactions and snapshots: a callback for the writer or a read worker. */
 static gboolean
 run_callback (MsbDbPools           *self,
               MsbDbJobKind          kind,
@@ -1122,11 +895,8 @@ run_callback (MsbDbPools           *self,
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-
-  job = new_job (self, kind, cancellable, NULL);
-  job->func = func;
-  job->user_data = user_data;
-  return run_job_and_wait (self, job, error);
+  job = new_callback_job (self, kind, func, user_data, NULL, cancellable);
+  return submit_and_wait (self, job, NULL, error);
 }
 
 static void
@@ -1138,18 +908,15 @@ queue_callback_async (MsbDbPools           *self,
                       GCancellable         *cancellable,
                       GAsyncReadyCallback   callback,
                       gpointer              callback_data,
-                      gpointer              source_tag)
+                      gpointer              source_tag,
+                      const char           *name)
 {
-  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, callback_data, source_tag);
-  g_autoptr(MsbDbJob) job = new_job (self, kind, cancellable, task);
+  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, callback_data, source_tag, name);
+  g_autoptr(MsbDbJob) job = new_callback_job (self, kind, func, user_data, notify, cancellable);
 
-  job->func = func;
-  job->user_data = user_data;
-  job->notify = notify;
-  submit_async_job (self, job);
+  submit_async (self, job, task);
 }
 
-/* Single statements: read on the pool, or write through the writer. */
 static void
 queue_statement_async (MsbDbPools          *self,
                        MsbDbJobKind         kind,
@@ -1158,14 +925,13 @@ queue_statement_async (MsbDbPools          *self,
                        GCancellable        *cancellable,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data,
-                       gpointer             source_tag)
+                       gpointer             source_tag,
+                       const char          *name)
 {
-  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, user_data, source_tag);
-  g_autoptr(MsbDbJob) job = new_job (self, kind, cancellable, task);
+  g_autoptr(GTask) task = new_call_task (self, cancellable, callback, user_data, source_tag, name);
+  g_autoptr(MsbDbJob) job = new_statement_job (self, kind, sql, params, cancellable);
 
-  job->sql = g_strdup (sql);
-  job->params = sink_params (params);
-  submit_async_job (self, job);
+  submit_async (self, job, task);
 }
 
 /* read ------------------------------------------------------------------ */
@@ -1194,9 +960,7 @@ msb_db_pools_read (MsbDbPools    *self,
                    GCancellable  *cancellable,
                    GError       **error)
 {
-  g_autoptr(GVariant) owned_params = sink_params (params);
-  MsbDbBackendConn *conn;
-  MsbDbRows *rows;
+  g_autoptr(GVariant) owned_params = params ? g_variant_ref_sink (params) : NULL;
 
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
   g_return_val_if_fail (sql != NULL, NULL);
@@ -1205,13 +969,8 @@ msb_db_pools_read (MsbDbPools    *self,
 
   if (!check_may_block (self, "msb_db_pools_read", error) || !check_usable (self, error))
     return NULL;
-
-  conn = msb_db_read_pool_acquire (self->read_pool, self->connect_timeout, cancellable, error);
-  if (conn == NULL)
-    return NULL;
-  rows = read_on (self, conn, sql, owned_params, cancellable, error);
-  msb_db_read_pool_release (self->read_pool, conn);
-  return rows;
+  return msb_db_reader_read (self->reader, sql, owned_params, cancellable,
+                             self->connect_timeout, error);
 }
 
 /**
@@ -1239,7 +998,7 @@ msb_db_pools_read_async (MsbDbPools          *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   queue_statement_async (self, MSB_DB_JOB_READ, sql, params, cancellable,
-                         callback, user_data, msb_db_pools_read_async);
+                         callback, user_data, msb_db_pools_read_async, "[msb-db] read");
 }
 
 /**
@@ -1292,8 +1051,9 @@ msb_db_pools_write (MsbDbPools    *self,
                     GCancellable  *cancellable,
                     GError       **error)
 {
-  g_autoptr(GVariant) owned_params = sink_params (params);
+  g_autoptr(GVariant) owned_params = params ? g_variant_ref_sink (params) : NULL;
   g_autoptr(MsbDbJob) job = NULL;
+  MsbDbRows *rows = NULL;
 
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
   g_return_val_if_fail (sql != NULL, NULL);
@@ -1305,12 +1065,9 @@ msb_db_pools_write (MsbDbPools    *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  job = new_job (self, MSB_DB_JOB_WRITE, cancellable, NULL);
-  job->sql = g_strdup (sql);
-  job->params = g_steal_pointer (&owned_params);
-  if (!run_job_and_wait (self, job, error))
-    return NULL;
-  return g_steal_pointer (&job->rows);
+  job = new_statement_job (self, MSB_DB_JOB_WRITE, sql, owned_params, cancellable);
+  msb_db_writer_run (self->writer, job, &rows, error);
+  return rows;
 }
 
 /**
@@ -1338,7 +1095,7 @@ msb_db_pools_write_async (MsbDbPools          *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   queue_statement_async (self, MSB_DB_JOB_WRITE, sql, params, cancellable,
-                         callback, user_data, msb_db_pools_write_async);
+                         callback, user_data, msb_db_pools_write_async, "[msb-db] write");
 }
 
 /**
@@ -1437,7 +1194,8 @@ msb_db_pools_transaction_async (MsbDbPools           *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   queue_callback_async (self, MSB_DB_JOB_TRANSACTION, func, user_data, notify, cancellable,
-                        callback, callback_data, msb_db_pools_transaction_async);
+                        callback, callback_data, msb_db_pools_transaction_async,
+                        "[msb-db] transaction");
 }
 
 /**
@@ -1526,7 +1284,8 @@ msb_db_pools_snapshot_async (MsbDbPools           *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   queue_callback_async (self, MSB_DB_JOB_SNAPSHOT, func, user_data, notify, cancellable,
-                        callback, callback_data, msb_db_pools_snapshot_async);
+                        callback, callback_data, msb_db_pools_snapshot_async,
+                        "[msb-db] snapshot");
 }
 
 /**
@@ -1626,7 +1385,8 @@ msb_db_pools_close_async (MsbDbPools          *self,
     begin_close (self);
   else
     g_atomic_int_set (&self->closed, TRUE);
-  task = new_call_task (self, NULL, callback, user_data, msb_db_pools_close_async);
+  task = new_call_task (self, NULL, callback, user_data, msb_db_pools_close_async,
+                        "[msb-db] close");
   g_task_run_in_thread (task, close_in_thread);
 }
 

@@ -22,11 +22,22 @@ typedef struct {
 #define MSB_DB_RETRY_MAX_DELAY     (500 * G_TIME_SPAN_MILLISECOND)
 #define MSB_DB_RETRY_MAX_ATTEMPTS  8
 
+/* One attempt at a unit of work (@attempt counts from 0): TRUE when done,
+ * FALSE with @error set when it failed; MSB_DB_ERROR_BUSY is retried. */
+typedef gboolean (*MsbDbAttemptFunc) (gpointer   data,
+                                      guint      attempt,
+                                      GError   **error);
+
 void      msb_db_retry_policy_init_default (MsbDbRetryPolicy       *policy);
 GTimeSpan msb_db_retry_policy_delay        (const MsbDbRetryPolicy *policy,
                                             guint                   attempt);
 gboolean  msb_db_retry_should_retry        (const MsbDbRetryPolicy *policy,
                                             guint                   attempt,
                                             const GError           *error);
+gboolean  msb_db_retry_run                 (const MsbDbRetryPolicy *policy,
+                                            guint64                *busy_retries,
+                                            MsbDbAttemptFunc        attempt,
+                                            gpointer                data,
+                                            GError                **error);
 
 G_END_DECLS

@@ -89,7 +89,10 @@ typedef struct
 
 static const MsbDbBackendVTable sqlite_vtable;
 
-static void remember_wal (MsbDbSqliteConn *self);
+static void     remember_wal (MsbDbSqliteConn  *self);
+static gboolean check_files  (MsbDbSqliteConn  *self,
+                              gboolean          committed,
+                              GError          **error);
 
 /* Result code names ---------------------------------------------------- */
 
@@ -298,8 +301,9 @@ authorize (void       *data,
     }
 }
 
-/* Stops a running statement when its caller cancelled or the pools close;
- * otherwise lets the connection's owner look around (see MsbDbProgressFunc). */
+/* Stops a running statement when its caller cancelled or the pools close.
+ * Safer than sqlite3_interrupt() from the cancelling thread, which could
+ * hit the next statement instead. */
 static int
 on_progress (void *data)
 {
@@ -307,11 +311,7 @@ on_progress (void *data)
 
   if (g_atomic_int_get (&self->closing))
     return 1;
-  if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
-    return 1;
-  if (self->parent.progress != NULL)
-    self->parent.progress (self->parent.progress_data);
-  return 0;
+  return self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable);
 }
 
 /* Replaces SQLite's autocheckpoint (which is itself a WAL hook): only
@@ -415,6 +415,22 @@ configure_connection (MsbDbSqliteConn          *self,
   return TRUE;
 }
 
+typedef struct
+{
+  MsbDbSqliteConn *self;
+  const MsbDbConnSettings *settings;
+} ConfigureAttempt;
+
+static gboolean
+attempt_configure (gpointer   data,
+                   guint      attempt,
+                   GError   **error)
+{
+  ConfigureAttempt *configure = data;
+
+  return configure_connection (configure->self, configure->settings, error);
+}
+
 /* Two processes creating the same database at once race to switch it to
  * WAL; the loser can see SQLITE_BUSY without its busy handler being asked.
  * Setting up again after a pause is always safe. */
@@ -423,24 +439,11 @@ configure_connection_with_retry (MsbDbSqliteConn          *self,
                                  const MsbDbConnSettings  *settings,
                                  GError                  **error)
 {
+  ConfigureAttempt configure = { self, settings };
   MsbDbRetryPolicy policy;
 
   msb_db_retry_policy_init_default (&policy);
-  for (guint attempt = 0; ; attempt++)
-    {
-      GError *local_error = NULL;
-
-      if (configure_connection (self, settings, &local_error))
-        return TRUE;
-      if (!msb_db_retry_should_retry (&policy, attempt, local_error))
-        {
-          g_propagate_error (error, local_error);
-          return FALSE;
-        }
-      g_debug ("Database busy while opening (%s); retrying", local_error->message);
-      g_error_free (local_error);
-      g_usleep (msb_db_retry_policy_delay (&policy, attempt));
-    }
+  return msb_db_retry_run (&policy, NULL, attempt_configure, &configure, error);
 }
 
 /* A directory, a FIFO (reading it would block forever) or a device is not
@@ -841,6 +844,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
   CachedStatement *entry;
   sqlite3_stmt *stmt;
   MsbDbRows *rows = NULL;
+  gboolean commits;
 
   if (g_atomic_int_get (&self->closing))
     {
@@ -866,7 +870,10 @@ sqlite_execute (MsbDbBackendConn  *conn,
       return NULL;
     }
 
-  if (msb_db_bind_params (stmt, params, error))
+  /* A write outside our transaction commits on its own: it gets the
+   * checks a COMMIT gets. */
+  commits = conn->mode == MSB_DB_CONN_READ_WRITE && !self->tx_open && !sqlite3_stmt_readonly (stmt);
+  if ((!commits || check_files (self, FALSE, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
 
@@ -878,6 +885,12 @@ sqlite_execute (MsbDbBackendConn  *conn,
         {
           note_if_lost (self, local_error);
           g_propagate_error (error, local_error);
+        }
+      else if (commits)
+        {
+          remember_wal (self);
+          if (!check_files (self, TRUE, error))
+            g_clear_object (&rows);
         }
     }
   sqlite3_reset (stmt);

@@ -37,35 +37,35 @@ msb_db_stats_free (MsbDbStats *stats)
 }
 
 /* The live counters are shared by the pools object, its writer thread and
- * its read workers. Each counter is a relaxed atomic: they are independent
- * tallies, and a copy only needs each field to be a value it once had. */
+ * its read workers. Each counter is an independent tally, updated
+ * atomically; a copy only needs each field to be a value it once had.
+ * GLib's atomics for a 64-bit value are its pointer-sized ones, so where
+ * a pointer is smaller a lock takes their place. */
 struct _MsbDbCounters
 {
-  gatomicrefcount ref_count;
   MsbDbStats stats;
 };
+
+#if GLIB_SIZEOF_SIZE_T < 8
+G_LOCK_DEFINE_STATIC (counters);
+#endif
 
 MsbDbCounters *
 msb_db_counters_new (void)
 {
-  MsbDbCounters *self = g_new0 (MsbDbCounters, 1);
-
-  g_atomic_ref_count_init (&self->ref_count);
-  return self;
+  return g_atomic_rc_box_new0 (MsbDbCounters);
 }
 
 MsbDbCounters *
 msb_db_counters_ref (MsbDbCounters *self)
 {
-  g_atomic_ref_count_inc (&self->ref_count);
-  return self;
+  return g_atomic_rc_box_acquire (self);
 }
 
 void
 msb_db_counters_unref (MsbDbCounters *self)
 {
-  if (g_atomic_ref_count_dec (&self->ref_count))
-    g_free (self);
+  g_atomic_rc_box_release (self);
 }
 
 guint64 *
@@ -76,19 +76,44 @@ msb_db_counters_field (MsbDbCounters *self,
 }
 
 void
-msb_db_counters_add_at (MsbDbCounters *self,
-                        gsize          offset,
-                        guint64        n)
+msb_db_counter_add (guint64 *counter,
+                    guint64  n)
 {
-  __atomic_fetch_add (msb_db_counters_field (self, offset), n, __ATOMIC_RELAXED);
+#if GLIB_SIZEOF_SIZE_T >= 8
+  g_atomic_pointer_add ((gsize *) counter, (gssize) n);
+#else
+  G_LOCK (counters);
+  *counter += n;
+  G_UNLOCK (counters);
+#endif
 }
 
 void
-msb_db_counters_set_at (MsbDbCounters *self,
-                        gsize          offset,
-                        guint64        value)
+msb_db_counter_set (guint64 *counter,
+                    guint64  value)
 {
-  __atomic_store_n (msb_db_counters_field (self, offset), value, __ATOMIC_RELAXED);
+#if GLIB_SIZEOF_SIZE_T >= 8
+  g_atomic_pointer_set ((gsize *) counter, (gsize) value);
+#else
+  G_LOCK (counters);
+  *counter = value;
+  G_UNLOCK (counters);
+#endif
+}
+
+static guint64
+counter_get (guint64 *counter)
+{
+#if GLIB_SIZEOF_SIZE_T >= 8
+  return (guint64) (gsize) g_atomic_pointer_get ((gsize *) counter);
+#else
+  guint64 value;
+
+  G_LOCK (counters);
+  value = *counter;
+  G_UNLOCK (counters);
+  return value;
+#endif
 }
 
 void
@@ -99,5 +124,5 @@ msb_db_counters_snapshot (MsbDbCounters *self,
   guint64 *dst = (guint64 *) (gpointer) out;
 
   for (gsize i = 0; i < n; i++)
-    dst[i] = __atomic_load_n (msb_db_counters_field (self, i * sizeof (guint64)), __ATOMIC_RELAXED);
+    dst[i] = counter_get (msb_db_counters_field (self, i * sizeof (guint64)));
 }

@@ -6,6 +6,19 @@
  * its own SAVEPOINT, so a job that fails is rolled back alone, and nobody
  * hears of success before the COMMIT. A lone job never waits for company.
  *
+ * SQLite sometimes ends the whole transaction because of one statement
+ * (OR ROLLBACK, RAISE(ROLLBACK), an interrupted write, a full disk): that
+ * job fails alone, and the others of its batch, which did nothing wrong,
+ * run again in a new transaction.
+ *
+ * A blocking single-statement write that finds the writer idle and its
+ * queue empty does not wait for the thread: two thread hand-offs cost far
+ * more than the write. Its caller runs it itself, on its own thread, with
+ * the write connection, which `conn_lock` gives to one user at a time (the
+ * writer thread holds it for a whole batch). It is still run in queue
+ * order: only when nothing is queued and nothing runs. Transaction bodies
+ * always run on the writer thread.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -50,20 +63,24 @@
 
 struct _MsbDbWriter
 {
-  gatomicrefcount ref_count;
   MsbDbBackendConn *conn;
   MsbDbCounters *counters;
   MsbDbRetryPolicy policy;
-  gconstpointer pools;
   MsbDbReaderGate gate;
   gpointer gate_data;
   GDestroyNotify gate_data_free;
 
-  GAsyncQueue *queue;      /* of MsbDbJob */
+  GAsyncQueue *queue;         /* of MsbDbJob; the writer itself marks the end */
   GThread *thread;
+  /* Under the queue's lock (GAsyncQueue's own length counts the threads
+   * waiting in it too): */
+  guint queued;               /* items in the queue */
+  gboolean running;           /* the thread took a job and has not finished
+                               * its batch */
+  GMutex conn_lock;           /* whoever uses `conn` holds it */
 
   GMutex lock;
-  gboolean accepting;
+  gint accepting;             /* atomic */
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
   gint64 next_gate;           /* no gated attempt before this */
@@ -71,26 +88,22 @@ struct _MsbDbWriter
   gint64 last_wal_sample;
 };
 
-static MsbDbWriter *
-msb_db_writer_ref (MsbDbWriter *self)
+static void
+writer_clear (MsbDbWriter *self)
 {
-  g_atomic_ref_count_inc (&self->ref_count);
-  return self;
-}
-
-void
-msb_db_writer_unref (MsbDbWriter *self)
-{
-  if (!g_atomic_ref_count_dec (&self->ref_count))
-    return;
-
   g_assert (self->conn == NULL);
   if (self->gate_data_free != NULL)
     self->gate_data_free (self->gate_data);
   g_async_queue_unref (self->queue);
   msb_db_counters_unref (self->counters);
+  g_mutex_clear (&self->conn_lock);
   g_mutex_clear (&self->lock);
-  g_free (self);
+}
+
+void
+msb_db_writer_unref (MsbDbWriter *self)
+{
+  g_atomic_rc_box_release_full (self, (GDestroyNotify) writer_clear);
 }
 
 /* Running one job ------------------------------------------------------- */
@@ -99,13 +112,12 @@ static gboolean
 run_transaction_callback (MsbDbWriter *self,
                           MsbDbJob    *job)
 {
-  g_autoptr(MsbDbConnection) connection = msb_db_connection_new (self->conn, job->cancellable);
-  gconstpointer previous = msb_db_job_enter_callback (self->pools);
+  g_autoptr(MsbDbConnection) connection = NULL;
   GError *error = NULL;
   gboolean ok;
 
-  ok = job->func (connection, job->user_data, &error);
-  msb_db_job_leave_callback (previous);
+  connection = msb_db_connection_new (self->conn, msb_db_job_get_cancellable (job));
+  ok = msb_db_job_run_callback (job, connection, &error);
   msb_db_connection_invalidate (connection);
 
   if (!ok && error == NULL)
@@ -117,7 +129,7 @@ run_transaction_callback (MsbDbWriter *self,
       g_clear_error (&error);
     }
   if (error != NULL)
-    msb_db_job_take_error (job, error);
+    msb_db_job_set_error (job, error);
   return ok;
 }
 
@@ -126,14 +138,20 @@ run_job (MsbDbWriter *self,
          MsbDbJob    *job)
 {
   GError *error = NULL;
+  MsbDbRows *rows;
 
-  if (job->kind == MSB_DB_JOB_TRANSACTION)
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION)
     return run_transaction_callback (self, job);
 
-  job->rows = msb_db_backend_execute (self->conn, job->sql, job->params, job->cancellable, &error);
-  if (job->rows == NULL)
-    msb_db_job_take_error (job, error);
-  return job->rows != NULL;
+  rows = msb_db_backend_execute (self->conn, msb_db_job_get_sql (job), msb_db_job_get_params (job),
+                                 msb_db_job_get_cancellable (job), &error);
+  if (rows == NULL)
+    {
+      msb_db_job_set_error (job, error);
+      return FALSE;
+    }
+  msb_db_job_set_rows (job, rows);
+  return TRUE;
 }
 
 typedef enum {
@@ -151,9 +169,11 @@ undo_failed_job (MsbDbWriter  *self,
                  MsbDbJob     *job,
                  GError      **batch_error)
 {
-  if (g_error_matches (job->error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+  const GError *error = msb_db_job_get_error (job);
+
+  if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
     {
-      g_propagate_error (batch_error, g_error_copy (job->error));
+      g_propagate_error (batch_error, g_error_copy (error));
       return BATCH_FAILED;
     }
   if (!msb_db_backend_in_transaction (self->conn))
@@ -185,21 +205,30 @@ run_job_in_savepoint (MsbDbWriter  *self,
         return JOB_DONE;
       /* A body that said TRUE after SQLite rolled its transaction back,
        * or a deferred violation: the job fails after all. */
-      g_clear_object (&job->rows);
-      msb_db_job_take_error (job, release_error);
+      msb_db_job_reset_outcome (job);
+      msb_db_job_set_error (job, release_error);
     }
   return undo_failed_job (self, job, batch_error);
 }
 
 /* Claiming from the queue ----------------------------------------------- */
 
-static void
-fail_job (MsbDbJob *job,
-          GError   *error)
+/* The error of a job that waited past its deadline. */
+static GError *
+timeout_error (gpointer  queue,
+               MsbDbJob *job)
 {
-  msb_db_job_reset_outcome (job);
-  msb_db_job_take_error (job, error);
-  msb_db_job_complete (job);
+  MsbDbWriter *self = queue;
+  GError *error;
+
+  error = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
+                       "writer queue timeout: waited %" G_GINT64_FORMAT
+                       " ms for the writer, %d jobs queued",
+                       (g_get_monotonic_time () - msb_db_job_get_queued_at (job)) / 1000,
+                       MAX (g_async_queue_length (self->queue), 0));
+  MSB_DB_COUNT (self->counters, pool_timeouts);
+  g_debug ("%s", error->message);
+  return error;
 }
 
 /* TRUE if @job is ours to run. A job that waited past its deadline, or was
@@ -208,57 +237,76 @@ static gboolean
 claim_job (MsbDbWriter *self,
            MsbDbJob    *job)
 {
-  gint64 now;
-
   if (!msb_db_job_claim (job))
     return FALSE;
 
-  now = g_get_monotonic_time ();
-  if (now > job->deadline)
+  if (g_get_monotonic_time () > msb_db_job_get_deadline (job))
     {
-      GError *error = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
-                                   "writer queue timeout: waited %" G_GINT64_FORMAT
-                                   " ms for the writer, %d jobs still queued",
-                                   (now - job->queued_at) / 1000,
-                                   MAX (g_async_queue_length (self->queue), 0));
-      MSB_DB_COUNT (self->counters, pool_timeouts);
-      g_debug ("%s", error->message);
-      fail_job (job, error);
+      msb_db_job_fail (job, timeout_error (self, job));
       return FALSE;
     }
-  if (g_cancellable_is_cancelled (job->cancellable))
+  if (g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
     {
-      fail_job (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                          "The write was cancelled before it started"));
+      msb_db_job_fail (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                 "The write was cancelled before it started"));
       return FALSE;
     }
   return TRUE;
 }
 
+static void
+queue_push (MsbDbWriter *self,
+            gpointer     item)
+{
+  g_async_queue_lock (self->queue);
+  g_async_queue_push_unlocked (self->queue, item);
+  self->queued++;
+  g_async_queue_unlock (self->queue);
+}
+
+static gpointer
+queue_try_pop (MsbDbWriter *self)
+{
+  gpointer item;
+
+  g_async_queue_lock (self->queue);
+  item = g_async_queue_try_pop_unlocked (self->queue);
+  if (item != NULL)
+    self->queued--;
+  g_async_queue_unlock (self->queue);
+  return item;
+}
+
 /* Pops the next job that is ours to run, without waiting; NULL when the
- * queue is empty or the stop marker came up (then *stopping is set). */
+ * queue is empty or the end came up (then *stopping is set). */
 static MsbDbJob *
 try_pop_runnable (MsbDbWriter *self,
                   gboolean    *stopping)
 {
-  MsbDbJob *job;
+  gpointer item;
 
-  while ((job = g_async_queue_try_pop (self->queue)) != NULL)
+  while ((item = queue_try_pop (self)) != NULL)
     {
-      if (job->kind == MSB_DB_JOB_STOP)
+      if (item == self)
         {
           *stopping = TRUE;
-          msb_db_job_unref (job);
           return NULL;
         }
-      if (claim_job (self, job))
-        return job;
-      msb_db_job_unref (job);
+      if (claim_job (self, item))
+        return item;
+      msb_db_job_unref (item);
     }
   return NULL;
 }
 
 /* Batches --------------------------------------------------------------- */
+
+typedef struct
+{
+  MsbDbWriter *self;
+  GPtrArray *batch;
+  gboolean *stopping;
+} Batch;
 
 static gboolean
 batch_may_grow (GPtrArray *batch,
@@ -267,12 +315,6 @@ batch_may_grow (GPtrArray *batch,
   return batch->len < MAX_BATCH_JOBS &&
          g_get_monotonic_time () - started < MAX_BATCH_TIME;
 }
-
-typedef enum {
-  BATCH_COMMITTED,
-  BATCH_RETRY_WITHOUT,   /* a job lost the transaction and left the batch */
-  BATCH_NOT_COMMITTED,
-} BatchOutcome;
 
 /* The job at @index failed and SQLite rolled back the whole transaction
  * with it. Nothing of the batch was committed: the job reports its own
@@ -286,21 +328,27 @@ drop_job_that_lost_batch (MsbDbWriter *self,
 
   msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
   g_debug ("A write failed and took its transaction with it; %u other job(s) run again: %s",
-           batch->len - 1, job->error->message);
+           batch->len - 1, msb_db_job_get_error (job)->message);
   msb_db_job_complete (job);
   g_ptr_array_remove_index (batch, index);
 }
 
-/* One attempt at the batch: BEGIN IMMEDIATE, every job in its savepoint,
- * COMMIT. On the first attempt the batch takes in jobs that are already
- * queued; a retry runs exactly the same jobs again. */
+typedef enum {
+  BATCH_COMMITTED,
+  BATCH_RUN_AGAIN,       /* a job lost the transaction and left the batch */
+  BATCH_NOT_COMMITTED,
+} BatchOutcome;
+
+/* BEGIN IMMEDIATE, every job in its savepoint, COMMIT. The first time the
+ * batch takes in the jobs that are already queued (@may_grow); after that
+ * it runs exactly the same jobs again. */
 static BatchOutcome
-run_batch_once (MsbDbWriter  *self,
-                GPtrArray    *batch,
-                gboolean      may_grow,
-                gboolean     *stopping,
-                GError      **error)
+run_batch_once (Batch     *run,
+                gboolean   may_grow,
+                GError   **error)
 {
+  MsbDbWriter *self = run->self;
+  GPtrArray *batch = run->batch;
   gint64 started = g_get_monotonic_time ();
 
   if (!msb_db_backend_control (self->conn, MSB_DB_TX_BEGIN_IMMEDIATE, error))
@@ -312,8 +360,8 @@ run_batch_once (MsbDbWriter  *self,
         {
           MsbDbJob *next = NULL;
 
-          if (may_grow && !*stopping && batch_may_grow (batch, started))
-            next = try_pop_runnable (self, stopping);
+          if (may_grow && !*run->stopping && batch_may_grow (batch, started))
+            next = try_pop_runnable (self, run->stopping);
           if (next == NULL)
             break;
           g_ptr_array_add (batch, next);
@@ -324,7 +372,7 @@ run_batch_once (MsbDbWriter  *self,
           break;
         case JOB_LOST_BATCH:
           drop_job_that_lost_batch (self, batch, i);
-          return BATCH_RETRY_WITHOUT;
+          return BATCH_RUN_AGAIN;
         case BATCH_FAILED:
           msb_db_backend_control (self->conn, MSB_DB_TX_ROLLBACK, NULL);
           return BATCH_NOT_COMMITTED;
@@ -339,18 +387,68 @@ run_batch_once (MsbDbWriter  *self,
   return BATCH_COMMITTED;
 }
 
+/* Before an attempt after the first, nothing of the batch is committed: a
+ * job cancelled meanwhile has not run, so it leaves the batch and reports
+ * so. */
+static void
+drop_cancelled_jobs (GPtrArray *batch)
+{
+  for (guint i = batch->len; i > 0; i--)
+    {
+      MsbDbJob *job = g_ptr_array_index (batch, i - 1);
+
+      if (!g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
+        continue;
+      msb_db_job_fail (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                 "The write was cancelled before it could run"));
+      g_ptr_array_remove_index (batch, i - 1);
+    }
+}
+
+/* One attempt, in the retry loop's sense: runs until the batch commits,
+ * is empty, or fails as a whole. Jobs that lost the transaction leave on
+ * the way, and the others run again at once (that is no busy retry). */
+static gboolean
+attempt_batch (gpointer   data,
+               guint      attempt,
+               GError   **error)
+{
+  Batch *run = data;
+  gboolean may_grow = attempt == 0;
+
+  if (attempt > 0)
+    drop_cancelled_jobs (run->batch);
+  while (run->batch->len > 0)
+    {
+      switch (run_batch_once (run, may_grow, error))
+        {
+        case BATCH_COMMITTED:
+          return TRUE;
+        case BATCH_RUN_AGAIN:
+          may_grow = FALSE;
+          drop_cancelled_jobs (run->batch);
+          break;
+        case BATCH_NOT_COMMITTED:
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static void
 report_committed (MsbDbWriter *self,
                   GPtrArray   *batch)
 {
+  if (batch->len == 0)
+    return;
   MSB_DB_COUNT (self->counters, write_batches);
   for (guint i = 0; i < batch->len; i++)
     {
       MsbDbJob *job = g_ptr_array_index (batch, i);
 
-      if (job->error == NULL && job->kind == MSB_DB_JOB_WRITE)
+      if (msb_db_job_get_error (job) == NULL && msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE)
         MSB_DB_COUNT (self->counters, writes);
-      else if (job->error == NULL)
+      else if (msb_db_job_get_error (job) == NULL)
         MSB_DB_COUNT (self->counters, transactions);
       msb_db_job_complete (job);
     }
@@ -367,24 +465,7 @@ report_failed (MsbDbWriter  *self,
     {
       if (exhausted)
         MSB_DB_COUNT (self->counters, retries_exhausted);
-      fail_job (g_ptr_array_index (batch, i), g_error_copy (error));
-    }
-}
-
-/* Between two attempts nothing of the batch is committed: a job cancelled
- * meanwhile has not run, so it leaves the batch and reports so. */
-static void
-drop_cancelled_jobs (GPtrArray *batch)
-{
-  for (guint i = batch->len; i > 0; i--)
-    {
-      MsbDbJob *job = g_ptr_array_index (batch, i - 1);
-
-      if (!g_cancellable_is_cancelled (job->cancellable))
-        continue;
-      fail_job (job, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                          "The write was cancelled before it could run"));
-      g_ptr_array_remove_index (batch, i - 1);
+      msb_db_job_fail (g_ptr_array_index (batch, i), g_error_copy (error));
     }
 }
 
@@ -395,43 +476,14 @@ run_batch (MsbDbWriter *self,
            GPtrArray   *batch,
            gboolean    *stopping)
 {
-  gboolean may_grow = TRUE;
-  guint attempt = 0;
+  Batch run = { self, batch, stopping };
+  g_autoptr(GError) error = NULL;
 
-  while (batch->len > 0)
-    {
-      g_autoptr(GError) error = NULL;
-      GTimeSpan delay;
-
-      switch (run_batch_once (self, batch, may_grow, stopping, &error))
-        {
-        case BATCH_COMMITTED:
-          report_committed (self, batch);
-          return;
-        case BATCH_RETRY_WITHOUT:
-          /* Not busy: run the innocent jobs again at once. */
-          may_grow = FALSE;
-          drop_cancelled_jobs (batch);
-          continue;
-        case BATCH_NOT_COMMITTED:
-          break;
-        }
-      may_grow = FALSE;
-      if (!msb_db_retry_should_retry (&self->policy, attempt, error))
-        {
-          if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
-            g_debug ("Writer gave up after %u attempts: %s", attempt + 1, error->message);
-          report_failed (self, batch, error);
-          return;
-        }
-      delay = msb_db_retry_policy_delay (&self->policy, attempt);
-      MSB_DB_COUNT (self->counters, busy_retries);
-      g_debug ("Database busy (%s); retrying %u job(s) in %" G_GINT64_FORMAT " ms",
-               error->message, batch->len, delay / 1000);
-      g_usleep (delay);
-      drop_cancelled_jobs (batch);
-      attempt++;
-    }
+  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                        attempt_batch, &run, &error))
+    report_committed (self, batch);
+  else
+    report_failed (self, batch, error);
 }
 
 /* WAL ------------------------------------------------------------------- */
@@ -524,66 +576,95 @@ maybe_checkpoint (MsbDbWriter *self)
 
 /* The thread ------------------------------------------------------------ */
 
+/* Waits for the next job (or the end), marks the thread running, and
+ * takes the connection (after a blocking write its caller runs, if any). */
+static gpointer
+take_next (MsbDbWriter *self)
+{
+  gpointer item;
+
+  g_async_queue_lock (self->queue);
+  item = g_async_queue_pop_unlocked (self->queue);
+  self->queued--;
+  self->running = TRUE;
+  g_async_queue_unlock (self->queue);
+  g_mutex_lock (&self->conn_lock);
+  return item;
+}
+
+static void
+finish_running (MsbDbWriter *self)
+{
+  g_mutex_unlock (&self->conn_lock);
+  g_async_queue_lock (self->queue);
+  self->running = FALSE;
+  g_async_queue_unlock (self->queue);
+}
+
 static gpointer
 writer_main (gpointer data)
 {
   MsbDbWriter *self = data;
   gboolean stopping = FALSE;
 
-  while (!stopping)
+  /* Each turn ends holding the connection only when the end came up (as
+   * the next item, or while a batch took in queued jobs). */
+  for (;;)
     {
       g_autoptr(GPtrArray) batch = g_ptr_array_new_with_free_func ((GDestroyNotify) msb_db_job_unref);
-      MsbDbJob *job = g_async_queue_pop (self->queue);
+      gpointer item = take_next (self);
 
-      if (job->kind == MSB_DB_JOB_STOP)
+      if (item == self)
+        break;
+      if (claim_job (self, item))
         {
-          msb_db_job_unref (job);
-          break;
+          g_ptr_array_add (batch, item);
+          run_batch (self, batch, &stopping);
+          maybe_checkpoint (self);
         }
-      if (!claim_job (self, job))
-        {
-          msb_db_job_unref (job);
-          continue;
-        }
-      g_ptr_array_add (batch, job);
-      run_batch (self, batch, &stopping);
-      maybe_checkpoint (self);
+      else
+        msb_db_job_unref (item);
+      if (stopping)
+        break;
+      finish_running (self);
     }
 
-  /* Jobs are only queued before the stop marker, so none is left. Fold the
+  /* Jobs are only queued before the end marker, so none is left. Fold the
    * WAL back into the database and close: when this is the last connection
    * to the file, SQLite removes the -wal and -shm files. */
   checkpoint (self, MSB_DB_CHECKPOINT_TRUNCATE);
   msb_db_backend_close (g_steal_pointer (&self->conn));
+  g_mutex_unlock (&self->conn_lock);
   msb_db_writer_unref (self);
   return NULL;
 }
 
+/* Starts the writer thread with @conn (which it takes). @gate pauses this
+ * process's readers around a checkpoint that needs the log free of them;
+ * @gate_data is freed with @gate_data_free when the writer goes. */
 MsbDbWriter *
 msb_db_writer_new (MsbDbBackendConn       *conn,
                    MsbDbCounters          *counters,
                    const MsbDbRetryPolicy *policy,
-                   gconstpointer           pools,
                    MsbDbReaderGate         gate,
                    gpointer                gate_data,
                    GDestroyNotify          gate_data_free,
                    GError                **error)
 {
-  MsbDbWriter *self = g_new0 (MsbDbWriter, 1);
+  MsbDbWriter *self = g_atomic_rc_box_new0 (MsbDbWriter);
 
-  g_atomic_ref_count_init (&self->ref_count);
   self->conn = conn;
   self->counters = msb_db_counters_ref (counters);
   self->policy = *policy;
-  self->pools = pools;
   self->gate = gate;
   self->gate_data = gate_data;
   self->gate_data_free = gate_data_free;
   self->queue = g_async_queue_new ();
+  g_mutex_init (&self->conn_lock);
   g_mutex_init (&self->lock);
   self->accepting = TRUE;
 
-  self->thread = g_thread_try_new ("msb-db-writer", writer_main, msb_db_writer_ref (self), error);
+  self->thread = g_thread_try_new ("msb-db-writer", writer_main, g_atomic_rc_box_acquire (self), error);
   if (self->thread == NULL)
     {
       g_prefix_error (error, "Could not start the writer thread: ");
@@ -595,57 +676,117 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
   return self;
 }
 
-static gboolean
-abandon_queued_job (gpointer               queue,
-                    MsbDbJob              *job,
-                    MsbDbJobAbandonReason  reason)
-{
-  MsbDbWriter *self = queue;
-  GError *error;
-
-  if (!msb_db_job_try_abandon (job))
-    return FALSE;
-
-  if (reason == MSB_DB_JOB_EXPIRED)
-    {
-      error = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_POOL_TIMEOUT,
-                           "writer queue timeout: waited %" G_GINT64_FORMAT
-                           " ms for the writer, %d jobs queued",
-                           (g_get_monotonic_time () - job->queued_at) / 1000,
-                           MAX (g_async_queue_length (self->queue), 0));
-      MSB_DB_COUNT (self->counters, pool_timeouts);
-      g_debug ("%s", error->message);
-    }
-  else
-    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                 "The write was cancelled before it started");
-  msb_db_job_take_error (job, error);
-  return TRUE;
-}
-
-/* Queues @job for the writer thread; fails with CLOSED once stopped. */
-gboolean
-msb_db_writer_submit (MsbDbWriter  *self,
-                      MsbDbJob     *job,
-                      GError      **error)
+/* Queues @job (a write or a transaction, async or blocking); it completes
+ * on the writer thread. Once the writer stopped accepting, it fails at
+ * once with CLOSED. */
+void
+msb_db_writer_submit (MsbDbWriter *self,
+                      MsbDbJob    *job)
 {
   g_mutex_lock (&self->lock);
-  if (!self->accepting)
+  if (!g_atomic_int_get (&self->accepting))
     {
       g_mutex_unlock (&self->lock);
-      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
-                           "The database pools are closed");
+      if (msb_db_job_claim (job))
+        msb_db_job_fail (job, g_error_new_literal (MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                                                   "The database pools are closed"));
+      return;
+    }
+  msb_db_job_start_waiting (job, timeout_error, self);
+  queue_push (self, msb_db_job_ref (job));
+  g_mutex_unlock (&self->lock);
+}
+
+/* Takes the connection for the caller if nothing is queued and nothing
+ * runs: its write is then next in queue order. */
+static gboolean
+take_idle_connection (MsbDbWriter *self)
+{
+  gboolean taken;
+
+  g_async_queue_lock (self->queue);
+  taken = !self->running && self->queued == 0 && g_mutex_trylock (&self->conn_lock);
+  g_async_queue_unlock (self->queue);
+
+  /* The writer may have stopped meanwhile: its thread closes the
+   * connection under the same lock. */
+  if (taken && (!g_atomic_int_get (&self->accepting) || self->conn == NULL))
+    {
+      g_mutex_unlock (&self->conn_lock);
+      taken = FALSE;
+    }
+  return taken;
+}
+
+static gboolean
+attempt_lone_write (gpointer   data,
+                    guint      attempt,
+                    GError   **error)
+{
+  Batch *run = data;
+  MsbDbJob *job = g_ptr_array_index (run->batch, 0);
+
+  /* Between attempts nothing was written: a cancelled write stops here. */
+  if (attempt > 0 && g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The write was cancelled before it could run");
       return FALSE;
     }
-  /* The writer holds no reference to the queue owner's memory beyond the
-   * job: the writer outlives every job it was given. */
-  job->abandon = abandon_queued_job;
-  job->queue = self;
-  if (job->task != NULL)
-    msb_db_job_watch (job);
-  g_async_queue_push (self->queue, msb_db_job_ref (job));
-  g_mutex_unlock (&self->lock);
-  return TRUE;
+  msb_db_job_reset_outcome (job);
+  if (run_job (run->self, job))
+    return TRUE;
+  g_propagate_error (error, g_error_copy (msb_db_job_get_error (job)));
+  return FALSE;
+}
+
+/* Runs @job, a blocking write of one statement, and waits for its outcome.
+ * If the writer is idle the caller runs it right here, as the only
+ * statement of its transaction: SQLite makes one statement atomic by
+ * itself, deferred constraints included, and the backend checks that its
+ * commit reaches the file at the path. Otherwise it is queued like any
+ * other job. */
+gboolean
+msb_db_writer_run (MsbDbWriter  *self,
+                   MsbDbJob     *job,
+                   MsbDbRows   **rows,
+                   GError      **error)
+{
+  g_autoptr(GPtrArray) batch = NULL;
+  gboolean stopping = FALSE;
+  Batch run = { self, NULL, &stopping };
+  GError *local_error = NULL;
+
+  g_assert (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE && !msb_db_job_is_async (job));
+
+  if (!take_idle_connection (self))
+    {
+      msb_db_writer_submit (self, job);
+      return msb_db_job_wait (job, rows, error);
+    }
+
+  if (!msb_db_job_claim (job))
+    g_assert_not_reached ();   /* nobody else has seen it */
+  batch = g_ptr_array_new ();
+  g_ptr_array_add (batch, job);
+  run.batch = batch;
+  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                        attempt_lone_write, &run, &local_error))
+    {
+      MSB_DB_COUNT (self->counters, write_batches);
+      MSB_DB_COUNT (self->counters, writes);
+    }
+  else
+    {
+      if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+        MSB_DB_COUNT (self->counters, retries_exhausted);
+      msb_db_job_set_error (job, local_error);
+    }
+  maybe_checkpoint (self);
+  g_mutex_unlock (&self->conn_lock);
+
+  msb_db_job_complete (job);
+  return msb_db_job_wait (job, rows, error);
 }
 
 /* Stops accepting jobs; the ones queued so far still run. Does not wait;
@@ -654,7 +795,7 @@ void
 msb_db_writer_shutdown (MsbDbWriter *self)
 {
   g_mutex_lock (&self->lock);
-  self->accepting = FALSE;
+  g_atomic_int_set (&self->accepting, FALSE);
   g_mutex_unlock (&self->lock);
 }
 
@@ -671,10 +812,10 @@ msb_db_writer_join (MsbDbWriter *self)
   GThread *thread;
 
   g_mutex_lock (&self->lock);
-  g_assert (!self->accepting);
+  g_assert (!g_atomic_int_get (&self->accepting));
   thread = g_steal_pointer (&self->thread);
   if (thread != NULL)
-    g_async_queue_push (self->queue, msb_db_job_new (MSB_DB_JOB_STOP, NULL, 0));
+    queue_push (self, self);
   g_mutex_unlock (&self->lock);
 
   if (thread == NULL)

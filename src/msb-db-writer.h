@@ -21,20 +21,22 @@ typedef gboolean (*MsbDbReaderGate) (gpointer  data,
                                      gboolean  hold,
                                      GTimeSpan patience);
 
-MsbDbWriter *msb_db_writer_new    (MsbDbBackendConn       *conn,
-                                   MsbDbCounters          *counters,
-                                   const MsbDbRetryPolicy *policy,
-                                   gconstpointer           pools,
-                                   MsbDbReaderGate         gate,
-                                   gpointer                gate_data,
-                                   GDestroyNotify          gate_data_free,
-                                   GError                **error);
-gboolean     msb_db_writer_submit (MsbDbWriter            *self,
-                                   MsbDbJob               *job,
-                                   GError                **error);
-void         msb_db_writer_shutdown (MsbDbWriter          *self);
-void         msb_db_writer_join     (MsbDbWriter          *self);
-void         msb_db_writer_unref  (MsbDbWriter            *self);
+MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
+                                     MsbDbCounters          *counters,
+                                     const MsbDbRetryPolicy *policy,
+                                     MsbDbReaderGate         gate,
+                                     gpointer                gate_data,
+                                     GDestroyNotify          gate_data_free,
+                                     GError                **error);
+void         msb_db_writer_submit   (MsbDbWriter            *self,
+                                     MsbDbJob               *job);
+gboolean     msb_db_writer_run      (MsbDbWriter            *self,
+                                     MsbDbJob               *job,
+                                     MsbDbRows             **rows,
+                                     GError                **error);
+void         msb_db_writer_shutdown (MsbDbWriter            *self);
+void         msb_db_writer_join     (MsbDbWriter            *self);
+void         msb_db_writer_unref    (MsbDbWriter            *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbWriter, msb_db_writer_unref)
 

@@ -80,5 +80,7 @@ int         msb_tool_query         (int argc, char **argv);
 int         msb_tool_check         (int argc, char **argv);
 int         msb_tool_demo          (int argc, char **argv);
 int         msb_tool_demo_writer   (int argc, char **argv);
+int         msb_tool_cluster       (int argc, char **argv);
+int         msb_tool_node          (int argc, char **argv);
 
 G_END_DECLS

@@ -26,6 +26,12 @@ static const Command commands[] = {
     "Run one read-only SQL statement (never creates the database)", FALSE },
   { "check", msb_tool_check,
     "Check a database: integrity, WAL, sizes and the PRAGMAs as seen", FALSE },
+  { "cluster", msb_tool_cluster,
+    "List the nodes of a dqlite cluster; move its leadership, remove a node", FALSE },
+#ifdef MSB_DB_HAVE_DQLITE_NODE
+  { "node",  msb_tool_node,
+    "Run one dqlite node of a cluster in the foreground", FALSE },
+#endif
   /* the second process of `demo` */
   { "demo-writer", msb_tool_demo_writer, NULL, TRUE },
 };

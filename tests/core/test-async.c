@@ -900,6 +900,69 @@ test_notify_blocking_call (Fixture       *fx,
   g_assert_true (msb_db_pools_close (pools, NULL, NULL));
 }
 
+/* ---- a blocking write keeps its place in the queue ---------------------- */
+
+static gboolean
+insert_seq_body (MsbDbConnection  *connection,
+                 gpointer          user_data,
+                 GError          **error)
+{
+  g_autoptr(MsbDbRows) rows = msb_db_connection_execute (connection,
+                                                         "INSERT INTO t(v) VALUES (NULL)",
+                                                         NULL, error);
+
+  return rows != NULL;
+}
+
+static void
+count_done (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  guint *done = user_data;
+
+  (*done)++;
+}
+
+/* A blocking write made after async writes and transactions of the same
+ * thread runs after them, whether the writer thread or the caller itself
+ * runs it: its row id is greater than all of theirs. */
+static void
+test_blocking_write_keeps_order (Fixture       *fx,
+                                 gconstpointer  data)
+{
+  gint64 total = 0;
+
+  for (guint round = 0; round < 50; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MsbDbRows) rows = NULL;
+      guint done = 0;
+      gint64 max_before;
+
+      /* One queued job, the case where the writer thread may be waiting
+       * for it, or several. */
+      guint n = round % 2 == 0 ? 1 : 5;
+
+      for (guint i = 0; i < n; i++)
+        {
+          msb_db_pools_write_async (fx->pools, "INSERT INTO t(v) VALUES (NULL)", NULL, NULL,
+                                    count_done, &done);
+          msb_db_pools_transaction_async (fx->pools, insert_seq_body, NULL, NULL, NULL,
+                                          count_done, &done);
+        }
+      rows = msb_db_pools_write (fx->pools, "INSERT INTO t(v) VALUES (NULL) RETURNING id",
+                                 NULL, NULL, &error);
+      g_assert_no_error (error);
+      max_before = raw_int (fx->path, "SELECT max(id) FROM t WHERE id < (SELECT max(id) FROM t)");
+      g_assert_cmpint (msb_db_rows_get_int64 (rows, 0, 0), >, max_before);
+      /* Everything queued before it is already committed. */
+      total += 2 * n + 1;
+      g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, total);
+      test_wait_count (&done, 2 * n, 30);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -922,6 +985,7 @@ main (int argc, char **argv)
   ADD ("results-and-errors", test_results_and_errors, NULL);
   ADD ("batch-isolates-failures", test_batch_isolates_failures, NULL);
   ADD ("many-in-flight", test_many_in_flight, NULL);
+  ADD ("blocking-write-keeps-order", test_blocking_write_keeps_order, NULL);
   ADD ("dispatch/past-a-long-read", test_dispatch_past_long_read, NULL);
   ADD ("dispatch/backlog-spreads", test_dispatch_backlog_spreads, NULL);
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
  * exit: only our own files are in it (the database and its -wal/-shm). */
 static char *fuzz_dir;
 
-static void
+G_GNUC_UNUSED static void
 fuzz_remove_dir (void)
 {
   GDir *d = fuzz_dir != NULL ? g_dir_open (fuzz_dir, 0, NULL) : NULL;
@@ -54,7 +54,7 @@ fuzz_remove_dir (void)
 }
 
 /* Path of "fuzz.db" in a new directory named after @tag. */
-static char *
+G_GNUC_UNUSED static char *
 fuzz_database_path (const char *tag)
 {
   char *templ = g_strdup_printf ("msb-db-fuzz-%s-XXXXXX", tag);

@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the seed corpora of the MsbDb fuzz harnesses.
 
-    tests/fuzz/make-seeds.py            # rewrites tests/fuzz/corpus/{sql,bind}
+    tests/fuzz/make-seeds.py    # rewrites tests/fuzz/corpus/{sql,bind,dqlite-wire}
 
 corpus/sql: one SQL text per file. corpus/bind: one byte selecting the
 statement and the path (see fuzz-bind.c), a GVariant type string, a NUL,
 then the serialised GVariant (GLib's own serialisation, via PyGObject).
+corpus/dqlite-wire: one selector byte (see fuzz-dqlite-wire.c), then
+server messages in dqlite's wire format, SQL text, or a GVariant.
 The outputs are committed; run this again after changing the seeds.
 """
 import hashlib
 import os
+import struct
 import sys
 
 from gi.repository import GLib
@@ -187,6 +190,130 @@ BIND = [
 ]
 
 
+# dqlite wire protocol: responses as a dqlite 1.11 node sends them.
+def pad8(b):
+    return b + b"\0" * ((8 - len(b) % 8) % 8)
+
+
+def u64(v):
+    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+def text(s):
+    return pad8(s.encode() + b"\0")
+
+
+def blob(b):
+    return u64(len(b)) + pad8(b)
+
+
+def message(mtype, body):
+    assert len(body) % 8 == 0
+    return struct.pack("<IBBH", len(body) // 8, mtype, 0, 0) + body
+
+
+def row(values):
+    """values: (type, encoded bytes) pairs."""
+    header = bytearray((len(values) + 1) // 2)
+    for i, (t, _) in enumerate(values):
+        header[i // 2] |= t << (4 * (i % 2))
+    return pad8(bytes(header)) + b"".join(v for _, v in values)
+
+
+MORE = b"\xee" * 8
+DONE = b"\xff" * 8
+
+
+def rows(names, rowlist, marker=DONE):
+    return message(7, u64(len(names)) + b"".join(text(n) for n in names) +
+                   b"".join(row(r) for r in rowlist) + marker)
+
+
+def i64(v):
+    return (1, u64(v))
+
+
+def dbl(v):
+    return (2, struct.pack("<d", v))
+
+
+def txt(v):
+    return (3, text(v))
+
+
+def blb(v):
+    return (4, blob(v))
+
+
+NULL = (5, u64(0))
+
+RESPONSES = [
+    message(0, u64(1) + text("no such table: nosuch")),
+    message(0, u64(10250) + text("not leader")),
+    message(1, u64(1) + text("127.0.0.1:9001")),
+    message(1, u64(0) + text("")),
+    message(2, u64(15000)),
+    message(3, u64(3) + u64(1) + text("127.0.0.1:9001") + u64(0) + u64(2) +
+            text("127.0.0.1:9002") + u64(1) + u64(3) + text("127.0.0.1:9003") + u64(2)),
+    message(4, struct.pack("<II", 0, 0)),
+    message(5, struct.pack("<II", 0, 3) + u64(2)),
+    message(6, u64(7) + u64(1)),
+    message(8, u64(0)),
+    rows(["x"], [[i64(1)]]),
+    rows(["i", "r", "t", "b", "n"], [[i64(-5), dbl(1.5), txt("h\u00e9"), blb(b"abc"), NULL]]),
+    rows(["a", "b"], [[i64(i), txt("r%d" % i)] for i in range(20)], MORE) +
+    rows(["a", "b"], [[i64(i), txt("r%d" % i)] for i in range(20, 30)]),
+    rows(["d", "t", "b"], [[(9, u64(1700000000)), (10, text("2024-01-01 00:00:00")), (11, u64(1))]]),
+    rows(["c%d" % i for i in range(17)], [[i64(i) for i in range(17)]]),
+    rows(["e"], []),
+    rows(["x"], [[blb(b"")], [txt("")], [NULL]]),
+]
+
+SCANNER_SQL = [
+    "SELECT ?, ?2, :a, @b, $c, :a",
+    "SELECT $a::b(x), ?5, :z",
+    "SELECT '?', \"?\" AS \"?\", ? -- :x\n, /* @y */ :w",
+    "SELECT a$b FROM (SELECT 1 AS a$b) WHERE ?",
+    "SELECT #x, ?",
+    "WITH c(x) AS (SELECT 1) INSERT INTO t (a) SELECT x FROM c RETURNING id",
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT x FROM c",
+    "PRAGMA main.table_info(t)",
+    "PRAGMA user_version(7)",
+    "EXPLAIN UPDATE t SET a = :a WHERE id = ?",
+    "VALUES (?, :v)",
+    # found by fuzzing: names of parameters numbered above 32766
+    "SELECT ?65201\n,:a, $01\n,:a, $a",
+    "\n;SELECT:a",
+]
+
+WIRE_PARAMS = [
+    (0, v("(i)", (1,))),
+    (1, v("(sd)", ("x", 2.5))),
+    (2, v("(ayms)", (b"a\x00b", None))),
+    (3, v("a{sv}", {"a": GLib.Variant("i", 1), "b": GLib.Variant("s", "x"), "c": GLib.Variant("mi", None)})),
+    (4, v("a{sv}", {":a": GLib.Variant("t", 9223372036854775808)})),
+    (5, v("(bnqx)", (True, -2, 3, -4))),
+    (7, v("a{sv}", {"name": GLib.Variant("v", GLib.Variant("o", "/x"))})),
+]
+
+
+def dqlite_wire_seeds():
+    seeds = []
+    for i, m in enumerate(RESPONSES):
+        seeds.append(bytes([i % 6]) + m)
+    seeds.append(bytes([0]) + b"".join(RESPONSES))
+    # Damaged: truncated bodies, lying lengths.
+    for m in RESPONSES[:12]:
+        seeds.append(bytes([1]) + m[:-3])
+        seeds.append(bytes([2]) + struct.pack("<I", 0xFFFFFFFF) + m[4:])
+    for sql in SCANNER_SQL + SQL:
+        seeds.append(bytes([6]) + sql.encode())
+    for selector, var in WIRE_PARAMS:
+        data = var.get_data_as_bytes().get_data() or b""
+        seeds.append(bytes([7 | (selector << 3)]) + var.get_type_string().encode() + b"\0" + data)
+    return seeds
+
+
 def write_corpus(name, items):
     out = os.path.join(HERE, "corpus", name)
     os.makedirs(out, exist_ok=True)
@@ -213,6 +340,7 @@ def main():
     seeds += [bind_seed(s, var)[:-1] for s, var in BIND[:10] if len(var.get_data_as_bytes().get_data() or b"") > 1]
     seeds += [bind_seed(s, var) + b"\xff\x00\x7f" for s, var in BIND[:10]]
     write_corpus("bind", sorted(set(seeds)))
+    write_corpus("dqlite-wire", sorted(set(dqlite_wire_seeds())))
     return 0
 
 
