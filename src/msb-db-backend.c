@@ -36,6 +36,15 @@ msb_db_backend_execute (MsbDbBackendConn  *conn,
 }
 
 gboolean
+msb_db_backend_execute_script (MsbDbBackendConn  *conn,
+                               const char        *sql,
+                               GCancellable      *cancellable,
+                               GError           **error)
+{
+  return conn->vtable->execute_script (conn, sql, cancellable, error);
+}
+
+gboolean
 msb_db_backend_control (MsbDbBackendConn  *conn,
                         MsbDbTxOp          op,
                         GError           **error)

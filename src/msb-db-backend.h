@@ -53,6 +53,11 @@ typedef struct {
                                 GVariant          *params,
                                 GCancellable      *cancellable,
                                 GError           **error);
+  /* Several statements, run one after the other; their rows are dropped. */
+  gboolean   (*execute_script) (MsbDbBackendConn  *conn,
+                                const char        *sql,
+                                GCancellable      *cancellable,
+                                GError           **error);
   gboolean   (*control)        (MsbDbBackendConn  *conn,
                                 MsbDbTxOp          op,
                                 GError           **error);
@@ -83,6 +88,10 @@ MsbDbBackendConn *msb_db_backend_open           (const MsbDbTarget       *target
 MsbDbRows        *msb_db_backend_execute        (MsbDbBackendConn        *conn,
                                                  const char              *sql,
                                                  GVariant                *params,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
+gboolean          msb_db_backend_execute_script (MsbDbBackendConn        *conn,
+                                                 const char              *sql,
                                                  GCancellable            *cancellable,
                                                  GError                 **error);
 gboolean          msb_db_backend_control        (MsbDbBackendConn        *conn,

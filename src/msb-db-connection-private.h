@@ -12,5 +12,12 @@ G_BEGIN_DECLS
 MsbDbConnection *msb_db_connection_new        (MsbDbBackendConn *conn,
                                                GCancellable     *cancellable);
 void             msb_db_connection_invalidate (MsbDbConnection  *self);
+gboolean         msb_db_connection_run        (MsbDbConnection  *self,
+                                               gboolean        (*func) (MsbDbBackendConn *conn,
+                                                                        gpointer          data,
+                                                                        GError          **error),
+                                               gpointer          data,
+                                               GError          **error);
+GCancellable    *msb_db_connection_get_cancellable (MsbDbConnection *self);
 
 G_END_DECLS

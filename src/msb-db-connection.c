@@ -76,6 +76,35 @@ msb_db_connection_invalidate (MsbDbConnection *self)
   g_mutex_unlock (&self->lock);
 }
 
+/* For the library's own callbacks: runs @func with the backend connection
+ * lent to @self, under the same lock and checks as execute(). */
+gboolean
+msb_db_connection_run (MsbDbConnection  *self,
+                       gboolean        (*func) (MsbDbBackendConn *conn,
+                                                gpointer          data,
+                                                GError          **error),
+                       gpointer          data,
+                       GError          **error)
+{
+  gboolean ok = FALSE;
+
+  g_mutex_lock (&self->lock);
+  if (self->conn == NULL)
+    g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                         "This connection was lent to a transaction or snapshot "
+                         "callback that has returned; it can no longer be used");
+  else
+    ok = func (self->conn, data, error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+GCancellable *
+msb_db_connection_get_cancellable (MsbDbConnection *self)
+{
+  return self->cancellable;
+}
+
 /**
  * msb_db_connection_execute:
  * @self: a #MsbDbConnection

@@ -38,6 +38,7 @@ struct _MsbDbJob
   char *sql;
   GVariant *params;
   MsbDbConnectionFunc func;
+  MsbDbMaintenanceFunc maintenance;
   gpointer user_data;
   GDestroyNotify notify;
   gconstpointer owner;            /* whose callback @func is */
@@ -120,6 +121,23 @@ msb_db_job_new_callback (MsbDbJobKind         kind,
   job->user_data = user_data;
   job->notify = notify;
   job->owner = owner;
+  return job;
+}
+
+/* The library's own work on the writer, outside any transaction. */
+MsbDbJob *
+msb_db_job_new_maintenance (MsbDbMaintenanceFunc  func,
+                            gpointer              data,
+                            GDestroyNotify        notify,
+                            GCancellable         *cancellable,
+                            GTimeSpan             timeout)
+{
+  MsbDbJob *job = g_atomic_rc_box_new0 (MsbDbJob);
+
+  job_init (job, MSB_DB_JOB_MAINTENANCE, cancellable, timeout);
+  job->maintenance = func;
+  job->user_data = data;
+  job->notify = notify;
   return job;
 }
 
@@ -273,6 +291,14 @@ msb_db_job_run_callback (MsbDbJob         *job,
   return ok;
 }
 
+MsbDbRows *
+msb_db_job_run_maintenance (MsbDbJob          *job,
+                            MsbDbBackendConn  *conn,
+                            GError           **error)
+{
+  return job->maintenance (conn, job->user_data, error);
+}
+
 /* Reporting -------------------------------------------------------------- */
 
 static void
@@ -307,7 +333,8 @@ return_task (MsbDbJob *job)
 
   if (job->error != NULL)
     g_task_return_error (task, g_steal_pointer (&job->error));
-  else if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_WRITE)
+  else if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_WRITE ||
+           job->kind == MSB_DB_JOB_MAINTENANCE)
     g_task_return_pointer (task, g_steal_pointer (&job->rows), g_object_unref);
   else
     g_task_return_boolean (task, TRUE);
@@ -392,8 +419,10 @@ kind_name (MsbDbJobKind kind)
     case MSB_DB_JOB_TRANSACTION:
       return "transaction";
     case MSB_DB_JOB_SNAPSHOT:
-    default:
       return "snapshot";
+    case MSB_DB_JOB_MAINTENANCE:
+    default:
+      return "call";
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 
+#include "msb-db-backend.h"
 #include "msb-db-completions.h"
 #include "msb-db-connection.h"
 #include "msb-db-rows.h"
@@ -17,9 +18,17 @@ typedef enum {
   MSB_DB_JOB_WRITE,
   MSB_DB_JOB_TRANSACTION,
   MSB_DB_JOB_SNAPSHOT,
+  MSB_DB_JOB_MAINTENANCE,   /* on the writer, outside any transaction */
 } MsbDbJobKind;
 
 typedef struct _MsbDbJob MsbDbJob;
+
+/* The library's own work with the write connection, outside any
+ * transaction (VACUUM, a checkpoint). Returns a result, or NULL with
+ * @error set. */
+typedef MsbDbRows *(*MsbDbMaintenanceFunc) (MsbDbBackendConn  *conn,
+                                            gpointer           data,
+                                            GError           **error);
 
 /* Given by the queue a job waits in: the error for a job that waited past
  * its deadline (the queue knows how busy it was). */
@@ -38,6 +47,11 @@ MsbDbJob     *msb_db_job_new_callback  (MsbDbJobKind          kind,
                                         gconstpointer         owner,
                                         GCancellable         *cancellable,
                                         GTimeSpan             timeout);
+MsbDbJob     *msb_db_job_new_maintenance (MsbDbMaintenanceFunc func,
+                                          gpointer             data,
+                                          GDestroyNotify       notify,
+                                          GCancellable        *cancellable,
+                                          GTimeSpan            timeout);
 MsbDbJob     *msb_db_job_ref           (MsbDbJob             *job);
 void          msb_db_job_unref         (MsbDbJob             *job);
 void          msb_db_job_set_task      (MsbDbJob             *job,
@@ -59,6 +73,9 @@ gboolean      msb_db_job_claim         (MsbDbJob             *job);
 gboolean      msb_db_job_run_callback  (MsbDbJob             *job,
                                         MsbDbConnection      *connection,
                                         GError              **error);
+MsbDbRows    *msb_db_job_run_maintenance (MsbDbJob           *job,
+                                          MsbDbBackendConn   *conn,
+                                          GError            **error);
 
 void          msb_db_job_set_rows      (MsbDbJob             *job,
                                         MsbDbRows            *rows);

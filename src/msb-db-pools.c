@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include "msb-db-backend.h"
 #include "msb-db-callback-scope.h"
 #include "msb-db-enum-types.h"
@@ -108,6 +110,8 @@ struct _MsbDbPools
   MsbDbWriter *writer;
   MsbDbCompletions *completions; /* reports async calls in their context */
 
+  GPid owner;                    /* the process that opened the pools */
+
   GMutex close_lock;
   gint closed;                   /* atomic: no new calls from now on */
   gboolean close_finished;       /* every connection closed, under close_lock */
@@ -141,6 +145,14 @@ static gboolean
 opened_ok (MsbDbPools *self)
 {
   return g_atomic_int_get (&self->init_done) && self->init_error == NULL;
+}
+
+/* After fork(), the child has the pools' memory but none of their threads,
+ * and SQLite connections must never be used across a fork. */
+static gboolean
+forked (MsbDbPools *self)
+{
+  return self->owner != getpid ();
 }
 
 /* Closing --------------------------------------------------------------- */
@@ -197,7 +209,7 @@ msb_db_pools_dispose (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     close_pools (self);
 
   G_OBJECT_CLASS (msb_db_pools_parent_class)->dispose (object);
@@ -208,9 +220,19 @@ msb_db_pools_finalize (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
+  /* In a forked child the connections and threads are the parent's: the
+   * child must not close them (nor wait for threads it does not have). */
+  if (forked (self))
+    {
+      self->reader = NULL;
+      self->writer = NULL;
+      self->completions = NULL;
+    }
+
   /* No call is in flight (each holds a reference to the pools), so nothing
    * is queued for the completions any more. */
-  msb_db_completions_shutdown (self->completions);
+  if (self->completions != NULL)
+    msb_db_completions_shutdown (self->completions);
   g_clear_pointer (&self->completions, msb_db_completions_unref);
   g_clear_pointer (&self->reader, msb_db_reader_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
@@ -390,12 +412,12 @@ msb_db_pools_init (MsbDbPools *self)
 /* Opening --------------------------------------------------------------- */
 
 static gboolean
-gate_readers (gpointer  data,
-              gboolean  hold,
-              GTimeSpan patience)
+gate_readers (gpointer   data,
+              gboolean   hold,
+              GTimeSpan *wait)
 {
   if (hold)
-    return msb_db_reader_hold (data, patience);
+    return msb_db_reader_hold (data, wait);
   msb_db_reader_unhold (data);
   return TRUE;
 }
@@ -474,6 +496,7 @@ msb_db_pools_initable_init (GInitable     *initable,
     {
       GError *local_error = NULL;
 
+      self->owner = getpid ();
       if (!open_connections (self, cancellable, &local_error))
         self->init_error = local_error;
       g_atomic_int_set (&self->init_done, TRUE);
@@ -764,6 +787,14 @@ check_usable (MsbDbPools  *self,
     {
       g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
                            "The database pools are closed");
+      return FALSE;
+    }
+  if (forked (self))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                   "These pools were opened by process %d and cannot be used after "
+                   "fork() (SQLite connections must not cross a fork): open new pools "
+                   "in this process", (int) self->owner);
       return FALSE;
     }
   return TRUE;
@@ -1321,7 +1352,8 @@ msb_db_pools_snapshot_finish (MsbDbPools    *self,
  * Stops accepting calls, lets the queued writes finish (each reports its
  * own outcome), interrupts running reads (they fail with
  * %MSB_DB_ERROR_CLOSED), closes every connection and joins the writer
- * thread. A snapshot callback still running is waited for at most two
+ * thread. In a child process after fork() it only marks @self closed:
+ * the connections and threads are the parent's. A snapshot callback still running is waited for at most two
  * seconds; its connection closes (and the `-wal` and `-shm` files are
  * removed, if it was the last) when the callback returns. Afterwards every call fails with %MSB_DB_ERROR_CLOSED. Closing
  * twice is harmless.
@@ -1338,7 +1370,7 @@ msb_db_pools_close (MsbDbPools    *self,
 
   if (!check_may_block (self, "msb_db_pools_close", error))
     return FALSE;
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     close_pools (self);
   else
     g_atomic_int_set (&self->closed, TRUE);
@@ -1353,7 +1385,7 @@ close_in_thread (GTask        *task,
 {
   MsbDbPools *self = source_object;
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     finish_close (self);
   g_task_return_boolean (task, TRUE);
 }
@@ -1381,7 +1413,7 @@ msb_db_pools_close_async (MsbDbPools          *self,
 
   g_return_if_fail (MSB_DB_IS_POOLS (self));
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     begin_close (self);
   else
     g_atomic_int_set (&self->closed, TRUE);

@@ -34,7 +34,7 @@ void         msb_db_reader_submit       (MsbDbReader             *self,
                                          MsbDbJob                *job);
 
 gboolean     msb_db_reader_hold         (MsbDbReader             *self,
-                                         GTimeSpan                patience);
+                                         GTimeSpan               *wait);
 void         msb_db_reader_unhold       (MsbDbReader             *self);
 
 void         msb_db_reader_shutdown     (MsbDbReader             *self);

@@ -41,21 +41,21 @@
  * once the log is fully copied read the database file and do not stand in
  * the way). Readers in a tight loop can still beat its lock attempts; so
  * if that fails, the next attempt holds this process's new reads while it
- * waits, at most CHECKPOINT_GATED_WAIT, for the running ones to finish.
+ * waits for the running ones to finish, as long as the reader judges
+ * reasons (twice its typical read).
  *
  * A reader that holds a snapshot for long (a long query, a slow snapshot
  * callback, a reader in another process) cannot be helped: the log cannot
  * restart before it ends. Holding everybody else's reads for it would only
- * stall them. So the reads are not held when one of this process's reads
- * has already run longer than the gated wait; and after a gated attempt
- * failed anyway (the reader is in another process), the next one waits
- * GATE_BACKOFF, doubling up to GATE_BACKOFF_MAX while it keeps failing.
- * Meanwhile the writer retries the plain checkpoint every CHECKPOINT_RETRY;
- * the log grows until the reader ends (counted in checkpoints_blocked).
+ * stall them. So the reader declines to hold when one of its reads is
+ * already a long one; and after a held attempt failed anyway (a reader in
+ * another process), the next held attempt comes GATE_BACKOFF later,
+ * doubling up to GATE_BACKOFF_MAX while it keeps failing. Meanwhile the
+ * writer retries the plain checkpoint every CHECKPOINT_RETRY; the log
+ * grows until the reader ends (counted in checkpoints_blocked).
  * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_WAIT (10 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF (250 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF_MAX (8 * G_TIME_SPAN_SECOND)
@@ -83,8 +83,8 @@ struct _MsbDbWriter
   gint accepting;             /* atomic */
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
-  gint64 next_gate;           /* no gated attempt before this */
-  GTimeSpan gate_backoff;     /* after a gated attempt failed */
+  gint64 next_gate;           /* no held attempt before this */
+  GTimeSpan gate_backoff;     /* after a held attempt failed */
   gint64 last_wal_sample;
 };
 
@@ -264,6 +264,16 @@ queue_push (MsbDbWriter *self,
   g_async_queue_unlock (self->queue);
 }
 
+static void
+queue_push_front (MsbDbWriter *self,
+                  gpointer     item)
+{
+  g_async_queue_lock (self->queue);
+  g_async_queue_push_front_unlocked (self->queue, item);
+  self->queued++;
+  g_async_queue_unlock (self->queue);
+}
+
 static gpointer
 queue_try_pop (MsbDbWriter *self)
 {
@@ -290,6 +300,12 @@ try_pop_runnable (MsbDbWriter *self,
       if (item == self)
         {
           *stopping = TRUE;
+          return NULL;
+        }
+      if (msb_db_job_get_kind (item) == MSB_DB_JOB_MAINTENANCE)
+        {
+          /* It runs outside any transaction: the batch ends before it. */
+          queue_push_front (self, item);
           return NULL;
         }
       if (claim_job (self, item))
@@ -486,6 +502,46 @@ run_batch (MsbDbWriter *self,
     report_failed (self, batch, error);
 }
 
+/* Maintenance ----------------------------------------------------------- */
+
+typedef struct
+{
+  MsbDbWriter *self;
+  MsbDbJob *job;
+  MsbDbRows *rows;
+} MaintenanceAttempt;
+
+static gboolean
+attempt_maintenance (gpointer   data,
+                     guint      attempt,
+                     GError   **error)
+{
+  MaintenanceAttempt *run = data;
+
+  run->rows = msb_db_job_run_maintenance (run->job, run->self->conn, error);
+  return run->rows != NULL;
+}
+
+/* The library's own work outside any transaction, between batches. */
+static void
+run_maintenance (MsbDbWriter *self,
+                 MsbDbJob    *job)
+{
+  MaintenanceAttempt run = { self, job, NULL };
+  GError *error = NULL;
+
+  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                        attempt_maintenance, &run, &error))
+    msb_db_job_set_rows (job, run.rows);
+  else
+    {
+      if (g_error_matches (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+        MSB_DB_COUNT (self->counters, retries_exhausted);
+      msb_db_job_set_error (job, error);
+    }
+  msb_db_job_complete (job);
+}
+
 /* WAL ------------------------------------------------------------------- */
 
 static void
@@ -508,23 +564,22 @@ try_checkpoint (MsbDbWriter          *self,
   return msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_WAIT, error);
 }
 
-/* The second attempt, with this process's new reads held, if that may
- * help: not while a gated attempt failed recently, nor when a running read
- * is already a long one (the gate declines then). */
+/* The second attempt, with this process's new reads held (see the WAL
+ * policy at the top). */
 static gboolean
 try_gated_checkpoint (MsbDbWriter          *self,
                       MsbDbCheckpointMode   mode,
                       GError              **error)
 {
-  gint64 now = g_get_monotonic_time ();
+  GTimeSpan wait = 0;
   gboolean ok;
 
-  if (self->gate == NULL || now < self->next_gate)
+  if (self->gate == NULL || g_get_monotonic_time () < self->next_gate)
     return FALSE;
-  if (!self->gate (self->gate_data, TRUE, CHECKPOINT_GATED_WAIT))
+  if (!self->gate (self->gate_data, TRUE, &wait))
     return FALSE;
-  ok = msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_GATED_WAIT, error);
-  self->gate (self->gate_data, FALSE, 0);
+  ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
+  self->gate (self->gate_data, FALSE, NULL);
 
   if (ok)
     self->gate_backoff = 0;
@@ -616,14 +671,19 @@ writer_main (gpointer data)
 
       if (item == self)
         break;
-      if (claim_job (self, item))
+      if (!claim_job (self, item))
+        msb_db_job_unref (item);
+      else if (msb_db_job_get_kind (item) == MSB_DB_JOB_MAINTENANCE)
+        {
+          run_maintenance (self, item);
+          msb_db_job_unref (item);
+        }
+      else
         {
           g_ptr_array_add (batch, item);
           run_batch (self, batch, &stopping);
-          maybe_checkpoint (self);
         }
-      else
-        msb_db_job_unref (item);
+      maybe_checkpoint (self);
       if (stopping)
         break;
       finish_running (self);
