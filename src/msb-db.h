@@ -7,6 +7,7 @@
 #define MSB_DB_INSIDE
 
 #include "msb-db-version.h"
+#include "msb-db-version-macros.h"
 #include "msb-db-error.h"
 #include "msb-db-enum-types.h"
 #include "msb-db-stats.h"

@@ -306,6 +306,32 @@ class TestRows(OverrideTestCase):
         self.assertTrue(self.rows.is_null(1, 1))
 
 
+class TestWriteMany(OverrideTestCase):
+    def test_rows_of_python_values(self):
+        rows = self.pools.write_many(
+            'INSERT INTO t (name, n) VALUES (?, ?) RETURNING id',
+            [('a%d' % i, i) for i in range(100)])
+        self.assertEqual(rows.rowcount, 100)
+        self.assertEqual(len(rows), 100)
+        self.assertEqual(self.count(), 100)
+
+    def test_all_or_nothing(self):
+        with self.assertRaises(MsbDb.IntegrityError) as cm:
+            self.pools.write_many('INSERT INTO t (name) VALUES (?)',
+                                  [('x',), ('y',), ('x',)])
+        self.assertIn('Row 3 of 3', str(cm.exception))
+        self.assertEqual(self.count(), 0)
+
+    def test_columns_variant(self):
+        columns = GLib.Variant('(asax)', (['p', 'q'], [1, 2]))
+        self.pools.write_many('INSERT INTO t (name, n) VALUES (?, ?)', columns)
+        self.assertEqual(self.pools.read('SELECT sum(n) FROM t')[0][0], 3)
+
+    def test_not_an_iterable(self):
+        with self.assertRaises(TypeError):
+            self.pools.write_many('INSERT INTO t (name) VALUES (?)', 'abc')
+
+
 class TestContextManager(OverrideTestCase):
     def test_with_closes(self):
         path = os.path.join(self.tmpdir, 'with.db')

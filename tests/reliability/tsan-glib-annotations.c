@@ -14,6 +14,7 @@
  *   g_cond_wait, g_cond_wait_until          release, then acquire the mutex
  *   g_async_queue_push*                     release the queue
  *   g_async_queue_*pop*                     acquire the queue (if an item)
+ *   g_async_queue_lock, _unlock             acquire, release the queue
  *   g_task_run_in_thread*                   release the task; the task's
  *                                           thread function acquires it
  *   g_thread_pool_push                      release the item; the pool's
@@ -175,6 +176,31 @@ g_async_queue_push_front (GAsyncQueue *queue,
   REAL (g_async_queue_push_front, void, GAsyncQueue *, gpointer);
   __tsan_release (queue);
   real_g_async_queue_push_front (queue, data);
+}
+
+void
+g_async_queue_lock (GAsyncQueue *queue)
+{
+  REAL (g_async_queue_lock, void, GAsyncQueue *);
+  real_g_async_queue_lock (queue);
+  __tsan_acquire (queue);
+}
+
+void
+g_async_queue_unlock (GAsyncQueue *queue)
+{
+  REAL (g_async_queue_unlock, void, GAsyncQueue *);
+  __tsan_release (queue);
+  real_g_async_queue_unlock (queue);
+}
+
+void
+g_async_queue_push_front_unlocked (GAsyncQueue *queue,
+                                   gpointer     data)
+{
+  REAL (g_async_queue_push_front_unlocked, void, GAsyncQueue *, gpointer);
+  __tsan_release (queue);
+  real_g_async_queue_push_front_unlocked (queue, data);
 }
 
 void

@@ -397,6 +397,19 @@ def _name(where):
     return str(where) if type(where) is int else repr(where)
 
 
+def _rows_to_variant(param_rows, owner):
+    """The ``param_rows`` of :meth:`Pools.write_many`: a ``GLib.Variant``
+    as is, or an iterable of parameters (each as :func:`params_to_variant`
+    takes them) as an ``av``."""
+    if isinstance(param_rows, GLib.Variant):
+        return param_rows
+    if isinstance(param_rows, (str, bytes, dict)) or not hasattr(param_rows, '__iter__'):
+        raise TypeError('param_rows must be an iterable of parameters or a '
+                        'GLib.Variant, not %s' % type(param_rows).__name__)
+    return GLib.Variant.new_array(_VT_V, [GLib.Variant.new_variant(_to_variant(p, owner))
+                                          for p in param_rows])
+
+
 def _to_variant(params, owner):
     """:func:`params_to_variant`, with the adapters of ``owner``."""
     kind = type(params)
@@ -1252,6 +1265,9 @@ _c_read_finish = MsbDb.Pools.read_finish
 _c_write = MsbDb.Pools.write
 _c_write_async = MsbDb.Pools.write_async
 _c_write_finish = MsbDb.Pools.write_finish
+_c_write_many = MsbDb.Pools.write_many
+_c_write_many_async = MsbDb.Pools.write_many_async
+_c_write_many_finish = MsbDb.Pools.write_many_finish
 _c_transaction = MsbDb.Pools.transaction
 _c_transaction_async = MsbDb.Pools.transaction_async
 _c_transaction_finish = MsbDb.Pools.transaction_finish
@@ -1583,6 +1599,43 @@ class Pools(MsbDb.Pools):
         raised."""
         try:
             rows = _c_write_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+        if _shaping:
+            _apply_shape(rows, self)
+        return rows
+
+    def write_many(self, sql, param_rows, cancellable=None):
+        """Run one statement once for each element of ``param_rows`` (an
+        iterable of parameters, each as :meth:`write` takes them, or a
+        ``GLib.Variant`` as the C function takes it), all in one
+        transaction: every run is committed, or none. Returns one
+        :class:`Rows` with the ``RETURNING`` rows of every run, the total
+        ``rowcount`` and the last ``lastrowid``."""
+        param_rows = _rows_to_variant(param_rows, self)
+        try:
+            rows = _c_write_many(self, sql, param_rows, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+        if _shaping:
+            _apply_shape(rows, self)
+        return rows
+
+    def write_many_async(self, sql, param_rows, cancellable=None, callback=None,
+                         user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`write_many`; the callback calls
+        :meth:`write_many_finish`. Arguments as for :meth:`read_async`."""
+        _c_write_many_async(self, sql, _rows_to_variant(param_rows, self), cancellable,
+                            *_callback_args(callback, user_data, more_user_data,
+                                            Pools.write_many_finish))
+
+    def write_many_finish(self, result):
+        """Finish :meth:`write_many_async`: the :class:`Rows`, or the error
+        raised."""
+        try:
+            rows = _c_write_many_finish(self, result)
         except _GError as e:
             _classify(e)
             raise
