@@ -53,6 +53,7 @@ struct _MsbDbJob
   /* The outcome. */
   MsbDbRows *rows;
   GError *error;
+  gpointer lent;                  /* what a LEND job hands over */
 
   /* An async job: its task, and how it reaches the task's context. */
   GTask *task;
@@ -138,6 +139,18 @@ msb_db_job_new_maintenance (MsbDbMaintenanceFunc  func,
   job->maintenance = func;
   job->user_data = data;
   job->notify = notify;
+  return job;
+}
+
+/* A wait for a read connection, which the waiter then keeps (a cursor):
+ * the reader hands it over with msb_db_job_set_lent(). */
+MsbDbJob *
+msb_db_job_new_lend (GCancellable *cancellable,
+                     GTimeSpan     timeout)
+{
+  MsbDbJob *job = g_atomic_rc_box_new0 (MsbDbJob);
+
+  job_init (job, MSB_DB_JOB_LEND, cancellable, timeout);
   return job;
 }
 
@@ -263,6 +276,19 @@ msb_db_job_reset_outcome (MsbDbJob *job)
 {
   g_clear_object (&job->rows);
   g_clear_error (&job->error);
+}
+
+void
+msb_db_job_set_lent (MsbDbJob *job,
+                     gpointer  lent)
+{
+  job->lent = lent;
+}
+
+gpointer
+msb_db_job_get_lent (MsbDbJob *job)
+{
+  return job->lent;
 }
 
 const GError *
@@ -421,6 +447,8 @@ kind_name (MsbDbJobKind kind)
       return "transaction";
     case MSB_DB_JOB_SNAPSHOT:
       return "snapshot";
+    case MSB_DB_JOB_LEND:
+      return "cursor";
     case MSB_DB_JOB_MAINTENANCE:
     default:
       return "call";

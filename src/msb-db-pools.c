@@ -8,10 +8,11 @@
 
 #include "msb-db-backend.h"
 #include "msb-db-callback-scope.h"
+#include "msb-db-connection-private.h"
 #include "msb-db-enum-types.h"
 #include "msb-db-error.h"
 #include "msb-db-job.h"
-#include "msb-db-pools.h"
+#include "msb-db-pools-private.h"
 #include "msb-db-reader.h"
 #include "msb-db-retry.h"
 #include "msb-db-stats-private.h"
@@ -831,6 +832,23 @@ check_may_block (MsbDbPools  *self,
   return FALSE;
 }
 
+/* For the pools' other modules (see msb-db-pools-private.h). */
+MsbDbReader *
+msb_db_pools_get_reader (MsbDbPools *self)
+{
+  return self->reader;
+}
+
+/* A blocking read-side call may be made now: not from inside a callback of
+ * @self, and with @self open. */
+gboolean
+msb_db_pools_check_readable (MsbDbPools  *self,
+                             const char  *function,
+                             GError     **error)
+{
+  return check_may_block (self, function, error) && check_usable (self, error);
+}
+
 /* Calls ------------------------------------------------------------------ */
 
 static GTask *
@@ -1295,6 +1313,144 @@ msb_db_pools_write_many_finish (MsbDbPools    *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_many_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* write_script ----------------------------------------------------------- */
+
+typedef struct
+{
+  char *sql;
+  GCancellable *cancellable;
+} Script;
+
+static void
+script_free (gpointer data)
+{
+  Script *script = data;
+
+  g_free (script->sql);
+  g_clear_object (&script->cancellable);
+  g_free (script);
+}
+
+static gboolean
+run_script_on (MsbDbBackendConn  *conn,
+               gpointer           data,
+               GError           **error)
+{
+  Script *script = data;
+
+  return msb_db_backend_execute_script (conn, script->sql, script->cancellable, error);
+}
+
+static gboolean
+script_body (MsbDbConnection  *connection,
+             gpointer          user_data,
+             GError          **error)
+{
+  return msb_db_connection_run (connection, run_script_on, user_data, error);
+}
+
+static Script *
+script_new (const char   *sql,
+            GCancellable *cancellable)
+{
+  Script *script = g_new0 (Script, 1);
+
+  script->sql = g_strdup (sql);
+  script->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  return script;
+}
+
+/**
+ * msb_db_pools_write_script:
+ * @self: a #MsbDbPools
+ * @sql: one or more SQL statements, separated by semicolons
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs every statement of @sql in turn, in one transaction on the writer
+ * thread, and waits for the outcome: all of them are committed, or, if one
+ * fails, none (the error names the statement). Rows that statements
+ * return are dropped. Made for setting up a schema; transaction control
+ * (`BEGIN`, `COMMIT`, ...) is refused as in [method@MsbDb.Pools.write].
+ *
+ * Returns: %TRUE if every statement ran and was committed
+ */
+gboolean
+msb_db_pools_write_script (MsbDbPools    *self,
+                           const char    *sql,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (sql != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_may_block (self, "msb_db_pools_write_script", error) || !check_writable (self, error))
+    return FALSE;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
+                          script_free, cancellable);
+  return submit_and_wait (self, job, NULL, error);
+}
+
+/**
+ * msb_db_pools_write_script_async:
+ * @self: a #MsbDbPools
+ * @sql: one or more SQL statements, separated by semicolons
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the script is committed or failed
+ * @user_data: (closure callback): data for @callback
+ *
+ * Queues [method@MsbDb.Pools.write_script] for the writer thread. Finish
+ * with [method@MsbDb.Pools.write_script_finish].
+ */
+void
+msb_db_pools_write_script_async (MsbDbPools          *self,
+                                 const char          *sql,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (sql != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_script_async,
+                        "[msb-db] write_script");
+  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
+                          script_free, cancellable);
+  submit_async (self, job, task);
+}
+
+/**
+ * msb_db_pools_write_script_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.write_script_async].
+ *
+ * Returns: %TRUE if every statement ran and was committed
+ */
+gboolean
+msb_db_pools_write_script_finish (MsbDbPools    *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_script_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* transaction ----------------------------------------------------------- */

@@ -146,6 +146,22 @@ MsbDbRows  *msb_db_pools_write_many_finish   (MsbDbPools           *self,
                                               GError              **error);
 
 MSB_DB_AVAILABLE_IN_ALL
+gboolean    msb_db_pools_write_script        (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
+void        msb_db_pools_write_script_async  (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
+gboolean    msb_db_pools_write_script_finish (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_transaction         (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,

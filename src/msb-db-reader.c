@@ -383,8 +383,17 @@ worker_run (gpointer data,
       MsbDbJob *job = g_steal_pointer (&slot->job);
       gboolean was_read = msb_db_job_get_kind (job) == MSB_DB_JOB_READ;
 
-      run_job (self, slot->conn, job);
-      slot = take_back (self, slot, was_read, TRUE);
+      if (msb_db_job_get_kind (job) == MSB_DB_JOB_LEND)
+        {
+          /* The slot goes to the waiter, who gives it back later. */
+          msb_db_job_set_lent (job, slot);
+          slot = NULL;
+        }
+      else
+        {
+          run_job (self, slot->conn, job);
+          slot = take_back (self, slot, was_read, TRUE);
+        }
       msb_db_job_complete (job);
       msb_db_job_unref (job);
     }
@@ -489,6 +498,50 @@ msb_db_reader_read (MsbDbReader   *self,
     rows = read_on (self, slot->conn, sql, params, cancellable, error);
   take_back (self, slot, TRUE, FALSE);
   return rows;
+}
+
+/* Lends a read connection to the caller (a cursor), waiting for one at most
+ * @timeout; give it back with msb_db_reader_give_back(). */
+MsbDbBackendConn *
+msb_db_reader_lend (MsbDbReader   *self,
+                    GCancellable  *cancellable,
+                    GTimeSpan      timeout,
+                    GError       **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+  Slot *slot;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, closed_error ());
+      return NULL;
+    }
+  slot = take_idle (self);
+  g_mutex_unlock (&self->lock);
+  if (slot != NULL)
+    return slot->conn;
+
+  job = msb_db_job_new_lend (cancellable, timeout);
+  msb_db_reader_submit (self, job);
+  if (!msb_db_job_wait (job, NULL, error))
+    return NULL;
+  slot = msb_db_job_get_lent (job);
+  return slot->conn;
+}
+
+void
+msb_db_reader_give_back (MsbDbReader      *self,
+                         MsbDbBackendConn *conn)
+{
+  Slot *slot = NULL;
+
+  for (guint i = 0; i < self->n_slots && slot == NULL; i++)
+    if (self->slots[i].conn == conn)
+      slot = &self->slots[i];
+  g_assert (slot != NULL && slot->lent);
+  take_back (self, slot, FALSE, FALSE);
 }
 
 /* Checkpoints ------------------------------------------------------------- */

@@ -945,6 +945,109 @@ sqlite_execute (MsbDbBackendConn  *conn,
   return rows;
 }
 
+/* Cursors --------------------------------------------------------------- */
+
+struct _MsbDbBackendCursor
+{
+  CachedStatement entry;     /* not in the cache: the cursor's own */
+  GVariant *params;          /* bound without copying: kept while it runs */
+  gboolean finished;         /* stepped to its end: stepping again would
+                              * start it over */
+};
+
+static void
+sqlite_cursor_close (MsbDbBackendConn   *conn,
+                     MsbDbBackendCursor *cursor)
+{
+  sqlite3_finalize (cursor->entry.stmt);
+  g_clear_pointer (&cursor->entry.columns, msb_db_columns_unref);
+  g_clear_pointer (&cursor->params, g_variant_unref);
+  g_free (cursor);
+}
+
+/* A statement of its own, outside the statement cache: it is held for as
+ * long as the cursor lives, and must not be evicted or shared meanwhile. */
+static MsbDbBackendCursor *
+sqlite_cursor_open (MsbDbBackendConn  *conn,
+                    const char        *sql,
+                    GVariant          *params,
+                    GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  MsbDbBackendCursor *cursor;
+  sqlite3_stmt *stmt;
+
+  stmt = prepare_statement (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  cursor = g_new0 (MsbDbBackendCursor, 1);
+  cursor->entry.stmt = stmt;
+  cursor->params = params ? g_variant_ref_sink (params) : NULL;
+  if (!sqlite3_stmt_readonly (stmt))
+    {
+      g_autofree char *shown = msb_db_error_excerpt (sql);
+
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                   "A cursor only reads, and this statement writes: %s", shown);
+      sqlite_cursor_close (conn, cursor);
+      return NULL;
+    }
+  if (!msb_db_bind_params (stmt, cursor->params, error))
+    {
+      sqlite_cursor_close (conn, cursor);
+      return NULL;
+    }
+  return cursor;
+}
+
+static MsbDbRows *
+sqlite_cursor_fetch (MsbDbBackendConn    *conn,
+                     MsbDbBackendCursor  *cursor,
+                     guint                max_rows,
+                     GCancellable        *cancellable,
+                     gboolean            *done,
+                     GError             **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  sqlite3_stmt *stmt = cursor->entry.stmt;
+  g_autoptr(MsbDbRows) rows = NULL;
+  int n_columns;
+  int rc = SQLITE_ROW;
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                           "The database is being closed");
+      return NULL;
+    }
+
+  self->cancellable = cancellable;
+  for (guint n = 0; n < max_rows && !cursor->finished; n++)
+    {
+      rc = sqlite3_step (stmt);
+      cursor->finished = rc != SQLITE_ROW;
+      if (rows == NULL)
+        rows = msb_db_rows_new (statement_columns (&cursor->entry));
+      if (rc != SQLITE_ROW)
+        break;
+      n_columns = sqlite3_column_count (stmt);
+      for (int c = 0; c < n_columns; c++)
+        append_column (rows, stmt, c);
+    }
+  self->cancellable = NULL;
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
+      return NULL;
+    }
+  if (rows == NULL)
+    rows = msb_db_rows_new (statement_columns (&cursor->entry));
+  *done = cursor->finished;
+  msb_db_rows_seal (rows, 0, 0);
+  return g_steal_pointer (&rows);
+}
+
 /* Runs one statement once per element of @param_rows (an array of
  * parameter tuples or dictionaries, each maybe inside a variant; or a
  * tuple of arrays, one per parameter), prepared once: the rows of a
@@ -1439,6 +1542,9 @@ static const MsbDbBackendVTable sqlite_vtable = {
   .execute = sqlite_execute,
   .execute_many = sqlite_execute_many,
   .execute_script = sqlite_execute_script,
+  .cursor_open = sqlite_cursor_open,
+  .cursor_fetch = sqlite_cursor_fetch,
+  .cursor_close = sqlite_cursor_close,
   .control = sqlite_control,
   .in_transaction = sqlite_in_transaction,
   .interrupt = sqlite_interrupt,

@@ -14,5 +14,6 @@
 #include "msb-db-rows.h"
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
+#include "msb-db-cursor.h"
 
 #undef MSB_DB_INSIDE

@@ -217,6 +217,39 @@ test_async (Fixture       *fx,
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, 500);
 }
 
+/* ---- write_script ------------------------------------------------------ */
+
+static void
+test_script (Fixture       *fx,
+             gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (msb_db_pools_write_script (fx->pools,
+                                            "CREATE TABLE a(x); CREATE INDEX ax ON a(x);\n"
+                                            "-- a comment\n"
+                                            "INSERT INTO a VALUES (1), (2); SELECT 1;",
+                                            NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM a"), ==, 2);
+
+  /* One bad statement: none of the script is committed. */
+  g_assert_false (msb_db_pools_write_script (fx->pools,
+                                             "CREATE TABLE b(x); INSERT INTO b VALUES (1); "
+                                             "INSERT INTO nowhere VALUES (1);",
+                                             NULL, &error));
+  assert_msb_error (error, MSB_DB_ERROR_SQL);
+  assert_message_contains (error, "nowhere");
+  g_clear_error (&error);
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'b'"), ==, 0);
+
+  /* Transaction control stays refused. */
+  g_assert_false (msb_db_pools_write_script (fx->pools, "INSERT INTO a VALUES (3); COMMIT;",
+                                             NULL, &error));
+  assert_msb_error (error, MSB_DB_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM a"), ==, 2);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -232,6 +265,8 @@ main (int   argc,
   ADD ("bad-arguments", test_bad_arguments);
   ADD ("async", test_async);
   ADD ("columns", test_columns);
+  g_test_add ("/write-script/all-or-nothing", Fixture, NULL, setup_table, test_script,
+              fixture_teardown);
 
   return g_test_run ();
 }

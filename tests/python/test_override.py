@@ -332,6 +332,27 @@ class TestWriteMany(OverrideTestCase):
             self.pools.write_many('INSERT INTO t (name) VALUES (?)', 'abc')
 
 
+class TestCursorAndScript(OverrideTestCase):
+    def test_cursor_reads_every_row_in_parts(self):
+        self.pools.write_many('INSERT INTO t (name, n) VALUES (?, ?)',
+                              [('r%d' % i, i) for i in range(2500)])
+        with self.pools.open_cursor('SELECT n FROM t ORDER BY n') as cursor:
+            self.assertEqual(len(cursor.fetch(10)), 10)
+            rest = [n for (n,) in cursor]
+        self.assertEqual(rest, list(range(10, 2500)))
+        with self.assertRaises(MsbDb.ClosedError):
+            cursor.fetch()
+
+    def test_write_script(self):
+        self.assertTrue(self.pools.write_script(
+            "INSERT INTO t (name) VALUES ('a'); INSERT INTO t (name) VALUES ('b');"))
+        self.assertEqual(self.count(), 2)
+        with self.assertRaises(MsbDb.IntegrityError):
+            self.pools.write_script(
+                "INSERT INTO t (name) VALUES ('c'); INSERT INTO t (name) VALUES ('a');")
+        self.assertEqual(self.count(), 2)
+
+
 class TestContextManager(OverrideTestCase):
     def test_with_closes(self):
         path = os.path.join(self.tmpdir, 'with.db')
