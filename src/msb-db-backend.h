@@ -40,6 +40,12 @@ typedef enum {
   MSB_DB_TX_SAVEPOINT,
   MSB_DB_TX_RELEASE,
   MSB_DB_TX_ROLLBACK_TO,
+  /* No statement: after a job that ran without a savepoint of its own,
+   * fails if the job left the transaction in a state only rolling it all
+   * back can undo (a deferred constraint violated, or a failed statement
+   * whose earlier changes stayed, as with OR FAIL); ends the job's
+   * settings. */
+  MSB_DB_TX_END_JOB,
 } MsbDbTxOp;
 
 typedef enum {

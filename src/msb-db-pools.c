@@ -222,12 +222,17 @@ msb_db_pools_finalize (GObject *object)
   MsbDbPools *self = MSB_DB_POOLS (object);
 
   /* In a forked child the connections and threads are the parent's: the
-   * child must not close them (nor wait for threads it does not have). */
+   * child must not close them (nor wait for threads it does not have).
+   * They stay referenced, never freed, for as long as the child lives. */
   if (forked (self))
     {
-      self->reader = NULL;
-      self->writer = NULL;
-      self->completions = NULL;
+      static GPtrArray *left_by_parent;
+
+      if (g_once_init_enter (&left_by_parent))
+        g_once_init_leave (&left_by_parent, g_ptr_array_new ());
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->reader));
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->writer));
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->completions));
     }
 
   /* No call is in flight (each holds a reference to the pools), so nothing

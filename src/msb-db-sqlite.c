@@ -63,6 +63,8 @@ typedef struct
   guint cache_size;
 
   sqlite3_stmt *control[MSB_DB_TX_ROLLBACK_TO + 1];
+  gboolean failed_with_effects;  /* the last statement failed, yet some of
+                                  * its changes stayed (OR FAIL) */
 
   GCancellable *cancellable;   /* of the statement being stepped */
   gint closing;                /* atomic: interrupt everything from now on */
@@ -768,6 +770,7 @@ step_into (MsbDbSqliteConn  *self,
   int n_columns;
   int rc;
 
+  self->failed_with_effects = FALSE;
   rc = sqlite3_step (stmt);
   if (*rows == NULL)
     *rows = msb_db_rows_new (statement_columns (entry));
@@ -790,6 +793,9 @@ step_into (MsbDbSqliteConn  *self,
 
   if (rc != SQLITE_DONE)
     {
+      /* SQLite undoes a failed statement, except with OR FAIL (and
+       * RAISE(FAIL)); then what it changed before failing was counted. */
+      self->failed_with_effects = sqlite3_total_changes64 (self->db) != total_before;
       set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
       return FALSE;
     }
@@ -1394,6 +1400,26 @@ end_job_settings (MsbDbSqliteConn *self)
 }
 
 static gboolean
+end_job (MsbDbSqliteConn  *self,
+         GError          **error)
+{
+  gboolean effects = self->failed_with_effects;
+
+  self->failed_with_effects = FALSE;
+  if (effects)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "The statement failed after changing rows (OR FAIL): those "
+                           "changes must be rolled back with the whole transaction");
+      return FALSE;
+    }
+  if (!check_deferred_constraints (self, error))
+    return FALSE;
+  end_job_settings (self);
+  return TRUE;
+}
+
+static gboolean
 sqlite_control (MsbDbBackendConn  *conn,
                 MsbDbTxOp          op,
                 GError           **error)
@@ -1411,6 +1437,8 @@ sqlite_control (MsbDbBackendConn  *conn,
     }
   if (op != MSB_DB_TX_ROLLBACK && refuse_if_lost (self, error))
     return FALSE;
+  if (op == MSB_DB_TX_END_JOB)
+    return end_job (self, error);
   if (op == MSB_DB_TX_BEGIN_IMMEDIATE && self->broken != NULL)
     return check_files (self, FALSE, error);
   if (op == MSB_DB_TX_RELEASE && !check_deferred_constraints (self, error))
@@ -1446,6 +1474,7 @@ sqlite_control (MsbDbBackendConn  *conn,
       end_job_settings (self);
       break;
     case MSB_DB_TX_SAVEPOINT:
+    case MSB_DB_TX_END_JOB:   /* handled above: no statement */
       break;
     }
   return TRUE;

@@ -2,9 +2,11 @@
  *
  * The writer thread owns the only write connection of the process and
  * takes jobs from a GAsyncQueue in order. Jobs that are already waiting
- * when it starts a transaction join it (group commit): each runs inside
- * its own SAVEPOINT, so a job that fails is rolled back alone, and nobody
- * hears of success before the COMMIT. A lone job never waits for company.
+ * when it starts a transaction join it (group commit): a transaction or a
+ * write of many rows runs inside its own SAVEPOINT, a write of one
+ * statement needs none (SQLite undoes a failed statement), so a job that
+ * fails is rolled back alone, and nobody hears of success before the
+ * COMMIT. A lone job never waits for company.
  *
  * SQLite sometimes ends the whole transaction because of one statement
  * (OR ROLLBACK, RAISE(ROLLBACK), an interrupted write, a full disk): that
@@ -217,6 +219,52 @@ run_job_in_savepoint (MsbDbWriter  *self,
   return undo_failed_job (self, job, batch_error);
 }
 
+/* Runs @job, one statement, with no savepoint of its own: SQLite undoes a
+ * failed statement by itself. When it cannot (the transaction is gone, a
+ * failed statement's earlier changes stayed, a deferred constraint is left
+ * violated: the backend says so at END_JOB), the job fails and the batch
+ * is run again without it. Two statements fewer per write. */
+static JobOutcome
+run_statement_job (MsbDbWriter  *self,
+                   MsbDbJob     *job,
+                   GError      **batch_error)
+{
+  GError *end_error = NULL;
+  gboolean ok;
+
+  msb_db_job_reset_outcome (job);
+  ok = run_job (self, job);
+  if (!ok && g_error_matches (msb_db_job_get_error (job), MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+    {
+      g_propagate_error (batch_error, g_error_copy (msb_db_job_get_error (job)));
+      return BATCH_FAILED;
+    }
+  if (!msb_db_backend_in_transaction (self->conn))
+    return JOB_LOST_BATCH;
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_END_JOB, &end_error))
+    {
+      if (ok)
+        {
+          msb_db_job_reset_outcome (job);
+          msb_db_job_set_error (job, end_error);
+        }
+      else
+        g_error_free (end_error);
+      return JOB_LOST_BATCH;
+    }
+  return JOB_DONE;
+}
+
+static JobOutcome
+run_batched_job (MsbDbWriter  *self,
+                 MsbDbJob     *job,
+                 GError      **batch_error)
+{
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE)
+    return run_statement_job (self, job, batch_error);
+  return run_job_in_savepoint (self, job, batch_error);
+}
+
 /* Claiming from the queue ----------------------------------------------- */
 
 /* The error of a job that waited past its deadline. */
@@ -388,7 +436,7 @@ run_batch_once (Batch     *run,
             break;
           g_ptr_array_add (batch, next);
         }
-      switch (run_job_in_savepoint (self, g_ptr_array_index (batch, i), error))
+      switch (run_batched_job (self, g_ptr_array_index (batch, i), error))
         {
         case JOB_DONE:
           break;

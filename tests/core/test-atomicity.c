@@ -337,6 +337,17 @@ test_batch_cancelled_update (Fixture       *fx,
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t WHERE id = 1 AND v = 'first'"), ==, 1);
 }
 
+/* OR FAIL keeps what a failing statement changed before the failure: in a
+ * batch, that write still fails alone and leaves nothing. */
+static void
+test_batch_or_fail (Fixture       *fx,
+                    gconstpointer  data)
+{
+  check_bad_write_fails_alone (fx, "INSERT OR FAIL INTO u(k) VALUES ('new1'), ('new2'), ('taken')",
+                               FALSE, MSB_DB_ERROR, MSB_DB_ERROR_CONSTRAINT);
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM u WHERE k LIKE 'new%'"), ==, 0);
+}
+
 /* A setting a write changes for its own transaction does not reach the
  * writes batched after it: an immediate foreign key still fails at once,
  * alone. */
@@ -600,6 +611,7 @@ main (int   argc,
   ADD ("batch/or-rollback", test_batch_or_rollback);
   ADD ("batch/raise-rollback", test_batch_raise_rollback);
   ADD ("batch/cancelled-update", test_batch_cancelled_update);
+  ADD ("batch/or-fail", test_batch_or_fail);
   ADD ("batch/defer-pragma", test_batch_defer_pragma);
   ADD ("rowid/nothing-inserted", test_rowid_of_nothing);
   ADD ("rowid/in-body", test_rowid_in_body);

@@ -151,8 +151,10 @@ test_columns (Fixture       *fx,
 
   for (guint i = 0; i < 1000; i++)
     {
+      g_autofree char *k = g_strdup_printf ("col%u", i);
+
       ns[i] = i * 3;
-      ks[i] = g_intern_string (g_strdup_printf ("col%u", i));
+      ks[i] = g_intern_string (k);
     }
   ks[1000] = NULL;
   columns[0] = g_variant_new_strv (ks, 1000);
