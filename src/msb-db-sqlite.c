@@ -93,9 +93,10 @@ typedef struct
 static const MsbDbBackendVTable sqlite_vtable;
 
 static void     remember_wal (MsbDbSqliteConn  *self);
-static gboolean check_files  (MsbDbSqliteConn  *self,
-                              gboolean          committed,
-                              GError          **error);
+static gboolean check_files      (MsbDbSqliteConn  *self,
+                                  GError          **error);
+static gboolean check_not_broken (MsbDbSqliteConn  *self,
+                                  GError          **error);
 
 /* Result code names ---------------------------------------------------- */
 
@@ -926,7 +927,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
   /* A write outside our transaction commits on its own: it gets the
    * checks a COMMIT gets. */
   commits = conn->mode == MSB_DB_CONN_READ_WRITE && !self->tx_open && !sqlite3_stmt_readonly (stmt);
-  if ((!commits || check_files (self, FALSE, error)) && msb_db_bind_params (stmt, params, error))
+  if ((!commits || check_not_broken (self, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
 
@@ -942,7 +943,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
       else if (commits)
         {
           remember_wal (self);
-          if (!check_files (self, TRUE, error))
+          if (!check_files (self, error))
             g_clear_object (&rows);
         }
     }
@@ -1289,52 +1290,71 @@ rescue_deleted_wal (MsbDbSqliteConn *self)
   return sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK;
 }
 
-/* Before and after a COMMIT: are the files still the ones at the path?
- * Once they are not, the connection stays broken. @committed: the check
- * runs after a COMMIT that went to the old files. */
+/* Before a commit: refuse once the files were found replaced, and find out
+ * now whether the database file was: frames written to the -wal file at
+ * the path would then belong to the file that replaced it. */
 static gboolean
-check_files (MsbDbSqliteConn  *self,
-             gboolean          committed,
-             GError          **error)
+check_not_broken (MsbDbSqliteConn  *self,
+                  GError          **error)
 {
-  g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
-
   if (self->broken == NULL && database_moved (self))
-    self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                                "The database file “%s” was deleted, renamed or replaced "
-                                "while open: nothing more can be written (close and open "
-                                "the pools again)", db_path);
-  else if (self->broken == NULL && wal_replaced (self))
     {
-      gboolean rescued;
+      g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
 
-      /* The checkpoint cannot run inside our transaction; what it held was
-       * not committed, and will not be. */
-      if (!committed)
-        {
-          self->allow_control = TRUE;
-          sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-          self->allow_control = FALSE;
-        }
-      rescued = rescue_deleted_wal (self);
       self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                                  "The -wal file of “%s” was deleted or replaced while the "
-                                  "database was open: nothing more can be written (close "
-                                  "and open the pools again). %s", db_path,
-                                  rescued ? "Every write acknowledged before was saved into "
-                                            "the database file."
-                                          : "Another process had the database open: writes "
-                                            "acknowledged since the last checkpoint may be lost.");
+                                  "The database file “%s” was deleted, renamed or replaced "
+                                  "while open: nothing more can be written (close and open "
+                                  "the pools again)", db_path);
     }
   if (self->broken == NULL)
     return TRUE;
+  g_propagate_error (error, g_error_copy (self->broken));
+  return FALSE;
+}
 
-  if (committed)
-    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                 "The transaction was committed to a file that is no longer the database "
-                 "at the path: it is not in the database. %s", self->broken->message);
-  else
-    g_propagate_error (error, g_error_copy (self->broken));
+/* After a COMMIT: are the files it went to still the ones at the path? A
+ * commit that went to a database file replaced meanwhile is not in the
+ * file at the path: it is reported failed. A commit that went to a deleted
+ * -wal file is copied into the database file if nobody else can have
+ * started a new log (then it is acknowledged: it is in the file);
+ * otherwise it fails. Either way, nothing more is written. */
+static gboolean
+check_files (MsbDbSqliteConn  *self,
+             GError          **error)
+{
+  g_autofree char *db_path = NULL;
+  gboolean rescued;
+
+  if (self->broken == NULL && database_moved (self))
+    {
+      db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
+      self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                  "The database file “%s” was deleted, renamed or replaced "
+                                  "while open: nothing more can be written (close and open "
+                                  "the pools again)", db_path);
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                   "The transaction was committed to a file that is no longer the database "
+                   "at the path: it is not in the database. %s", self->broken->message);
+      return FALSE;
+    }
+  if (self->broken != NULL || !wal_replaced (self))
+    return TRUE;
+
+  db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
+  rescued = rescue_deleted_wal (self);
+  self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                              "The -wal file of “%s” was deleted or replaced while the "
+                              "database was open: nothing more can be written (close "
+                              "and open the pools again). %s", db_path,
+                              rescued ? "Every write acknowledged before was saved into "
+                                        "the database file."
+                                      : "Another process had the database open: writes "
+                                        "acknowledged since the last checkpoint may be lost.");
+  if (rescued)
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+               "The transaction was committed to a -wal file that was deleted: it is not "
+               "in the database. %s", self->broken->message);
   return FALSE;
 }
 
@@ -1440,10 +1460,10 @@ sqlite_control (MsbDbBackendConn  *conn,
   if (op == MSB_DB_TX_END_JOB)
     return end_job (self, error);
   if (op == MSB_DB_TX_BEGIN_IMMEDIATE && self->broken != NULL)
-    return check_files (self, FALSE, error);
+    return check_not_broken (self, error);
   if (op == MSB_DB_TX_RELEASE && !check_deferred_constraints (self, error))
     return FALSE;
-  if (op == MSB_DB_TX_COMMIT && !check_files (self, FALSE, error))
+  if (op == MSB_DB_TX_COMMIT && !check_not_broken (self, error))
     return FALSE;
 
   rc = step_control (self, &self->control[op], control_sql[op]);
@@ -1466,7 +1486,7 @@ sqlite_control (MsbDbBackendConn  *conn,
       if (op == MSB_DB_TX_COMMIT)
         {
           remember_wal (self);
-          return check_files (self, TRUE, error);
+          return check_files (self, error);
         }
       break;
     case MSB_DB_TX_RELEASE:
