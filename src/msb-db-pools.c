@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "msb-db-backend.h"
@@ -112,6 +113,7 @@ struct _MsbDbPools
   MsbDbCompletions *completions; /* reports async calls in their context */
 
   GPid owner;                    /* the process that opened the pools */
+  gint generation;               /* of fork_generation, then */
 
   GMutex close_lock;
   gint closed;                   /* atomic: no new calls from now on */
@@ -149,11 +151,21 @@ opened_ok (MsbDbPools *self)
 }
 
 /* After fork(), the child has the pools' memory but none of their threads,
- * and SQLite connections must never be used across a fork. */
+ * and SQLite connections must never be used across a fork. A counter
+ * bumped in every child (pthread_atfork) tells without a getpid() system
+ * call per call. */
+static gint fork_generation;
+
+static void
+count_fork (void)
+{
+  g_atomic_int_inc (&fork_generation);
+}
+
 static gboolean
 forked (MsbDbPools *self)
 {
-  return self->owner != getpid ();
+  return self->generation != g_atomic_int_get (&fork_generation);
 }
 
 /* Closing --------------------------------------------------------------- */
@@ -338,6 +350,7 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * GObject makes a first use from two threads safe, but with atomics
    * that ThreadSanitizer cannot see, and it then reports the class
    * pointers read by finalize as races. */
+  pthread_atfork (NULL, NULL, count_fork);
   g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_ROWS));
   g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_CONNECTION));
 
@@ -503,6 +516,7 @@ msb_db_pools_initable_init (GInitable     *initable,
       GError *local_error = NULL;
 
       self->owner = getpid ();
+      self->generation = g_atomic_int_get (&fork_generation);
       if (!open_connections (self, cancellable, &local_error))
         self->init_error = local_error;
       g_atomic_int_set (&self->init_done, TRUE);
@@ -1106,8 +1120,6 @@ msb_db_pools_write (MsbDbPools    *self,
                     GError       **error)
 {
   g_autoptr(GVariant) owned_params = params ? g_variant_ref_sink (params) : NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-  MsbDbRows *rows = NULL;
 
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
   g_return_val_if_fail (sql != NULL, NULL);
@@ -1118,10 +1130,8 @@ msb_db_pools_write (MsbDbPools    *self,
     return NULL;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
-
-  job = new_statement_job (self, MSB_DB_JOB_WRITE, sql, owned_params, cancellable);
-  msb_db_writer_run (self->writer, job, &rows, error);
-  return rows;
+  return msb_db_writer_run (self->writer, sql, owned_params, cancellable, self->connect_timeout,
+                            error);
 }
 
 /**

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <string.h>
@@ -88,11 +89,14 @@ typedef struct
   dev_t wal_dev;
   ino_t wal_ino;
   GError *broken;
+  int watch;                   /* inotify on the directory, or -1 */
+  gboolean suspect;            /* the watch saw our names (or lost events) */
 } MsbDbSqliteConn;
 
 static const MsbDbBackendVTable sqlite_vtable;
 
 static void     remember_wal (MsbDbSqliteConn  *self);
+static void     start_watch      (MsbDbSqliteConn  *self);
 static gboolean check_files      (MsbDbSqliteConn  *self,
                                   GError          **error);
 static gboolean check_not_broken (MsbDbSqliteConn  *self,
@@ -534,6 +538,7 @@ msb_db_sqlite_open (const char              *path,
   self->parent.vtable = &sqlite_vtable;
   self->parent.mode = mode;
   self->wal_path = g_strconcat (path, "-wal", NULL);
+  self->watch = -1;
   self->cache = g_hash_table_new (g_str_hash, g_str_equal);
   self->cache_size = MAX (settings->statement_cache_size, 1);
   self->busy_timeout_ms = (int) CLAMP (settings->busy_timeout / G_TIME_SPAN_MILLISECOND, 1, G_MAXINT);
@@ -561,7 +566,10 @@ msb_db_sqlite_open (const char              *path,
       return NULL;
     }
   if (mode == MSB_DB_CONN_READ_WRITE)
-    remember_wal (self);
+    {
+      remember_wal (self);
+      start_watch (self);
+    }
   return &self->parent;
 }
 
@@ -1202,6 +1210,63 @@ sqlite_execute_script (MsbDbBackendConn  *conn,
 /* In WAL mode SQLite happily keeps writing to a database file, or a -wal
  * file, that was deleted or replaced under it: those writes would be
  * reported committed and be lost. */
+/* Looking at the files costs a stat() each, at every commit. A write
+ * connection also watches its directory (inotify): as long as nothing has
+ * happened there to the database or its -wal file, a non-blocking read()
+ * that finds no event is all a check costs. Any event about those names,
+ * or lost events, makes every later check look at the files. */
+static void
+start_watch (MsbDbSqliteConn *self)
+{
+  g_autofree char *dir = g_path_get_dirname (sqlite3_db_filename (self->db, "main"));
+
+  self->watch = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (self->watch < 0)
+    return;
+  /* Not IN_CREATE: SQLite creates the -wal file at the first write; a file
+   * replaced is first deleted or moved, which is seen. */
+  if (inotify_add_watch (self->watch, dir, IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
+                         IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+    {
+      close (self->watch);
+      self->watch = -1;
+    }
+}
+
+static gboolean
+names_ours (MsbDbSqliteConn *self,
+            const char      *name)
+{
+  g_autofree char *db = g_path_get_basename (sqlite3_db_filename (self->db, "main"));
+  g_autofree char *wal = g_path_get_basename (self->wal_path);
+
+  return g_str_equal (name, db) || g_str_equal (name, wal);
+}
+
+/* FALSE only if the watch shows that neither file can have changed. */
+static gboolean
+files_may_have_changed (MsbDbSqliteConn *self)
+{
+  char buffer[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  ssize_t length;
+
+  if (self->watch < 0 || self->suspect)
+    return TRUE;
+  while ((length = read (self->watch, buffer, sizeof buffer)) > 0)
+    for (char *p = buffer; p < buffer + length; )
+      {
+        const struct inotify_event *event = (const struct inotify_event *) p;
+
+        if ((event->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+            (event->len > 0 && names_ours (self, event->name)))
+          self->suspect = TRUE;
+        p += sizeof *event + event->len;
+      }
+  if (length < 0 && errno != EAGAIN)
+    self->suspect = TRUE;
+  return self->suspect;
+}
+
 static gboolean
 database_moved (MsbDbSqliteConn *self)
 {
@@ -1297,7 +1362,7 @@ static gboolean
 check_not_broken (MsbDbSqliteConn  *self,
                   GError          **error)
 {
-  if (self->broken == NULL && database_moved (self))
+  if (self->broken == NULL && files_may_have_changed (self) && database_moved (self))
     {
       g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
 
@@ -1325,6 +1390,8 @@ check_files (MsbDbSqliteConn  *self,
   g_autofree char *db_path = NULL;
   gboolean rescued;
 
+  if (self->broken == NULL && !files_may_have_changed (self))
+    return TRUE;
   if (self->broken == NULL && database_moved (self))
     {
       db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
@@ -1582,6 +1649,8 @@ sqlite_close (MsbDbBackendConn *conn)
   g_clear_error (&self->broken);
   if (self->db != NULL && sqlite3_close (self->db) != SQLITE_OK)
     g_warning ("Could not close a database connection: %s", sqlite3_errmsg (self->db));
+  if (self->watch >= 0)
+    close (self->watch);
   g_free (self->wal_path);
   g_free (self);
 }

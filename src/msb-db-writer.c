@@ -832,75 +832,76 @@ take_idle_connection (MsbDbWriter *self)
   return taken;
 }
 
+typedef struct
+{
+  MsbDbWriter *self;
+  const char *sql;
+  GVariant *params;
+  GCancellable *cancellable;
+  MsbDbRows *rows;
+} LoneWrite;
+
 static gboolean
 attempt_lone_write (gpointer   data,
                     guint      attempt,
                     GError   **error)
 {
-  Batch *run = data;
-  MsbDbJob *job = g_ptr_array_index (run->batch, 0);
+  LoneWrite *write = data;
 
   /* Between attempts nothing was written: a cancelled write stops here. */
-  if (attempt > 0 && g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
+  if (attempt > 0 && g_cancellable_is_cancelled (write->cancellable))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                            "The write was cancelled before it could run");
       return FALSE;
     }
-  msb_db_job_reset_outcome (job);
-  if (run_job (run->self, job))
-    return TRUE;
-  g_propagate_error (error, g_error_copy (msb_db_job_get_error (job)));
-  return FALSE;
+  write->rows = msb_db_backend_execute (write->self->conn, write->sql, write->params,
+                                        write->cancellable, error);
+  return write->rows != NULL;
 }
 
-/* Runs @job, a blocking write of one statement, and waits for its outcome.
- * If the writer is idle the caller runs it right here, as the only
- * statement of its transaction: SQLite makes one statement atomic by
- * itself, deferred constraints included, and the backend checks that its
- * commit reaches the file at the path. Otherwise it is queued like any
- * other job. */
-gboolean
-msb_db_writer_run (MsbDbWriter  *self,
-                   MsbDbJob     *job,
-                   MsbDbRows   **rows,
-                   GError      **error)
+/* Runs a blocking write of one statement and waits for its outcome. If the
+ * writer is idle the caller runs it right here, as the only statement of
+ * its transaction: SQLite makes one statement atomic by itself, deferred
+ * constraints included, and the backend checks that its commit reaches
+ * the file at the path. Otherwise it is queued as a job like any other
+ * (and waits at most @timeout for its turn). */
+MsbDbRows *
+msb_db_writer_run (MsbDbWriter   *self,
+                   const char    *sql,
+                   GVariant      *params,
+                   GCancellable  *cancellable,
+                   GTimeSpan      timeout,
+                   GError       **error)
 {
-  g_autoptr(GPtrArray) batch = NULL;
-  gboolean stopping = FALSE;
-  Batch run = { self, NULL, &stopping };
+  LoneWrite write = { self, sql, params, cancellable, NULL };
   GError *local_error = NULL;
-
-  g_assert (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE && !msb_db_job_is_async (job));
 
   if (!take_idle_connection (self))
     {
+      g_autoptr(MsbDbJob) job = msb_db_job_new_statement (MSB_DB_JOB_WRITE, sql, params,
+                                                          cancellable, timeout);
+      MsbDbRows *rows = NULL;
+
       msb_db_writer_submit (self, job);
-      return msb_db_job_wait (job, rows, error);
+      msb_db_job_wait (job, &rows, error);
+      return rows;
     }
 
-  if (!msb_db_job_claim (job))
-    g_assert_not_reached ();   /* nobody else has seen it */
-  batch = g_ptr_array_new ();
-  g_ptr_array_add (batch, job);
-  run.batch = batch;
   if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
-                        attempt_lone_write, &run, &local_error))
+                        attempt_lone_write, &write, &local_error))
     {
       MSB_DB_COUNT (self->counters, write_batches);
       MSB_DB_COUNT (self->counters, writes);
     }
-  else
-    {
-      if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
-        MSB_DB_COUNT (self->counters, retries_exhausted);
-      msb_db_job_set_error (job, local_error);
-    }
+  else if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+    MSB_DB_COUNT (self->counters, retries_exhausted);
   maybe_checkpoint (self);
   g_mutex_unlock (&self->conn_lock);
 
-  msb_db_job_complete (job);
-  return msb_db_job_wait (job, rows, error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return write.rows;
 }
 
 /* Stops accepting jobs; the ones queued so far still run. Does not wait;

@@ -31,9 +31,11 @@ MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      GError                **error);
 void         msb_db_writer_submit   (MsbDbWriter            *self,
                                      MsbDbJob               *job);
-gboolean     msb_db_writer_run      (MsbDbWriter            *self,
-                                     MsbDbJob               *job,
-                                     MsbDbRows             **rows,
+MsbDbRows   *msb_db_writer_run      (MsbDbWriter            *self,
+                                     const char             *sql,
+                                     GVariant               *params,
+                                     GCancellable           *cancellable,
+                                     GTimeSpan               timeout,
                                      GError                **error);
 void         msb_db_writer_shutdown (MsbDbWriter            *self);
 void         msb_db_writer_join     (MsbDbWriter            *self);
