@@ -12,6 +12,7 @@
 
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
+#include "msb-db-version-macros.h"
 
 G_BEGIN_DECLS
 
@@ -36,14 +37,17 @@ typedef gboolean (*MsbDbBodyFunc) (MsbDbConnection  *connection,
                                    gpointer          user_data,
                                    GError          **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 void     msb_db_pools_set_body_func     (MsbDbPools     *self,
                                          MsbDbBodyFunc   func,
                                          gpointer        user_data,
                                          GDestroyNotify  notify);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean msb_db_pools_transaction_body  (MsbDbPools     *self,
                                          guint64         body,
                                          GCancellable   *cancellable,
                                          GError        **error);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean msb_db_pools_snapshot_body     (MsbDbPools     *self,
                                          guint64         body,
                                          GCancellable   *cancellable,

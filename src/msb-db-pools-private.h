@@ -1,4 +1,4 @@
-/* msb-db-pools-private.h: what other modules of the library ask of MsbDbPools
+/* msb-db-pools-private.h: what the pools' other modules need from them
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -6,11 +6,16 @@
 
 #include "msb-db-job.h"
 #include "msb-db-pools.h"
+#include "msb-db-reader.h"
 
 G_BEGIN_DECLS
 
-void msb_db_pools_submit_job  (MsbDbPools *self,
-                               MsbDbJob   *job);
-void msb_db_pools_begin_close (MsbDbPools *self);
+MsbDbReader *msb_db_pools_get_reader      (MsbDbPools   *self);
+gboolean     msb_db_pools_check_readable  (MsbDbPools   *self,
+                                           const char   *function,
+                                           GError      **error);
+void         msb_db_pools_submit_job      (MsbDbPools   *self,
+                                           MsbDbJob     *job);
+void         msb_db_pools_begin_close     (MsbDbPools   *self);
 
 G_END_DECLS

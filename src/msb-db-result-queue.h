@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "msb-db-pools.h"
+#include "msb-db-version-macros.h"
 
 G_BEGIN_DECLS
 
@@ -35,15 +36,22 @@ typedef enum {
 
 #define MSB_DB_TYPE_RESULT_QUEUE (msb_db_result_queue_get_type ())
 
+MSB_DB_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MsbDbResultQueue, msb_db_result_queue, MSB_DB, RESULT_QUEUE, GObject)
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbResultQueue *msb_db_result_queue_new         (GError            **error);
+MSB_DB_AVAILABLE_IN_ALL
 int               msb_db_result_queue_get_fd      (MsbDbResultQueue   *self);
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray        *msb_db_result_queue_drain       (MsbDbResultQueue   *self);
+MSB_DB_AVAILABLE_IN_ALL
 guint             msb_db_result_queue_get_n_in_flight (MsbDbResultQueue *self);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean          msb_db_result_queue_cancel      (MsbDbResultQueue   *self,
                                                    guint64             tag);
 
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_read        (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
                                                    const char         *sql,
@@ -52,6 +60,7 @@ void              msb_db_result_queue_read        (MsbDbResultQueue   *self,
                                                    const char * const *values,
                                                    GCancellable       *cancellable,
                                                    guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_write       (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
                                                    const char         *sql,
@@ -60,16 +69,19 @@ void              msb_db_result_queue_write       (MsbDbResultQueue   *self,
                                                    const char * const *values,
                                                    GCancellable       *cancellable,
                                                    guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_transaction (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
                                                    guint64             body,
                                                    GCancellable       *cancellable,
                                                    guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_snapshot    (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
                                                    guint64             body,
                                                    GCancellable       *cancellable,
                                                    guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_open        (MsbDbResultQueue   *self,
                                                    const char         *path,
                                                    guint               max_read_connections,
@@ -77,6 +89,7 @@ void              msb_db_result_queue_open        (MsbDbResultQueue   *self,
                                                    GTimeSpan           busy_timeout,
                                                    GCancellable       *cancellable,
                                                    guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_close       (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
                                                    guint64             tag);

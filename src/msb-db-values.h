@@ -12,9 +12,11 @@
 
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
+#include "msb-db-version-macros.h"
 
 G_BEGIN_DECLS
 
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray *msb_db_pools_read_values         (MsbDbPools         *self,
                                              const char         *sql,
                                              const char * const *names,
@@ -22,6 +24,7 @@ GPtrArray *msb_db_pools_read_values         (MsbDbPools         *self,
                                              const char * const *values,
                                              GCancellable       *cancellable,
                                              GError            **error);
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray *msb_db_pools_write_values        (MsbDbPools         *self,
                                              const char         *sql,
                                              const char * const *names,
@@ -29,6 +32,7 @@ GPtrArray *msb_db_pools_write_values        (MsbDbPools         *self,
                                              const char * const *values,
                                              GCancellable       *cancellable,
                                              GError            **error);
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray *msb_db_connection_execute_values (MsbDbConnection    *self,
                                              const char         *sql,
                                              const char * const *names,
