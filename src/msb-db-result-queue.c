@@ -31,6 +31,7 @@
 
 #include "msb-db-body-private.h"
 #include "msb-db-completions.h"
+#include "msb-db-cursor.h"
 #include "msb-db-error.h"
 #include "msb-db-job.h"
 #include "msb-db-pools-private.h"
@@ -47,7 +48,9 @@
  * Calls are started with a number of your choosing, the tag:
  * [method@MsbDb.ResultQueue.read], [method@MsbDb.ResultQueue.write],
  * [method@MsbDb.ResultQueue.transaction], [method@MsbDb.ResultQueue.snapshot],
- * [method@MsbDb.ResultQueue.open] and [method@MsbDb.ResultQueue.close]. They
+ * [method@MsbDb.ResultQueue.open], [method@MsbDb.ResultQueue.close],
+ * [method@MsbDb.ResultQueue.open_cursor] and [method@MsbDb.ResultQueue.fetch].
+ * They
  * take no callback: each reports exactly once, success or failure
  * (including wrong parameters and closed pools), by appending its outcome
  * to the queue, already converted to plain values on the thread that
@@ -103,6 +106,12 @@ typedef struct
   gulong user_handler;
   MsbDbResultKind kind;
   GPtrArray *payload;          /* the outcome, once finished */
+
+  /* open_cursor() and fetch() */
+  char *sql;
+  GVariant *params;
+  MsbDbCursor *cursor;
+  guint max_rows;
 
   /* open() only */
   char *path;
@@ -441,6 +450,9 @@ entry_free (Entry *entry)
   g_clear_pointer (&entry->job, msb_db_job_unref);
   g_clear_object (&entry->pools);
   g_clear_pointer (&entry->payload, g_ptr_array_unref);
+  g_clear_pointer (&entry->params, g_variant_unref);
+  g_clear_object (&entry->cursor);
+  g_free (entry->sql);
   g_free (entry->path);
   g_free (entry);
 
@@ -969,7 +981,7 @@ opened (GObject      *source,
     }
   payload = msb_db_rows_new_values (1);
   g_value_take_object (push_value (payload, MSB_DB_TYPE_POOLS), pools);
-  entry_finish (entry, MSB_DB_RESULT_KIND_POOLS, payload);
+  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
 }
 
 static gboolean
@@ -1069,4 +1081,162 @@ msb_db_result_queue_close (MsbDbResultQueue *self,
   entry = entry_new (self->core, pools, tag, NULL);
   msb_db_pools_begin_close (pools);
   run_on_core (self->core, start_close, entry);
+}
+
+static void
+cursor_opened (GObject      *source,
+               GAsyncResult *result,
+               gpointer      data)
+{
+  Entry *entry = data;
+  GError *error = NULL;
+  MsbDbCursor *cursor = g_task_propagate_pointer (G_TASK (result), &error);
+  GPtrArray *payload;
+
+  if (cursor == NULL)
+    {
+      entry_fail (entry, error);
+      return;
+    }
+  payload = msb_db_rows_new_values (1);
+  g_value_take_object (push_value (payload, MSB_DB_TYPE_CURSOR), cursor);
+  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
+}
+
+static void
+open_cursor_in_thread (GTask        *task,
+                       gpointer      source_object,
+                       gpointer      task_data,
+                       GCancellable *cancellable)
+{
+  Entry *entry = task_data;
+  GError *error = NULL;
+  MsbDbCursor *cursor = msb_db_pools_open_cursor (entry->pools, entry->sql,
+                                                  g_steal_pointer (&entry->params),
+                                                  cancellable, &error);
+
+  if (cursor != NULL)
+    g_task_return_pointer (task, cursor, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/* On the Core's thread, so that the task reports there. */
+static gboolean
+start_open_cursor (gpointer data)
+{
+  Entry *entry = data;
+  g_autoptr(GTask) task = g_task_new (NULL, entry->cancellable, cursor_opened, entry);
+
+  g_task_set_source_tag (task, msb_db_result_queue_open_cursor);
+  g_task_set_name (task, "[msb-db] result queue open_cursor");
+  g_task_set_task_data (task, entry, NULL);
+  g_task_run_in_thread (task, open_cursor_in_thread);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * msb_db_result_queue_open_cursor:
+ * @self: a #MsbDbResultQueue
+ * @pools: the #MsbDbPools to read from
+ * @sql: one SQL statement that only reads
+ * @names: (nullable) (array zero-terminated=1): the names of the
+ *   parameters, as for [method@MsbDb.Pools.read_values]
+ * @types: (nullable): their types, as for [method@MsbDb.Pools.read_values]
+ * @values: (nullable) (array zero-terminated=1): their values
+ * @cancellable: (nullable): a #GCancellable
+ * @tag: the number that identifies the call in the queue
+ *
+ * Opens a cursor as [method@MsbDb.Pools.open_cursor] does, in a worker
+ * thread (it may wait for a read connection). The outcome, the
+ * #MsbDbCursor or the error, goes to @self; read it with
+ * [method@MsbDb.ResultQueue.fetch].
+ */
+void
+msb_db_result_queue_open_cursor (MsbDbResultQueue   *self,
+                                 MsbDbPools         *pools,
+                                 const char         *sql,
+                                 const char * const *names,
+                                 const char         *types,
+                                 const char * const *values,
+                                 GCancellable       *cancellable,
+                                 guint64             tag)
+{
+  Entry *entry;
+  GError *error = NULL;
+  GVariant *params;
+
+  CHECK_CALL (self, pools, cancellable);
+  g_return_if_fail (sql != NULL);
+
+  entry = entry_new (self->core, pools, tag, cancellable);
+  params = msb_db_values_to_params (names, types, values, &error);
+  if (error != NULL)
+    {
+      entry_fail (entry, error);
+      return;
+    }
+  entry->sql = g_strdup (sql);
+  entry->params = params ? g_variant_ref_sink (params) : NULL;
+  watch_user_cancellable (entry);
+  run_on_core (self->core, start_open_cursor, entry);
+}
+
+static void
+fetched (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Entry *entry = data;
+  GError *error = NULL;
+  g_autoptr(MsbDbRows) rows = msb_db_cursor_fetch_finish (MSB_DB_CURSOR (source), result, &error);
+
+  if (rows == NULL)
+    entry_fail (entry, error);
+  else
+    entry_finish (entry, MSB_DB_RESULT_KIND_ROWS, rows_payload (rows));
+}
+
+static gboolean
+start_fetch (gpointer data)
+{
+  Entry *entry = data;
+
+  msb_db_cursor_fetch_async (entry->cursor, entry->max_rows, entry->cancellable, fetched, entry);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * msb_db_result_queue_fetch:
+ * @self: a #MsbDbResultQueue
+ * @cursor: a #MsbDbCursor
+ * @max_rows: how many rows to read at most, at least 1
+ * @cancellable: (nullable): a #GCancellable
+ * @tag: the number that identifies the call in the queue
+ *
+ * Reads the next rows of @cursor as [method@MsbDb.Cursor.fetch_async]
+ * does; the outcome goes to @self: the rows as
+ * [method@MsbDb.Rows.dup_values] gives them (fewer than @max_rows, or
+ * none, at the end), or the error.
+ */
+void
+msb_db_result_queue_fetch (MsbDbResultQueue *self,
+                           MsbDbCursor      *cursor,
+                           guint             max_rows,
+                           GCancellable     *cancellable,
+                           guint64           tag)
+{
+  Entry *entry;
+
+  g_return_if_fail (MSB_DB_IS_RESULT_QUEUE (self));
+  g_return_if_fail (self->core != NULL);
+  g_return_if_fail (MSB_DB_IS_CURSOR (cursor));
+  g_return_if_fail (max_rows > 0);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  entry = entry_new (self->core, NULL, tag, cancellable);
+  entry->cursor = g_object_ref (cursor);
+  entry->max_rows = max_rows;
+  watch_user_cancellable (entry);
+  run_on_core (self->core, start_fetch, entry);
 }

@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 
+#include "msb-db-cursor.h"
 #include "msb-db-pools.h"
 #include "msb-db-version-macros.h"
 
@@ -21,7 +22,8 @@ G_BEGIN_DECLS
  *   gives it
  * @MSB_DB_RESULT_KIND_BOOLEAN: one `G_TYPE_BOOLEAN`, %TRUE: the transaction
  *   committed, the snapshot or the close finished
- * @MSB_DB_RESULT_KIND_POOLS: one `G_TYPE_OBJECT`, the #MsbDbPools opened
+ * @MSB_DB_RESULT_KIND_OBJECT: one `G_TYPE_OBJECT`: the #MsbDbPools opened,
+ *   or the #MsbDbCursor
  * @MSB_DB_RESULT_KIND_ERROR: the error: its domain as a string
  *   (g_quark_to_string()), its code (`G_TYPE_INT`) and its message
  *
@@ -30,7 +32,7 @@ G_BEGIN_DECLS
 typedef enum {
   MSB_DB_RESULT_KIND_ROWS,
   MSB_DB_RESULT_KIND_BOOLEAN,
-  MSB_DB_RESULT_KIND_POOLS,
+  MSB_DB_RESULT_KIND_OBJECT,
   MSB_DB_RESULT_KIND_ERROR,
 } MsbDbResultKind;
 
@@ -92,6 +94,22 @@ void              msb_db_result_queue_open        (MsbDbResultQueue   *self,
 MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_close       (MsbDbResultQueue   *self,
                                                    MsbDbPools         *pools,
+                                                   guint64             tag);
+
+MSB_DB_AVAILABLE_IN_ALL
+void              msb_db_result_queue_open_cursor (MsbDbResultQueue   *self,
+                                                   MsbDbPools         *pools,
+                                                   const char         *sql,
+                                                   const char * const *names,
+                                                   const char         *types,
+                                                   const char * const *values,
+                                                   GCancellable       *cancellable,
+                                                   guint64             tag);
+MSB_DB_AVAILABLE_IN_ALL
+void              msb_db_result_queue_fetch       (MsbDbResultQueue   *self,
+                                                   MsbDbCursor        *cursor,
+                                                   guint               max_rows,
+                                                   GCancellable       *cancellable,
                                                    guint64             tag);
 
 G_END_DECLS

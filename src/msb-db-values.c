@@ -127,6 +127,12 @@ parse_value (char         type,
   return NULL;
 }
 
+static GVariant *build_params_n (const char * const  *names,
+                                 const char          *types,
+                                 gsize                n,
+                                 const char * const  *values,
+                                 GError             **error);
+
 /* The GVariant parameters that @names, @types and @values describe (see
  * msb_db_pools_read_values()): NULL with @error unset for none; a
  * floating reference otherwise; NULL with @error set if they are wrong. */
@@ -139,7 +145,6 @@ msb_db_values_to_params (const char * const  *names,
   gsize n_types = types != NULL ? strlen (types) : 0;
   gsize n_values = values != NULL ? g_strv_length ((char **) values) : 0;
   gsize n_names = names != NULL ? g_strv_length ((char **) names) : 0;
-  GVariantBuilder builder;
 
   if (n_values != n_types || (names != NULL && n_names != n_types))
     {
@@ -153,9 +158,23 @@ msb_db_values_to_params (const char * const  *names,
     }
   if (n_types == 0 && names == NULL)
     return NULL;
+  return build_params_n (names, types, n_types, values, error);
+}
+
+/* The parameters from @n types and values (and names, if any), whose
+ * lengths the caller checked: a floating GVariant, or NULL with @error
+ * set. */
+static GVariant *
+build_params_n (const char * const  *names,
+                const char          *types,
+                gsize                n,
+                const char * const  *values,
+                GError             **error)
+{
+  GVariantBuilder builder;
 
   g_variant_builder_init (&builder, names != NULL ? G_VARIANT_TYPE_VARDICT : G_VARIANT_TYPE_TUPLE);
-  for (gsize i = 0; i < n_types; i++)
+  for (gsize i = 0; i < n; i++)
     {
       const char *name = names != NULL ? names[i] : NULL;
       GVariant *value = parse_value (types[i], values[i], i + 1, name, error);
@@ -339,4 +358,196 @@ msb_db_connection_execute_values (MsbDbConnection     *self,
   if (!build_params (names, types, values, &params, error))
     return NULL;
   return dup_and_drop (msb_db_connection_execute (self, sql, params, error));
+}
+
+/* Column @c of @n_rows rows of @n_params parameters as one array (`ax`,
+ * `ad` or `as`) if every row gives it the same type among those; else
+ * NULL. */
+static GVariant *
+column_array (gsize                n_params,
+              gsize                n_rows,
+              gsize                c,
+              const char          *types,
+              const char * const  *values)
+{
+  char type = types[c];
+  GVariant *array = NULL;
+
+  for (gsize r = 1; r < n_rows; r++)
+    if (types[r * n_params + c] != type)
+      return NULL;
+
+  if (type == 'i' || type == 'r')
+    {
+      gsize size = type == 'i' ? sizeof (gint64) : sizeof (double);
+      guint8 *data = g_malloc (MAX (n_rows, 1) * size);
+
+      for (gsize r = 0; r < n_rows; r++)
+        {
+          const char *text = values[r * n_params + c];
+          char *end = NULL;
+
+          if (type == 'i')
+            {
+              gint64 v;
+
+              if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &v, NULL))
+                break;
+              memcpy (data + r * size, &v, size);
+            }
+          else
+            {
+              double v = g_ascii_strtod (text, &end);
+
+              if (*text == '\0' || *end != '\0')
+                break;
+              memcpy (data + r * size, &v, size);
+            }
+          if (r + 1 == n_rows)
+            array = g_variant_new_from_data (type == 'i' ? G_VARIANT_TYPE ("ax") : G_VARIANT_TYPE ("ad"),
+                                             data, n_rows * size, TRUE, g_free, data);
+        }
+      if (array == NULL)
+        g_free (data);   /* a bad value: the row form reports it */
+      return array;
+    }
+  if (type == 't')
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+      for (gsize r = 0; r < n_rows; r++)
+        {
+          const char *text = values[r * n_params + c];
+
+          if (!g_utf8_validate (text, -1, NULL))
+            {
+              g_variant_builder_clear (&builder);
+              return NULL;
+            }
+          g_variant_builder_add (&builder, "s", text);
+        }
+      return g_variant_builder_end (&builder);
+    }
+  return NULL;
+}
+
+/* The rows as a tuple of column arrays, when every column has one type of
+ * i, r and t: what write_many binds fastest. NULL otherwise. */
+static GVariant *
+columns_form (gsize                n_params,
+              gsize                n_rows,
+              const char          *types,
+              const char * const  *values)
+{
+  g_autoptr(GPtrArray) columns = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+
+  if (n_params == 0 || n_rows == 0)
+    return NULL;
+  for (gsize c = 0; c < n_params; c++)
+    {
+      GVariant *column = column_array (n_params, n_rows, c, types, values);
+
+      if (column == NULL)
+        return NULL;
+      g_ptr_array_add (columns, g_variant_ref_sink (column));
+    }
+  return g_variant_new_tuple ((GVariant **) columns->pdata, columns->len);
+}
+
+/* The rows one by one, an `av` of tuples: any types, and an error naming
+ * the row and parameter of a bad value. */
+static GVariant *
+rows_form (gsize                n_params,
+           gsize                n_rows,
+           const char          *types,
+           const char * const  *values,
+           GError             **error)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+  for (gsize r = 0; r < n_rows; r++)
+    {
+      GError *local_error = NULL;
+      GVariant *params = build_params_n (NULL, types + r * n_params, n_params,
+                                         values + r * n_params, &local_error);
+
+      if (params == NULL)
+        {
+          g_variant_builder_clear (&builder);
+          g_propagate_prefixed_error (error, local_error, "Row %" G_GSIZE_FORMAT ": ", r + 1);
+          return NULL;
+        }
+      g_variant_builder_add (&builder, "v", params);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/**
+ * msb_db_pools_write_many_values:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @n_runs: how many times to run @sql
+ * @types: the type of every parameter of every run, run after run, as for
+ *   [method@MsbDb.Pools.read_values]: the same number of characters for
+ *   each run
+ * @values: (array zero-terminated=1): the value of every parameter of
+ *   every run, in the same order
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs @sql once per run of positional parameters, all in one transaction,
+ * as [method@MsbDb.Pools.write_many] does, with the parameters given as
+ * strings; returns the result as plain values
+ * ([method@MsbDb.Rows.dup_values]). When every run gives each parameter
+ * the same type, among `i`, `r` and `t`, the parameters reach
+ * [method@MsbDb.Pools.write_many] column by column, its fastest form.
+ *
+ * Returns: (transfer full) (element-type GValue): the result, flat, or
+ *   %NULL with @error set (and nothing written)
+ */
+GPtrArray *
+msb_db_pools_write_many_values (MsbDbPools          *self,
+                                const char          *sql,
+                                gsize                n_runs,
+                                const char          *types,
+                                const char * const  *values,
+                                GCancellable        *cancellable,
+                                GError             **error)
+{
+  gsize n_types;
+  gsize n_values;
+  gsize n_params;
+  GVariant *param_rows;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (types != NULL, NULL);
+  g_return_val_if_fail (values != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  n_types = strlen (types);
+  n_values = g_strv_length ((char **) values);
+  if (n_types != n_values || (n_runs == 0 ? n_types != 0 : n_types % n_runs != 0))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "%" G_GSIZE_FORMAT " parameter types and %" G_GSIZE_FORMAT " values do not "
+                   "make %" G_GSIZE_FORMAT " runs of one length", n_types, n_values, n_runs);
+      return NULL;
+    }
+  n_params = n_runs > 0 ? n_types / n_runs : 0;
+  if (n_params > G_MAXUINT)
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "%" G_GSIZE_FORMAT " parameters are too many for one statement", n_params);
+      return NULL;
+    }
+  param_rows = columns_form (n_params, n_runs, types, values);
+  if (param_rows == NULL)
+    param_rows = rows_form (n_params, n_runs, types, values, error);
+  if (param_rows == NULL)
+    return NULL;
+  return dup_and_drop (msb_db_pools_write_many (self, sql, param_rows, cancellable, error));
 }

@@ -33,6 +33,14 @@ GPtrArray *msb_db_pools_write_values        (MsbDbPools         *self,
                                              GCancellable       *cancellable,
                                              GError            **error);
 MSB_DB_AVAILABLE_IN_ALL
+GPtrArray *msb_db_pools_write_many_values   (MsbDbPools         *self,
+                                             const char         *sql,
+                                             gsize               n_runs,
+                                             const char         *types,
+                                             const char * const *values,
+                                             GCancellable       *cancellable,
+                                             GError            **error);
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray *msb_db_connection_execute_values (MsbDbConnection    *self,
                                              const char         *sql,
                                              const char * const *names,

@@ -454,7 +454,7 @@ test_open_and_close (Fixture       *fx,
   msb_db_result_queue_open (queue, fx->path, 3, 0, 0, NULL, 1);
   msb_db_result_queue_open (queue, missing, 0, 0, 0, NULL, 2);
   opened = collect (queue, 2, all, SLOW (10 * G_TIME_SPAN_SECOND));
-  g_assert_cmpint (find (opened, 1)->kind, ==, MSB_DB_RESULT_KIND_POOLS);
+  g_assert_cmpint (find (opened, 1)->kind, ==, MSB_DB_RESULT_KIND_OBJECT);
   pools = g_value_get_object (payload (find (opened, 1), 0));
   g_assert_true (MSB_DB_IS_POOLS (pools));
   g_assert_cmpuint (msb_db_pools_get_max_read_connections (pools), ==, 3);
@@ -480,6 +480,61 @@ test_open_and_close (Fixture       *fx,
   g_assert_true (msb_db_pools_is_closed (pools));
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t"), ==, 200);
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t WHERE v = 'after'"), ==, 0);
+}
+
+/* A cursor opened and read through the queue, part after part. */
+static void
+test_cursor (Fixture       *fx,
+             gconstpointer  data)
+{
+  g_autoptr(MsbDbResultQueue) queue = new_queue ();
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GArray) opened = NULL;
+  const char *values[] = { "0", NULL };
+  MsbDbCursor *cursor;
+  gint64 expected = 1;
+  guint parts = 0;
+
+  test_write_ok (fx->pools, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                            "WHERE x < 2500) INSERT INTO t (id) SELECT x FROM c", NULL);
+  msb_db_result_queue_open_cursor (queue, fx->pools, "SELECT id FROM t WHERE id > ? ORDER BY id",
+                                   NULL, "i", values, NULL, 1);
+  opened = collect (queue, 1, all, SLOW (10 * G_TIME_SPAN_SECOND));
+  g_assert_cmpint (find (opened, 1)->kind, ==, MSB_DB_RESULT_KIND_OBJECT);
+  cursor = g_value_get_object (payload (find (opened, 1), 0));
+  g_assert_true (MSB_DB_IS_CURSOR (cursor));
+
+  for (;;)
+    {
+      g_autoptr(GArray) part = NULL;
+      const Outcome *o;
+      guint n_rows;
+
+      msb_db_result_queue_fetch (queue, cursor, 1000, NULL, 10 + parts);
+      part = collect (queue, 1, all, SLOW (10 * G_TIME_SPAN_SECOND));
+      o = find (part, 10 + parts);
+      g_assert_cmpint (o->kind, ==, MSB_DB_RESULT_KIND_ROWS);
+      n_rows = g_value_get_uint (payload (o, 1));
+      g_assert_cmpuint (n_rows, <=, 1000);
+      for (guint r = 0; r < n_rows; r++)
+        g_assert_cmpint (g_value_get_int64 (payload (o, 5 + 1 + r)), ==, expected++);
+      parts++;
+      if (n_rows < 1000)
+        break;
+    }
+  g_assert_cmpint (expected, ==, 2501);
+  g_assert_cmpuint (parts, ==, 3);
+  g_assert_true (msb_db_cursor_is_done (cursor));
+  msb_db_cursor_close (cursor);
+
+  /* A bad statement reports its error. */
+  {
+    g_autoptr(GArray) failed = NULL;
+
+    msb_db_result_queue_open_cursor (queue, fx->pools, "SELEC x", NULL, NULL, NULL, NULL, 99);
+    failed = collect (queue, 1, all, SLOW (10 * G_TIME_SPAN_SECOND));
+    assert_error_outcome (find (failed, 99), MSB_DB_ERROR, MSB_DB_ERROR_SQL);
+  }
 }
 
 /* Dropping the queue with calls in flight: they still run, their outcomes
@@ -559,6 +614,7 @@ main (int argc, char **argv)
   ADD ("deadline", test_deadline);
   ADD ("bodies", test_bodies);
   ADD ("open-and-close", test_open_and_close);
+  ADD ("cursor", test_cursor);
   ADD ("abandon", test_abandon);
   ADD ("idle-queue-joins", test_idle_queue_joins);
 

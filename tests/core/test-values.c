@@ -316,6 +316,82 @@ test_connection_execute (Fixture       *fx,
   g_assert_cmpint (test_read_int (fx->pools, "SELECT id FROM t"), ==, 100);
 }
 
+/* write_many with strings: the column form when types agree, the row form
+ * when they do not, all or nothing either way. */
+static void
+test_write_many (Fixture       *fx,
+                 gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) same = NULL;
+  g_autoptr(GPtrArray) mixed = NULL;
+  g_autoptr(GPtrArray) failed = NULL;
+  g_autoptr(GPtrArray) bad = NULL;
+  g_autoptr(GPtrArray) empty = NULL;
+  g_autoptr(GPtrArray) defaults = NULL;
+  g_autoptr(GPtrArray) sum = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GString) types = g_string_new (NULL);
+  const char *mixed_values[] = { "1001", "a", "1002", "", "1003", "2.5", NULL };
+  const char *dup_values[] = { "2001", "x", "2002", "y", "2001", "z", NULL };
+  const char *bad_values[] = { "3001", "q", "oops", "r", NULL };
+  const char *none[] = { NULL };
+
+  for (guint i = 1; i <= 1000; i++)
+    {
+      g_ptr_array_add (names, g_strdup_printf ("%u", i));
+      g_ptr_array_add (names, g_strdup_printf ("name %u", i));
+      g_string_append (types, "it");
+    }
+  g_ptr_array_add (names, NULL);
+  same = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id, v) VALUES (?, ?)", 1000,
+                                         types->str, (const char * const *) names->pdata,
+                                         NULL, &error);
+  g_assert_no_error (error);
+  assert_header (same, 0, 0, 1000, 1000, 0);
+
+  mixed = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id, v) VALUES (?, ?)", 3,
+                                          "itinir", mixed_values, NULL, &error);
+  g_assert_no_error (error);
+  assert_header (mixed, 0, 0, 3, 1003, 0);
+  g_assert_cmpint (test_read_int (fx->pools, "SELECT count(*) FROM t WHERE v IS NULL"), ==, 1);
+
+  failed = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id, v) VALUES (?, ?)", 3,
+                                           "itititi", dup_values, NULL, &error);
+  g_assert_null (failed);
+  assert_msb_error (error, MSB_DB_ERROR_INVALID_ARGUMENT);   /* 7 types for 6 values */
+  g_clear_error (&error);
+  failed = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id, v) VALUES (?, ?)", 3,
+                                           "ititit", dup_values, NULL, &error);
+  g_assert_null (failed);
+  assert_msb_error (error, MSB_DB_ERROR_CONSTRAINT);
+  g_clear_error (&error);
+
+  bad = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id, v) VALUES (?, ?)", 2,
+                                        "itit", bad_values, NULL, &error);
+  g_assert_null (bad);
+  assert_msb_error (error, MSB_DB_ERROR_INVALID_ARGUMENT);
+  assert_message_contains (error, "Row 2: Parameter 1");
+  g_clear_error (&error);
+  g_assert_cmpint (test_read_int (fx->pools, "SELECT count(*) FROM t"), ==, 1003);
+
+  empty = msb_db_pools_write_many_values (fx->pools, "INSERT INTO t (id) VALUES (?)", 0, "", none,
+                                          NULL, &error);
+  g_assert_no_error (error);
+  assert_header (empty, 0, 0, 0, 0, 0);
+
+  /* Runs without parameters: counted by n_runs. */
+  test_write_ok (fx->pools, "CREATE TABLE d(a DEFAULT 1)", NULL);
+  defaults = msb_db_pools_write_many_values (fx->pools, "INSERT INTO d DEFAULT VALUES", 4, "",
+                                             none, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_read_int (fx->pools, "SELECT count(*) FROM d"), ==, 4);
+  sum = msb_db_pools_read_values (fx->pools, "SELECT sum(id) FROM t WHERE id <= 1000", NULL, NULL,
+                                  NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_value_get_int64 (cell (sum, 0, 0)), ==, 500500);
+}
+
 /* Numbered bodies ------------------------------------------------------- */
 
 typedef struct {
@@ -411,6 +487,7 @@ main (int argc, char **argv)
   ADD ("bad-params", test_bad_params);
   ADD ("flat-form", test_flat_form);
   ADD ("connection-execute", test_connection_execute);
+  ADD ("write-many", test_write_many);
   ADD ("numbered-bodies", test_numbered_bodies);
 
   return g_test_run ();
