@@ -91,6 +91,7 @@ typedef struct
   int write_fd;                /* the same as read_fd for an eventfd */
   GMainContext *context;       /* run by the Core's thread */
   gint stop;                   /* atomic: the Core's thread should end */
+  pid_t pid;                   /* the process whose thread that is */
   MsbDbCompletions *completions;
 } Core;
 
@@ -225,6 +226,7 @@ core_new (GError **error)
   Core *core = g_atomic_rc_box_new0 (Core);
 
   g_mutex_init (&core->lock);
+  core->pid = getpid ();
   core->read_fd = core->write_fd = -1;
   core->in_flight = g_hash_table_new (g_int64_hash, g_int64_equal);
   core->context = g_main_context_new ();
@@ -347,7 +349,7 @@ on_user_cancelled (GCancellable *cancellable,
 static Entry *
 entry_new (Core         *core,
            MsbDbPools   *pools,
-           guint64       tag,
+           guint64        tag,
            GCancellable *user_cancellable)
 {
   Entry *entry = g_new0 (Entry, 1);
@@ -572,6 +574,12 @@ msb_db_result_queue_finalize (GObject *object)
 {
   MsbDbResultQueue *self = MSB_DB_RESULT_QUEUE (object);
   Core *core = self->core;
+
+  /* In a child of fork() the Core's thread does not exist, and the other
+   * threads that share its state may have held its lock at the fork: leave
+   * it all alone. */
+  if (core != NULL && core->pid != getpid ())
+    core = NULL;
 
   if (core != NULL)
     {
@@ -851,6 +859,7 @@ msb_db_result_queue_cancel (MsbDbResultQueue *self,
 /**
  * msb_db_result_queue_read:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @pools: the #MsbDbPools to read from
  * @sql: one SQL statement that only reads
  * @names: (nullable) (array zero-terminated=1): the names of the
@@ -859,7 +868,6 @@ msb_db_result_queue_cancel (MsbDbResultQueue *self,
  * @values: (nullable) (array zero-terminated=1): their values
  * @cancellable: (nullable): a #GCancellable; cancelling it cancels the
  *   call, as [method@MsbDb.ResultQueue.cancel] does
- * @tag: the number that identifies the call in the queue
  *
  * Runs @sql on a read connection of @pools in a worker thread, as
  * [method@MsbDb.Pools.read_async] does; its outcome goes to @self, a result
@@ -867,13 +875,13 @@ msb_db_result_queue_cancel (MsbDbResultQueue *self,
  */
 void
 msb_db_result_queue_read (MsbDbResultQueue   *self,
+                          guint64             tag,
                           MsbDbPools         *pools,
                           const char         *sql,
                           const char * const *names,
                           const char         *types,
                           const char * const *values,
-                          GCancellable       *cancellable,
-                          guint64             tag)
+                          GCancellable       *cancellable)
 {
   CHECK_CALL (self, pools, cancellable);
   g_return_if_fail (sql != NULL);
@@ -884,6 +892,7 @@ msb_db_result_queue_read (MsbDbResultQueue   *self,
 /**
  * msb_db_result_queue_write:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @pools: the #MsbDbPools to write with
  * @sql: one SQL statement
  * @names: (nullable) (array zero-terminated=1): the names of the
@@ -892,7 +901,6 @@ msb_db_result_queue_read (MsbDbResultQueue   *self,
  * @values: (nullable) (array zero-terminated=1): their values
  * @cancellable: (nullable): a #GCancellable; a write cancelled while it
  *   waits for the writer never runs
- * @tag: the number that identifies the call in the queue
  *
  * Queues @sql for the writer thread of @pools, as
  * [method@MsbDb.Pools.write_async] does; its outcome goes to @self, once
@@ -900,13 +908,13 @@ msb_db_result_queue_read (MsbDbResultQueue   *self,
  */
 void
 msb_db_result_queue_write (MsbDbResultQueue   *self,
+                           guint64             tag,
                            MsbDbPools         *pools,
                            const char         *sql,
                            const char * const *names,
                            const char         *types,
                            const char * const *values,
-                           GCancellable       *cancellable,
-                           guint64             tag)
+                           GCancellable       *cancellable)
 {
   CHECK_CALL (self, pools, cancellable);
   g_return_if_fail (sql != NULL);
@@ -917,11 +925,11 @@ msb_db_result_queue_write (MsbDbResultQueue   *self,
 /**
  * msb_db_result_queue_transaction:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @pools: the #MsbDbPools to write with
  * @body: the number of the body, given to the function registered with
  *   [method@MsbDb.Pools.set_body_func]
  * @cancellable: (nullable): a #GCancellable
- * @tag: the number that identifies the call in the queue
  *
  * Runs a transaction on the writer thread of @pools, as
  * [method@MsbDb.Pools.transaction_async] does, whose body is the function
@@ -929,10 +937,10 @@ msb_db_result_queue_write (MsbDbResultQueue   *self,
  */
 void
 msb_db_result_queue_transaction (MsbDbResultQueue *self,
+                                 guint64           tag,
                                  MsbDbPools       *pools,
                                  guint64           body,
-                                 GCancellable     *cancellable,
-                                 guint64           tag)
+                                 GCancellable     *cancellable)
 {
   CHECK_CALL (self, pools, cancellable);
 
@@ -942,11 +950,11 @@ msb_db_result_queue_transaction (MsbDbResultQueue *self,
 /**
  * msb_db_result_queue_snapshot:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @pools: the #MsbDbPools to read from
  * @body: the number of the body, given to the function registered with
  *   [method@MsbDb.Pools.set_body_func]
  * @cancellable: (nullable): a #GCancellable
- * @tag: the number that identifies the call in the queue
  *
  * Runs a snapshot on a read worker of @pools, as
  * [method@MsbDb.Pools.snapshot_async] does, whose body is the function
@@ -954,10 +962,10 @@ msb_db_result_queue_transaction (MsbDbResultQueue *self,
  */
 void
 msb_db_result_queue_snapshot (MsbDbResultQueue *self,
+                              guint64           tag,
                               MsbDbPools       *pools,
                               guint64           body,
-                              GCancellable     *cancellable,
-                              guint64           tag)
+                              GCancellable     *cancellable)
 {
   CHECK_CALL (self, pools, cancellable);
 
@@ -997,6 +1005,7 @@ start_open (gpointer data)
 /**
  * msb_db_result_queue_open:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @path: the database target: a file path or `sqlite:///absolute/path`
  * @max_read_connections: the size of the read pool, 0 for the default
  * @connect_timeout: how long a call waits for its turn, in microseconds;
@@ -1004,19 +1013,18 @@ start_open (gpointer data)
  * @busy_timeout: the `busy_timeout` of every connection, in microseconds;
  *   0 for the default
  * @cancellable: (nullable): a #GCancellable
- * @tag: the number that identifies the call in the queue
  *
  * Opens pools as [func@MsbDb.Pools.open_async] does. The outcome, the
  * pools or the error, goes to @self.
  */
 void
 msb_db_result_queue_open (MsbDbResultQueue *self,
+                          guint64           tag,
                           const char       *path,
                           guint             max_read_connections,
                           GTimeSpan         connect_timeout,
                           GTimeSpan         busy_timeout,
-                          GCancellable     *cancellable,
-                          guint64           tag)
+                          GCancellable     *cancellable)
 {
   Entry *entry;
 
@@ -1061,8 +1069,8 @@ start_close (gpointer data)
 /**
  * msb_db_result_queue_close:
  * @self: a #MsbDbResultQueue
- * @pools: the #MsbDbPools to close
  * @tag: the number that identifies the call in the queue
+ * @pools: the #MsbDbPools to close
  *
  * Closes @pools as [method@MsbDb.Pools.close_async] does: @pools refuse
  * every call made after this returns (with %MSB_DB_ERROR_CLOSED), while
@@ -1071,8 +1079,8 @@ start_close (gpointer data)
  */
 void
 msb_db_result_queue_close (MsbDbResultQueue *self,
-                           MsbDbPools       *pools,
-                           guint64           tag)
+                           guint64           tag,
+                           MsbDbPools       *pools)
 {
   Entry *entry;
 
@@ -1138,6 +1146,7 @@ start_open_cursor (gpointer data)
 /**
  * msb_db_result_queue_open_cursor:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @pools: the #MsbDbPools to read from
  * @sql: one SQL statement that only reads
  * @names: (nullable) (array zero-terminated=1): the names of the
@@ -1145,7 +1154,6 @@ start_open_cursor (gpointer data)
  * @types: (nullable): their types, as for [method@MsbDb.Pools.read_values]
  * @values: (nullable) (array zero-terminated=1): their values
  * @cancellable: (nullable): a #GCancellable
- * @tag: the number that identifies the call in the queue
  *
  * Opens a cursor as [method@MsbDb.Pools.open_cursor] does, in a worker
  * thread (it may wait for a read connection). The outcome, the
@@ -1154,13 +1162,13 @@ start_open_cursor (gpointer data)
  */
 void
 msb_db_result_queue_open_cursor (MsbDbResultQueue   *self,
+                                 guint64             tag,
                                  MsbDbPools         *pools,
                                  const char         *sql,
                                  const char * const *names,
                                  const char         *types,
                                  const char * const *values,
-                                 GCancellable       *cancellable,
-                                 guint64             tag)
+                                 GCancellable       *cancellable)
 {
   Entry *entry;
   GError *error = NULL;
@@ -1209,10 +1217,10 @@ start_fetch (gpointer data)
 /**
  * msb_db_result_queue_fetch:
  * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
  * @cursor: a #MsbDbCursor
  * @max_rows: how many rows to read at most, at least 1
  * @cancellable: (nullable): a #GCancellable
- * @tag: the number that identifies the call in the queue
  *
  * Reads the next rows of @cursor as [method@MsbDb.Cursor.fetch_async]
  * does; the outcome goes to @self: the rows as
@@ -1221,10 +1229,10 @@ start_fetch (gpointer data)
  */
 void
 msb_db_result_queue_fetch (MsbDbResultQueue *self,
+                           guint64           tag,
                            MsbDbCursor      *cursor,
                            guint             max_rows,
-                           GCancellable     *cancellable,
-                           guint64           tag)
+                           GCancellable     *cancellable)
 {
   Entry *entry;
 

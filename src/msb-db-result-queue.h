@@ -42,74 +42,73 @@ MSB_DB_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MsbDbResultQueue, msb_db_result_queue, MSB_DB, RESULT_QUEUE, GObject)
 
 MSB_DB_AVAILABLE_IN_ALL
-MsbDbResultQueue *msb_db_result_queue_new         (GError            **error);
+MsbDbResultQueue *msb_db_result_queue_new             (GError            **error);
 MSB_DB_AVAILABLE_IN_ALL
-int               msb_db_result_queue_get_fd      (MsbDbResultQueue   *self);
+int               msb_db_result_queue_get_fd          (MsbDbResultQueue   *self);
 MSB_DB_AVAILABLE_IN_ALL
-GPtrArray        *msb_db_result_queue_drain       (MsbDbResultQueue   *self);
+GPtrArray        *msb_db_result_queue_drain           (MsbDbResultQueue   *self);
 MSB_DB_AVAILABLE_IN_ALL
-guint             msb_db_result_queue_get_n_in_flight (MsbDbResultQueue *self);
+guint             msb_db_result_queue_get_n_in_flight (MsbDbResultQueue   *self);
 MSB_DB_AVAILABLE_IN_ALL
-gboolean          msb_db_result_queue_cancel      (MsbDbResultQueue   *self,
-                                                   guint64             tag);
+gboolean          msb_db_result_queue_cancel          (MsbDbResultQueue   *self,
+                                                       guint64             tag);
 
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_read        (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   const char         *sql,
-                                                   const char * const *names,
-                                                   const char         *types,
-                                                   const char * const *values,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_read            (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       const char         *sql,
+                                                       const char * const *names,
+                                                       const char         *types,
+                                                       const char * const *values,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_write       (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   const char         *sql,
-                                                   const char * const *names,
-                                                   const char         *types,
-                                                   const char * const *values,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_write           (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       const char         *sql,
+                                                       const char * const *names,
+                                                       const char         *types,
+                                                       const char * const *values,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_transaction (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   guint64             body,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_transaction     (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       guint64             body,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_snapshot    (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   guint64             body,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_snapshot        (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       guint64             body,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_open        (MsbDbResultQueue   *self,
-                                                   const char         *path,
-                                                   guint               max_read_connections,
-                                                   GTimeSpan           connect_timeout,
-                                                   GTimeSpan           busy_timeout,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_open            (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       const char         *path,
+                                                       guint               max_read_connections,
+                                                       GTimeSpan           connect_timeout,
+                                                       GTimeSpan           busy_timeout,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_close       (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   guint64             tag);
-
+void              msb_db_result_queue_close           (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_open_cursor (MsbDbResultQueue   *self,
-                                                   MsbDbPools         *pools,
-                                                   const char         *sql,
-                                                   const char * const *names,
-                                                   const char         *types,
-                                                   const char * const *values,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_open_cursor     (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       const char         *sql,
+                                                       const char * const *names,
+                                                       const char         *types,
+                                                       const char * const *values,
+                                                       GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
-void              msb_db_result_queue_fetch       (MsbDbResultQueue   *self,
-                                                   MsbDbCursor        *cursor,
-                                                   guint               max_rows,
-                                                   GCancellable       *cancellable,
-                                                   guint64             tag);
+void              msb_db_result_queue_fetch           (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbCursor        *cursor,
+                                                       guint               max_rows,
+                                                       GCancellable       *cancellable);
 
 G_END_DECLS

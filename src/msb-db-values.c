@@ -360,6 +360,41 @@ msb_db_connection_execute_values (MsbDbConnection     *self,
   return dup_and_drop (msb_db_connection_execute (self, sql, params, error));
 }
 
+/* The numbers of column @c as raw int64 or double (@type 'i' or 'r'),
+ * into @data; FALSE if one does not parse (the row form reports it). */
+static gboolean
+parse_numbers (gsize               n_params,
+               gsize               n_rows,
+               gsize               c,
+               char                type,
+               const char * const *values,
+               guint8             *data)
+{
+  for (gsize r = 0; r < n_rows; r++)
+    {
+      const char *text = values[r * n_params + c];
+
+      if (type == 'i')
+        {
+          gint64 v;
+
+          if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &v, NULL))
+            return FALSE;
+          memcpy (data + r * sizeof v, &v, sizeof v);
+        }
+      else
+        {
+          char *end;
+          double v = g_ascii_strtod (text, &end);
+
+          if (*text == '\0' || *end != '\0')
+            return FALSE;
+          memcpy (data + r * sizeof v, &v, sizeof v);
+        }
+    }
+  return TRUE;
+}
+
 /* Column @c of @n_rows rows of @n_params parameters as one array (`ax`,
  * `ad` or `as`) if every row gives it the same type among those; else
  * NULL. */
@@ -371,7 +406,6 @@ column_array (gsize                n_params,
               const char * const  *values)
 {
   char type = types[c];
-  GVariant *array = NULL;
 
   for (gsize r = 1; r < n_rows; r++)
     if (types[r * n_params + c] != type)
@@ -379,37 +413,16 @@ column_array (gsize                n_params,
 
   if (type == 'i' || type == 'r')
     {
-      gsize size = type == 'i' ? sizeof (gint64) : sizeof (double);
-      guint8 *data = g_malloc (MAX (n_rows, 1) * size);
+      gsize size = n_rows * (type == 'i' ? sizeof (gint64) : sizeof (double));
+      guint8 *data = g_malloc (size);
 
-      for (gsize r = 0; r < n_rows; r++)
+      if (!parse_numbers (n_params, n_rows, c, type, values, data))
         {
-          const char *text = values[r * n_params + c];
-          char *end = NULL;
-
-          if (type == 'i')
-            {
-              gint64 v;
-
-              if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &v, NULL))
-                break;
-              memcpy (data + r * size, &v, size);
-            }
-          else
-            {
-              double v = g_ascii_strtod (text, &end);
-
-              if (*text == '\0' || *end != '\0')
-                break;
-              memcpy (data + r * size, &v, size);
-            }
-          if (r + 1 == n_rows)
-            array = g_variant_new_from_data (type == 'i' ? G_VARIANT_TYPE ("ax") : G_VARIANT_TYPE ("ad"),
-                                             data, n_rows * size, TRUE, g_free, data);
+          g_free (data);
+          return NULL;
         }
-      if (array == NULL)
-        g_free (data);   /* a bad value: the row form reports it */
-      return array;
+      return g_variant_new_from_data (type == 'i' ? G_VARIANT_TYPE ("ax") : G_VARIANT_TYPE ("ad"),
+                                      data, size, TRUE, g_free, data);
     }
   if (type == 't')
     {
