@@ -404,6 +404,8 @@ entry_finish (Entry           *entry,
   /* Once the entry is in the queue, a drain() on another thread may free
    * it, and the queue's finalize the Core: keep the Core until done. */
   Core *core = core_ref (entry->core);
+  MsbDbJob *job;
+  GCancellable *cancellable;
   gboolean wake = FALSE;
   gboolean drop;
 
@@ -414,6 +416,11 @@ entry_finish (Entry           *entry,
   core->n_in_flight--;
   if (entry->by_tag)
     g_hash_table_remove (core->in_flight, &entry->tag);
+  /* Out of the table, nothing can cancel it any more: the job and the
+   * cancellable go here, on the thread that finished the call, rather
+   * than on the thread that drains (usually the busiest). */
+  job = g_steal_pointer (&entry->job);
+  cancellable = g_steal_pointer (&entry->cancellable);
   drop = core->abandoned;
   if (!drop)
     {
@@ -427,6 +434,8 @@ entry_finish (Entry           *entry,
     raise_signal (core);
   if (drop)
     run_on_core (core, free_on_core, entry);
+  g_clear_pointer (&job, msb_db_job_unref);
+  g_clear_object (&cancellable);
   core_unref (core);
 }
 
