@@ -556,6 +556,11 @@ def _encode(params, owner):
     ``(names, types, values)`` of the C calls."""
     kind = type(params)
     if kind is tuple or kind is list:
+        if len(params) == 1:
+            # One key, id or limit: the most common parameters of all.
+            v = params[0]
+            if type(v) is int and _INT64_MIN <= v <= _INT64_MAX:
+                return None, 'i', [_DECIMAL(v)]
         # Plain ints and str first, in one pass without calls.
         types = ''
         values = []
@@ -994,7 +999,14 @@ class Rows(collections.abc.Sequence):
     def __getitem__(self, index):
         """``rows[i]`` (negative counts from the end; IndexError out of
         range) or ``rows[i:j:k]`` (a list)."""
-        n_rows = self._flat[_N_ROWS]
+        flat = self._flat
+        n_rows = flat[_N_ROWS]
+        if type(index) is int and 0 <= index < n_rows and \
+                self._shape is None and not flat[_N_VARIANTS]:
+            # rows[0] of a point read: the common case, without calls.
+            n = flat[_N_COLUMNS]
+            start = _HEADER + n + index * n
+            return tuple(flat[start:start + n])
         if type(index) is not int:
             if isinstance(index, slice):
                 return [self._row(r) for r in range(*index.indices(n_rows))]
@@ -1792,11 +1804,13 @@ def _load_asyncio():
 
 
 def _running_loop():
-    """The asyncio event loop running in this thread, or None."""
-    if _get_running_loop is None:
-        if 'asyncio' not in sys.modules:
-            return None
-        _load_asyncio()
+    """The asyncio event loop running in this thread, or None. Once asyncio
+    is imported, this is asyncio's own _get_running_loop()."""
+    global _running_loop
+    if 'asyncio' not in sys.modules:
+        return None
+    _load_asyncio()
+    _running_loop = _get_running_loop
     return _get_running_loop()
 
 
@@ -1812,12 +1826,27 @@ class _LoopCalls(object):
     whose descriptor the loop watches. It holds no reference to the loop:
     the loop holds it (through its reader)."""
 
-    __slots__ = ('queue', 'waiting', '__weakref__')
+    __slots__ = ('queue', 'waiting', 'reads', '__weakref__')
 
     def __init__(self, loop):
         self.queue = _c_queue_new()
         self.waiting = {}      # tag -> Call
+        self.reads = None      # reads to start when this iteration ends
         loop.add_reader(_c_queue_get_fd(self.queue), self.drain)
+
+    def start_reads(self):
+        """Start the reads of this loop iteration (see _read_later())."""
+        reads, self.reads = self.reads, None
+        queue = self.queue
+        for call, pools, sql, names, types, values, cancellable in reads:
+            if call.done():
+                continue          # cancelled before it started
+            try:
+                _c_queue_read(queue, call._tag, pools, sql, names, types,
+                              values, cancellable)
+            except BaseException as e:
+                self.forget(call)
+                call.set_exception(e)
 
     def start(self, loop, owner, body):
         """A new Call, waiting under a new tag."""
@@ -1884,26 +1913,49 @@ def _report(call, tag, kind, flat, start):
         call.set_exception(error)
 
 
-# Loop -> its _LoopCalls; weak keys: it goes with its loop. The last one
-# used is remembered, weakly, for the next call.
+# Loop -> its _LoopCalls; weak keys: it goes with its loop.
 _loop_calls = weakref.WeakKeyDictionary()
-_last_loop = None
-_last_calls = None
+# A new object in every child of fork(): what the parent kept on its loops
+# is not of this generation.
+_generation = object()
 
 
 def _calls_in(loop):
-    """The _LoopCalls of ``loop``, made on first use."""
-    global _last_loop, _last_calls
-    if _last_loop is not None and _last_loop() is loop:
-        calls = _last_calls()
-        if calls is not None:
-            return calls
+    """The _LoopCalls of ``loop``, made on first use. Kept on the loop
+    itself (one attribute lookup per call) when it takes attributes, with
+    the fork generation it belongs to; in a weak dictionary otherwise."""
+    kept = getattr(loop, '_msb_db_calls', None)
+    if kept is not None and kept[0] is _generation:
+        return kept[1]
     calls = _loop_calls.get(loop)
     if calls is None:
         calls = _loop_calls[loop] = _LoopCalls(loop)
-    _last_loop = weakref.ref(loop)
-    _last_calls = weakref.ref(calls)
+        try:
+            loop._msb_db_calls = (_generation, calls)
+        except AttributeError:
+            pass
     return calls
+
+
+def _read_later(loop, pools, sql, params, cancellable):
+    """An awaited read, started when the loop's current iteration ends: the
+    tasks that one drain() resumed each start a read, and handed over
+    together they keep a read worker busy instead of waking it for each."""
+    names, types, values = _encode(params, pools)
+    calls = _calls_in(loop)
+    tag = next(_numbers)
+    call = _Call(loop=loop)
+    call._calls = calls
+    call._tag = tag
+    call._owner = pools
+    call._body = False
+    calls.waiting[tag] = call
+    reads = calls.reads
+    if reads is None:
+        reads = calls.reads = []
+        loop.call_soon(calls.start_reads)
+    reads.append((call, pools, sql, names, types, values, cancellable))
+    return call
 
 
 def _awaitable(submit, loop, owner, *args):
@@ -2047,12 +2099,11 @@ _inherited_at_fork = []
 
 
 def _after_fork_in_child():
-    global _loop_calls, _last_loop, _last_calls, _dispatching
-    _inherited_at_fork.append((list(_open_pools), dict(_loop_calls),
-                               _last_calls))
+    global _loop_calls, _generation, _dispatching
+    _inherited_at_fork.append((list(_open_pools), dict(_loop_calls)))
     _open_pools.clear()
     _loop_calls = weakref.WeakKeyDictionary()
-    _last_loop = _last_calls = None
+    _generation = object()
     _dispatching = weakref.WeakSet()
     _live_bodies.clear()
 
@@ -2403,11 +2454,11 @@ class Pools(MsbDb.Pools):
         without them the callback gets two arguments. Without a callback
         and outside asyncio, a failure is logged (logger ``MsbDb``) when
         the call completes."""
-        loop = _no_callback(callback, user_data, more_user_data)
-        if loop is not None:
-            names, types, values = _encode(params, self)
-            return _awaitable(_c_queue_read, loop, self, self, sql, names,
-                              types, values, cancellable)
+        if callback is None and user_data is _OMITTED and \
+                not more_user_data:
+            loop = _running_loop()
+            if loop is not None:
+                return _read_later(loop, self, sql, params, cancellable)
         _c_read_async(self, sql, _to_variant(params, self), cancellable,
                       *_callback_args(callback, user_data, more_user_data,
                                       Pools.read_finish))
