@@ -304,11 +304,7 @@ static GValue *
 push_value (GPtrArray *values,
             GType      type)
 {
-  GValue *value = g_new0 (GValue, 1);
-
-  g_value_init (value, type);
-  g_ptr_array_add (values, value);
-  return value;
+  return msb_db_rows_add_value (values, type);
 }
 
 static GPtrArray *
@@ -1128,8 +1124,9 @@ open_cursor_in_thread (GTask        *task,
 {
   Entry *entry = task_data;
   GError *error = NULL;
-  MsbDbCursor *cursor = msb_db_pools_open_cursor (entry->pools, entry->sql,
-                                                  g_steal_pointer (&entry->params),
+  /* The entry keeps its reference to the parameters: not floating, they
+   * are not taken. */
+  MsbDbCursor *cursor = msb_db_pools_open_cursor (entry->pools, entry->sql, entry->params,
                                                   cancellable, &error);
 
   if (cursor != NULL)

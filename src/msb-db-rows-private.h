@@ -32,6 +32,8 @@ void       msb_db_rows_seal            (MsbDbRows   *self,
 /* The flat form of msb_db_rows_dup_values(), appended to a bigger array
  * (an MsbDbResultQueue's batch). */
 GPtrArray *msb_db_rows_new_values      (gsize        reserved);
+GValue    *msb_db_rows_add_value       (GPtrArray   *values,
+                                        GType        type);
 guint      msb_db_rows_append_values   (MsbDbRows   *self,
                                         GPtrArray   *values);
 

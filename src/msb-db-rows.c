@@ -702,14 +702,62 @@ msb_db_rows_to_variant (MsbDbRows *self)
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
-/* The element free function of the arrays dup_row() returns. */
+/* The values of the arrays that dup_row(), dup_values() and the result
+ * queue hand out are allocated a chunk at a time, one allocation for a row
+ * or a whole result rather than one per value: the array's free function
+ * unsets each value and frees the chunk with its last one. (Bindings pay
+ * for every allocation of a point read.) A chunk's values stay in one
+ * array, so one thread frees them all. */
+typedef struct
+{
+  gsize remaining;       /* values of the chunk not freed yet */
+} ValueChunk;
+
+typedef struct
+{
+  ValueChunk *chunk;
+  GValue value;
+} ChunkValue;
+
+/* The element free function of those arrays. */
 static void
 value_free (gpointer data)
 {
-  GValue *value = data;
+  ChunkValue *slot = (ChunkValue *) ((char *) data - G_STRUCT_OFFSET (ChunkValue, value));
+  ValueChunk *chunk = slot->chunk;
 
-  g_value_unset (value);
-  g_free (value);
+  g_value_unset (&slot->value);
+  if (--chunk->remaining == 0)
+    g_free (chunk);
+}
+
+/* Appends @n zero-filled values to @values, allocated together; each must
+ * be initialized before @values is freed. */
+static void
+add_values (GPtrArray *values,
+            gsize      n)
+{
+  ValueChunk *chunk;
+  ChunkValue *slots;
+
+  if (n == 0)
+    return;
+  chunk = g_malloc0 (sizeof (ValueChunk) + n * sizeof (ChunkValue));
+  slots = (ChunkValue *) (chunk + 1);
+  chunk->remaining = n;
+  for (gsize i = 0; i < n; i++)
+    {
+      slots[i].chunk = chunk;
+      g_ptr_array_add (values, &slots[i].value);
+    }
+}
+
+/* The value at @index of @values. */
+static GValue *
+value_at (GPtrArray *values,
+          guint      index)
+{
+  return g_ptr_array_index (values, index);
 }
 
 /* Sets @value (zero-filled) to one cell, as dup_row() and dup_values()
@@ -758,13 +806,13 @@ cell_to_value (MsbDbRows  *self,
     }
 }
 
-static GValue *
-new_value (GPtrArray *values)
+/* Appends one value of @type to @values, made by msb_db_rows_new_values(). */
+GValue *
+msb_db_rows_add_value (GPtrArray *values,
+                       GType      type)
 {
-  GValue *value = g_new0 (GValue, 1);
-
-  g_ptr_array_add (values, value);
-  return value;
+  add_values (values, 1);
+  return g_value_init (value_at (values, values->len - 1), type);
 }
 
 /**
@@ -810,8 +858,9 @@ msb_db_rows_dup_row (MsbDbRows *self,
   g_return_val_if_fail (row < self->n_rows, NULL);
 
   values = g_ptr_array_new_full (self->n_columns, value_free);
+  add_values (values, self->n_columns);
   for (guint c = 0; c < self->n_columns; c++)
-    cell_to_value (self, get_cell (self, row, c), FALSE, new_value (values));
+    cell_to_value (self, get_cell (self, row, c), FALSE, value_at (values, c));
   return values;
 }
 
@@ -832,23 +881,24 @@ msb_db_rows_append_values (MsbDbRows *self,
 {
   gsize n_cells = (gsize) self->n_rows * self->n_columns;
   guint n_variants = 0;
-  guint before = values->len;
+  guint at = values->len;
 
-  g_value_set_uint (g_value_init (new_value (values), G_TYPE_UINT), self->n_columns);
-  g_value_set_uint (g_value_init (new_value (values), G_TYPE_UINT), self->n_rows);
-  g_value_set_int64 (g_value_init (new_value (values), G_TYPE_INT64), self->changes);
-  g_value_set_int64 (g_value_init (new_value (values), G_TYPE_INT64), self->last_insert_rowid);
+  add_values (values, 5 + self->n_columns + n_cells);
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), self->n_columns);
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), self->n_rows);
+  g_value_set_int64 (g_value_init (value_at (values, at++), G_TYPE_INT64), self->changes);
+  g_value_set_int64 (g_value_init (value_at (values, at++), G_TYPE_INT64), self->last_insert_rowid);
   for (gsize i = 0; i < n_cells; i++)
     if (self->cells[i].type == MSB_DB_VALUE_TYPE_BLOB ||
         (self->cells[i].type == MSB_DB_VALUE_TYPE_TEXT && !text_is_clean (self, &self->cells[i])))
       n_variants++;
-  g_value_set_uint (g_value_init (new_value (values), G_TYPE_UINT), n_variants);
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), n_variants);
   for (guint c = 0; c < self->n_columns; c++)
-    g_value_set_string (g_value_init (new_value (values), G_TYPE_STRING),
+    g_value_set_string (g_value_init (value_at (values, at++), G_TYPE_STRING),
                         msb_db_columns_get_name (self->columns, c));
   for (gsize i = 0; i < n_cells; i++)
-    cell_to_value (self, &self->cells[i], TRUE, new_value (values));
-  return values->len - before;
+    cell_to_value (self, &self->cells[i], TRUE, value_at (values, at++));
+  return (guint) (5 + self->n_columns + n_cells);
 }
 
 /**
