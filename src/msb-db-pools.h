@@ -46,6 +46,13 @@ G_BEGIN_DECLS
  */
 #define MSB_DB_MAX_READ_CONNECTIONS 1024
 
+/**
+ * MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC:
+ *
+ * The default #MsbDbPools:change-poll-interval, in milliseconds.
+ */
+#define MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC 100
+
 #define MSB_DB_TYPE_POOLS (msb_db_pools_get_type ())
 
 G_DECLARE_FINAL_TYPE (MsbDbPools, msb_db_pools, MSB_DB, POOLS, GObject)
@@ -77,6 +84,7 @@ guint       msb_db_pools_get_max_read_connections (MsbDbPools *self);
 GTimeSpan   msb_db_pools_get_connect_timeout      (MsbDbPools *self);
 GTimeSpan   msb_db_pools_get_busy_timeout         (MsbDbPools *self);
 gboolean    msb_db_pools_get_read_only            (MsbDbPools *self);
+gboolean    msb_db_pools_get_trusted_schema       (MsbDbPools *self);
 gboolean    msb_db_pools_is_closed                (MsbDbPools *self);
 
 MsbDbRows  *msb_db_pools_read                (MsbDbPools           *self,

@@ -21,6 +21,14 @@ typedef gboolean (*MsbDbReaderGate) (gpointer  data,
                                      gboolean  hold,
                                      GTimeSpan patience);
 
+/* Called on the writer's thread with its connection, outside any
+ * transaction: before a unit of work (@done FALSE), and after it, once
+ * what it committed is committed and before its callers hear of it (@done
+ * TRUE). */
+typedef void (*MsbDbWriterHook) (gpointer          data,
+                                 MsbDbBackendConn *conn,
+                                 gboolean          done);
+
 MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      MsbDbCounters          *counters,
                                      const MsbDbRetryPolicy *policy,
@@ -34,6 +42,10 @@ gboolean     msb_db_writer_run      (MsbDbWriter            *self,
                                      MsbDbJob               *job,
                                      MsbDbRows             **rows,
                                      GError                **error);
+void         msb_db_writer_set_hook (MsbDbWriter            *self,
+                                     MsbDbWriterHook         hook,
+                                     gpointer                data,
+                                     GDestroyNotify          data_free);
 void         msb_db_writer_shutdown (MsbDbWriter            *self);
 void         msb_db_writer_join     (MsbDbWriter            *self);
 void         msb_db_writer_unref    (MsbDbWriter            *self);

@@ -1,0 +1,21 @@
+/* msb-db-notify.h: MsbDbPools::changed, and how often other processes are polled
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined (MSB_DB_INSIDE) && !defined (MSB_DB_COMPILATION)
+#error "Only <msb-db.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "msb-db-pools.h"
+
+G_BEGIN_DECLS
+
+GTimeSpan   msb_db_pools_get_change_poll_interval (MsbDbPools *self);
+void        msb_db_pools_set_change_poll_interval (MsbDbPools *self,
+                                                   GTimeSpan   interval);
+
+G_END_DECLS
