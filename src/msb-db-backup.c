@@ -309,8 +309,15 @@ backup_in_snapshot (MsbDbConnection  *connection,
     return set_errno_error (error, errno, "create a temporary file for the backup", tmp_path);
   close (fd);
 
-  if (!msb_db_connection_run (connection, copy_on_connection, &copy, error) ||
-      !move_into_place (tmp_path, backup->dest_path, backup->flags, error))
+  if (!msb_db_connection_run (connection, copy_on_connection, &copy, error))
+    {
+      g_autofree char *shown = msb_db_error_excerpt (backup->dest_path);
+
+      remove_temporary (tmp_path);
+      g_prefix_error (error, "Could not write the backup “%s”: ", shown);
+      return FALSE;
+    }
+  if (!move_into_place (tmp_path, backup->dest_path, backup->flags, error))
     {
       remove_temporary (tmp_path);
       return FALSE;

@@ -1557,17 +1557,16 @@ sqlite_checkpoint_counted (MsbDbBackendConn     *conn,
  * the cancellable is looked at and progress reported. */
 #define BACKUP_STEP_PAGES 1024
 
+/* The caller names the file: the backup's own, not the temporary one. */
 static void
 set_dest_error (sqlite3     *dest,
                 int          code,
-                const char  *path,
                 GError     **error)
 {
   g_autofree char *message = msb_db_error_excerpt (dest ? sqlite3_errmsg (dest) : sqlite3_errstr (code));
-  g_autofree char *shown = msb_db_error_excerpt (path);
 
-  g_set_error (error, MSB_DB_ERROR, error_code_for (code), "Could not write the backup “%s”: %s [%s]",
-               shown, message, result_code_name (code));
+  g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s]", message,
+               result_code_name (code));
 }
 
 /* Copies the database, as seen by the read transaction open on @conn,
@@ -1606,7 +1605,7 @@ sqlite_backup (MsbDbBackendConn     *conn,
                         SQLITE_OPEN_EXRESCODE, NULL);
   if (rc != SQLITE_OK)
     {
-      set_dest_error (dest, rc, path, error);
+      set_dest_error (dest, rc, error);
       sqlite3_close (dest);
       return FALSE;
     }
@@ -1616,7 +1615,7 @@ sqlite_backup (MsbDbBackendConn     *conn,
   backup = sqlite3_backup_init (dest, "main", self->db, "main");
   if (backup == NULL)
     {
-      set_dest_error (dest, sqlite3_extended_errcode (dest), path, error);
+      set_dest_error (dest, sqlite3_extended_errcode (dest), error);
       sqlite3_close (dest);
       return FALSE;
     }
@@ -1643,14 +1642,14 @@ sqlite_backup (MsbDbBackendConn     *conn,
                              "The database is being closed: the backup was stopped");
       else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
         set_dest_error (dest, sqlite3_extended_errcode (dest) != SQLITE_OK
-                              ? sqlite3_extended_errcode (dest) : rc, path, error);
+                              ? sqlite3_extended_errcode (dest) : rc, error);
       sqlite3_close (dest);
       return FALSE;
     }
   rc = sqlite3_close (dest);
   if (rc != SQLITE_OK)
     {
-      set_dest_error (NULL, rc, path, error);
+      set_dest_error (NULL, rc, error);
       return FALSE;
     }
   return TRUE;
