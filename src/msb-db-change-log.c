@@ -25,7 +25,6 @@ struct _MsbDbChangeLog
   gboolean pending_unseen;   /* changed something no hook names */
   guint mark;                /* pending->len at the savepoint */
   gboolean mark_unseen;
-  gboolean wrote;            /* a commit wrote pages since the last commit point */
   guint rows_seen;
 
   /* Committed, not yet taken. */
@@ -91,14 +90,6 @@ msb_db_change_log_unseen (MsbDbChangeLog *log)
   log->pending_unseen = TRUE;
 }
 
-/* A commit wrote to the database: if no table was named, something
- * changed that no hook sees (the schema, for one). */
-void
-msb_db_change_log_wrote (MsbDbChangeLog *log)
-{
-  log->wrote = TRUE;
-}
-
 void
 msb_db_change_log_mark (MsbDbChangeLog *log)
 {
@@ -120,7 +111,6 @@ msb_db_change_log_undo (MsbDbChangeLog *log)
   log->pending_unseen = FALSE;
   log->mark = 0;
   log->mark_unseen = FALSE;
-  log->wrote = FALSE;
 }
 
 /* The open transaction committed. */
@@ -129,10 +119,10 @@ msb_db_change_log_commit (MsbDbChangeLog *log)
 {
   gboolean named = log->pending->len > 0;
 
-  if (named || log->pending_unseen || log->wrote)
+  if (named || log->pending_unseen)
     {
       log->committed = TRUE;
-      if (log->pending_unseen || !named)
+      if (log->pending_unseen)
         log->committed_unseen = TRUE;
       for (guint i = 0; i < log->pending->len; i++)
         if (!holds (log->tables, g_ptr_array_index (log->pending, i)))

@@ -17,7 +17,6 @@ void            msb_db_change_log_row        (MsbDbChangeLog *log,
                                               const char     *table);
 guint           msb_db_change_log_rows_seen  (MsbDbChangeLog *log);
 void            msb_db_change_log_unseen     (MsbDbChangeLog *log);
-void            msb_db_change_log_wrote      (MsbDbChangeLog *log);
 
 void            msb_db_change_log_mark       (MsbDbChangeLog *log);
 void            msb_db_change_log_undo_to_mark (MsbDbChangeLog *log);

@@ -138,7 +138,9 @@ msb_db_notify_set_poll_interval (MsbDbNotify *self,
   g_main_context_wakeup (self->context);
 }
 
-/* Is anybody listening? Any thread. */
+/* Is anybody listening, to any table? Any thread. (Not
+ * g_signal_has_handler_pending(): with no detail, it only counts handlers
+ * connected without one.) */
 static gboolean
 has_listeners (MsbDbNotify *self)
 {
@@ -146,7 +148,8 @@ has_listeners (MsbDbNotify *self)
 
   g_mutex_lock (&self->lock);
   listening = self->pools != NULL &&
-              g_signal_has_handler_pending (self->pools, signals[CHANGED], 0, FALSE);
+              g_signal_handler_find (self->pools, G_SIGNAL_MATCH_ID | G_SIGNAL_MATCH_UNBLOCKED,
+                                     signals[CHANGED], 0, NULL, NULL, NULL) != 0;
   g_mutex_unlock (&self->lock);
   return listening;
 }

@@ -337,8 +337,6 @@ on_wal_commit (void       *data,
   MsbDbSqliteConn *self = data;
 
   self->wal_frames = frames;
-  if (self->changes != NULL)
-    msb_db_change_log_wrote (self->changes);
   return SQLITE_OK;
 }
 
@@ -871,18 +869,31 @@ keep_params_type (CachedStatement *entry,
                                                                      empty, FALSE));
 }
 
-/* While changes are tracked, after a statement: rows it changed where the
- * update hook does not look (a WITHOUT ROWID table, a DELETE without
- * WHERE) make the change one that cannot be named; a statement that
- * commits on its own commits its changes, or takes them back. */
+/* CREATE, DROP, ALTER: a schema change, which no hook reports. */
+static gboolean
+changes_schema (sqlite3_stmt *stmt)
+{
+  const char *sql = skip_insignificant (sqlite3_sql (stmt));
+
+  return g_ascii_strncasecmp (sql, "CREATE", 6) == 0 || g_ascii_strncasecmp (sql, "DROP", 4) == 0 ||
+         g_ascii_strncasecmp (sql, "ALTER", 5) == 0;
+}
+
+/* While changes are tracked, after a statement: a schema change, or rows
+ * changed where the update hook does not look (a WITHOUT ROWID table, a
+ * DELETE without WHERE), make the change one that cannot be named; a
+ * statement that commits on its own commits its changes, or takes them
+ * back. */
 static void
 log_statement_changes (MsbDbSqliteConn *self,
+                       sqlite3_stmt    *stmt,
                        MsbDbRows       *rows,
                        guint            rows_seen,
                        gboolean         commits)
 {
-  if (rows != NULL && msb_db_rows_get_changes (rows) > 0 &&
-      msb_db_change_log_rows_seen (self->changes) == rows_seen)
+  if (rows != NULL &&
+      ((msb_db_rows_get_changes (rows) > 0 && msb_db_change_log_rows_seen (self->changes) == rows_seen) ||
+       changes_schema (stmt)))
     msb_db_change_log_unseen (self->changes);
   if (!commits)
     return;
@@ -943,7 +954,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
       rows = step_to_rows (self, entry, &local_error);
       self->cancellable = NULL;
       if (self->changes != NULL)
-        log_statement_changes (self, rows, rows_seen, commits);
+        log_statement_changes (self, stmt, rows, rows_seen, commits);
       if (rows == NULL)
         {
           note_if_lost (self, local_error);
