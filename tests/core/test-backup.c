@@ -270,7 +270,9 @@ test_cancelled (Fixture       *fx,
   g_autoptr(GError) error = NULL;
   Progress p = { g_thread_self () };
 
-  fill (fx->pools, 24);
+  /* Big enough (12 steps) that the copy is far from done when the first
+   * report comes back to this thread. */
+  fill (fx->pools, 48);
   p.cancel = cancellable;
   g_assert_false (msb_db_pools_backup (fx->pools, dest, MSB_DB_BACKUP_NONE, cancellable,
                                        on_progress, &p, &error));
@@ -278,6 +280,32 @@ test_cancelled (Fixture       *fx,
   g_assert_cmpuint (p.calls, >=, 1);
   g_assert_false (test_file_exists (dest));
   g_assert_cmpuint (count_other_files (fx->dir, "test.db"), ==, 0);
+}
+
+/* Cancelled while it waits for a read connection: it never starts. */
+static void
+test_cancelled_queued (Fixture       *fx,
+                       gconstpointer  data)
+{
+  g_autoptr(MsbDbPools) pools = test_open (fx->path, 1, 0, 0);
+  g_autofree char *dest = g_build_filename (fx->dir, "copy.db", NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  Blocker *reader;
+
+  test_write_ok (pools, "CREATE TABLE t (x)", NULL);
+  reader = blocker_start (pools, FALSE);
+  msb_db_pools_backup_async (pools, dest, MSB_DB_BACKUP_NONE, cancellable, NULL, NULL, NULL,
+                             test_async_result_cb, &result);
+  g_cancellable_cancel (cancellable);
+  test_wait_result (&result, 30);
+  g_assert_false (msb_db_pools_backup_finish (pools, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  blocker_finish (reader);
+  g_assert_false (test_file_exists (dest));
+  g_assert_cmpuint (count_other_files (fx->dir, "test.db"), ==, 0);
+  g_assert_true (msb_db_pools_close (pools, NULL, NULL));
 }
 
 static void
@@ -577,6 +605,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/backup/async", Fixture, NULL, fixture_setup_open, test_async, fixture_teardown);
   g_test_add ("/backup/cancelled", Fixture, NULL, fixture_setup_open, test_cancelled,
+              fixture_teardown);
+  g_test_add ("/backup/cancelled/queued", Fixture, NULL, fixture_setup, test_cancelled_queued,
               fixture_teardown);
   g_test_add ("/backup/read-only-pools", Fixture, NULL, fixture_setup_open, test_read_only_pools,
               fixture_teardown);
