@@ -271,7 +271,9 @@ void
 msb_db_notify_take_baseline (MsbDbNotify      *self,
                              MsbDbBackendConn *writer_conn)
 {
-  g_autoptr(GPtrArray) tables = read_foreign_changes (self, writer_conn);
+  GPtrArray *tables = read_foreign_changes (self, writer_conn);
+
+  g_clear_pointer (&tables, g_ptr_array_unref);
 }
 
 /* The writer's hook -------------------------------------------------------- */

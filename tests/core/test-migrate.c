@@ -322,7 +322,6 @@ test_processes (Fixture       *fx,
   for (guint round = 0; round < 3; round++)
     {
       g_autofree char *path = g_strdup_printf ("%s.%u", fx->path, round);
-      g_autoptr(MsbDbPools) pools = NULL;
       g_autofree char *check = NULL;
 
       race_once (path, n_processes);
