@@ -423,7 +423,7 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
     g_param_spec_int64 ("change-poll-interval", NULL, NULL,
                         0, G_MAXINT64,
                         MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC * G_TIME_SPAN_MILLISECOND,
-                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

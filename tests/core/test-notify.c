@@ -367,6 +367,14 @@ iterate_once (GMainContext *context)
 }
 
 static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    data)
+{
+  (*(guint *) data)++;
+}
+
+static void
 test_idle_without_handlers (Fixture       *fx,
                             gconstpointer  data)
 {
@@ -381,7 +389,17 @@ test_idle_without_handlers (Fixture       *fx,
   g_main_context_push_thread_default (context);
   pools = test_open (fx->path, 1, 0, 0);
   create_tables (pools);
-  msb_db_pools_set_change_poll_interval (pools, POLL_MS * G_TIME_SPAN_MILLISECOND);
+  {
+    guint notified = 0;
+    gulong id = g_signal_connect (pools, "notify::change-poll-interval",
+                                  G_CALLBACK (count_notify), &notified);
+
+    g_assert_cmpint (msb_db_pools_get_change_poll_interval (pools), ==,
+                     MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC * G_TIME_SPAN_MILLISECOND);
+    msb_db_pools_set_change_poll_interval (pools, POLL_MS * G_TIME_SPAN_MILLISECOND);
+    g_assert_cmpuint (notified, ==, 1);
+    g_signal_handler_disconnect (pools, id);
+  }
   g_assert_cmpint (msb_db_pools_get_change_poll_interval (pools), ==, POLL_MS * G_TIME_SPAN_MILLISECOND);
 
   /* No handler: the pools' sources ask for no wake-up at all, and no
