@@ -90,6 +90,25 @@ msb_db_change_log_unseen (MsbDbChangeLog *log)
   log->pending_unseen = TRUE;
 }
 
+/* Before a statement: where to go back to should it fail. */
+void
+msb_db_change_log_tell (MsbDbChangeLog         *log,
+                        MsbDbChangeLogPosition *position)
+{
+  position->n_tables = log->pending->len;
+  position->unseen = log->pending_unseen;
+}
+
+/* The statement failed and SQLite took back what it did: so does the log.
+ * A table it changed that an earlier statement changed too stays. */
+void
+msb_db_change_log_rewind (MsbDbChangeLog               *log,
+                          const MsbDbChangeLogPosition *position)
+{
+  g_ptr_array_set_size (log->pending, MIN (position->n_tables, log->pending->len));
+  log->pending_unseen = position->unseen;
+}
+
 void
 msb_db_change_log_mark (MsbDbChangeLog *log)
 {

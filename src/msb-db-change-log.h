@@ -10,6 +10,12 @@ G_BEGIN_DECLS
 
 typedef struct _MsbDbChangeLog MsbDbChangeLog;
 
+/* Where the open transaction's changes stood before a statement. */
+typedef struct {
+  guint n_tables;
+  gboolean unseen;
+} MsbDbChangeLogPosition;
+
 MsbDbChangeLog *msb_db_change_log_new        (void);
 void            msb_db_change_log_free       (MsbDbChangeLog *log);
 
@@ -18,6 +24,10 @@ void            msb_db_change_log_row        (MsbDbChangeLog *log,
 guint           msb_db_change_log_rows_seen  (MsbDbChangeLog *log);
 void            msb_db_change_log_unseen     (MsbDbChangeLog *log);
 
+void            msb_db_change_log_tell       (MsbDbChangeLog         *log,
+                                              MsbDbChangeLogPosition *position);
+void            msb_db_change_log_rewind     (MsbDbChangeLog               *log,
+                                              const MsbDbChangeLogPosition *position);
 void            msb_db_change_log_mark       (MsbDbChangeLog *log);
 void            msb_db_change_log_undo_to_mark (MsbDbChangeLog *log);
 void            msb_db_change_log_undo       (MsbDbChangeLog *log);

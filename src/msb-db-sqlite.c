@@ -804,6 +804,9 @@ step_into (MsbDbSqliteConn  *self,
         {
           g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
 
+          /* A write's changes were all made at its first step: they stay
+           * until its transaction is rolled back. */
+          self->failed_with_effects = !sqlite3_stmt_readonly (stmt);
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                        "The result holds more than 4 GiB of text and blobs; read it in "
                        "parts (LIMIT/OFFSET, substr()): %s", shown);
@@ -921,12 +924,17 @@ changes_schema (sqlite3_stmt *stmt)
  * statement that commits on its own commits its changes, or takes them
  * back. */
 static void
-log_statement_changes (MsbDbSqliteConn *self,
-                       sqlite3_stmt    *stmt,
-                       MsbDbRows       *rows,
-                       guint            rows_seen,
-                       gboolean         commits)
+log_statement_changes (MsbDbSqliteConn              *self,
+                       sqlite3_stmt                 *stmt,
+                       MsbDbRows                    *rows,
+                       guint                         rows_seen,
+                       const MsbDbChangeLogPosition *before,
+                       gboolean                      commits)
 {
+  /* A failed statement that kept none of its changes (all but OR FAIL)
+   * leaves the transaction as it found it, though the hook saw its rows. */
+  if (rows == NULL && !self->failed_with_effects)
+    msb_db_change_log_rewind (self->changes, before);
   if (rows != NULL &&
       ((msb_db_rows_get_changes (rows) > 0 && msb_db_change_log_rows_seen (self->changes) == rows_seen) ||
        changes_schema (stmt)))
@@ -983,14 +991,20 @@ sqlite_execute (MsbDbBackendConn  *conn,
   if ((!commits || check_not_broken (self, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
-      guint rows_seen = self->changes ? msb_db_change_log_rows_seen (self->changes) : 0;
+      guint rows_seen = 0;
+      MsbDbChangeLogPosition before;
 
+      if (self->changes != NULL)
+        {
+          rows_seen = msb_db_change_log_rows_seen (self->changes);
+          msb_db_change_log_tell (self->changes, &before);
+        }
       self->cancellable = cancellable;
       self->defer_fk_changed |= entry->sets_defer_fk;
       rows = step_to_rows (self, entry, &local_error);
       self->cancellable = NULL;
       if (self->changes != NULL)
-        log_statement_changes (self, stmt, rows, rows_seen, commits);
+        log_statement_changes (self, stmt, rows, rows_seen, &before, commits);
       if (rows == NULL)
         {
           note_if_lost (self, local_error);

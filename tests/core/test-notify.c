@@ -294,6 +294,21 @@ test_rolled_back (Fixture       *fx,
   rows = msb_db_pools_write (fx->pools, "INSERT INTO notes (body) VALUES ('taken')", NULL, NULL,
                              &error);
   assert_msb_error (error, MSB_DB_ERROR_CONSTRAINT);
+  g_clear_error (&error);
+
+  /* A queued write that fails after its first row: SQLite takes the row
+   * back, and the rest of its batch commits. */
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(MsbDbRows) failed = NULL;
+
+    msb_db_pools_write_async (fx->pools, "INSERT INTO notes (body) VALUES ('fresh'), ('taken')",
+                              NULL, NULL, test_async_result_cb, &result);
+    test_wait_result (&result, 10);
+    failed = msb_db_pools_write_finish (fx->pools, result, &error);
+    g_assert_null (failed);
+    assert_msb_error (error, MSB_DB_ERROR_CONSTRAINT);
+  }
 
   sync_changes (fx->pools, &all);
   g_assert_cmpuint (count_of (&all, "notes"), ==, 0);
