@@ -1049,6 +1049,63 @@ msb_db_result_queue_open (MsbDbResultQueue *self,
 }
 
 static void
+initialized (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Entry *entry = data;
+  GError *error = NULL;
+  GPtrArray *payload;
+
+  if (!g_async_initable_init_finish (G_ASYNC_INITABLE (source), result, &error))
+    {
+      entry_fail (entry, error);
+      return;
+    }
+  payload = msb_db_rows_new_values (1);
+  g_value_set_object (push_value (payload, MSB_DB_TYPE_POOLS), source);
+  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
+}
+
+static gboolean
+start_init (gpointer data)
+{
+  Entry *entry = data;
+
+  g_async_initable_init_async (G_ASYNC_INITABLE (entry->pools), G_PRIORITY_DEFAULT,
+                               entry->cancellable, initialized, entry);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * msb_db_result_queue_init_pools:
+ * @self: a #MsbDbResultQueue
+ * @tag: the number that identifies the call in the queue
+ * @pools: pools made with g_object_new() and their construct properties,
+ *   not initialized yet
+ * @cancellable: (nullable): a #GCancellable
+ *
+ * Opens @pools as g_async_initable_init_async() does, for pools with
+ * construct properties that [method@MsbDb.ResultQueue.open] does not take
+ * (#MsbDbPools:read-only, #MsbDbPools:trusted-schema). The outcome, @pools
+ * or the error, goes to @self.
+ */
+void
+msb_db_result_queue_init_pools (MsbDbResultQueue *self,
+                                guint64           tag,
+                                MsbDbPools       *pools,
+                                GCancellable     *cancellable)
+{
+  Entry *entry;
+
+  CHECK_CALL (self, pools, cancellable);
+
+  entry = entry_new (self->core, pools, tag, cancellable);
+  watch_user_cancellable (entry);
+  run_on_core (self->core, start_init, entry);
+}
+
+static void
 closed (GObject      *source,
         GAsyncResult *result,
         gpointer      data)

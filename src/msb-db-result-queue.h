@@ -92,6 +92,11 @@ void              msb_db_result_queue_open            (MsbDbResultQueue   *self,
                                                        GTimeSpan           busy_timeout,
                                                        GCancellable       *cancellable);
 MSB_DB_AVAILABLE_IN_ALL
+void              msb_db_result_queue_init_pools      (MsbDbResultQueue   *self,
+                                                       guint64             tag,
+                                                       MsbDbPools         *pools,
+                                                       GCancellable       *cancellable);
+MSB_DB_AVAILABLE_IN_ALL
 void              msb_db_result_queue_close           (MsbDbResultQueue   *self,
                                                        guint64             tag,
                                                        MsbDbPools         *pools);

@@ -276,8 +276,10 @@ msb_db_rows_seal (MsbDbRows *self,
   if (cells_size + scratch->bytes->len > 0)
     {
       self->block = g_malloc (cells_size + scratch->bytes->len);
-      memcpy (self->block, scratch->cells->data, cells_size);
-      memcpy ((guint8 *) self->block + cells_size, scratch->bytes->data, scratch->bytes->len);
+      if (cells_size > 0)
+        memcpy (self->block, scratch->cells->data, cells_size);
+      if (scratch->bytes->len > 0)
+        memcpy ((guint8 *) self->block + cells_size, scratch->bytes->data, scratch->bytes->len);
     }
   self->cells = self->block;
   self->bytes = (const guint8 *) self->block + cells_size;

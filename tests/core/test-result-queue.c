@@ -521,6 +521,24 @@ test_open_and_close (Fixture       *fx,
   g_assert_cmpuint (msb_db_pools_get_max_read_connections (pools), ==, 3);
   assert_error_outcome (find (opened, 2), MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN);
 
+  /* Pools made with their properties, opened through the queue. */
+  {
+    g_autoptr(MsbDbPools) made = g_object_new (MSB_DB_TYPE_POOLS, "path", fx->path,
+                                               "trusted-schema", TRUE, NULL);
+    g_autoptr(MsbDbPools) broken = g_object_new (MSB_DB_TYPE_POOLS, "path", missing, NULL);
+    g_autoptr(GArray) inited = NULL;
+
+    msb_db_result_queue_init_pools (queue, 5, made, NULL);
+    msb_db_result_queue_init_pools (queue, 6, broken, NULL);
+    inited = collect (queue, 2, all, SLOW (10 * G_TIME_SPAN_SECOND));
+    g_assert_cmpint (find (inited, 5)->kind, ==, MSB_DB_RESULT_KIND_OBJECT);
+    g_assert_true (g_value_get_object (payload (find (inited, 5), 0)) == made);
+    g_assert_true (msb_db_pools_get_trusted_schema (made));
+    g_assert_cmpint (test_read_int (made, "SELECT count(*) FROM t"), ==, 0);
+    assert_error_outcome (find (inited, 6), MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN);
+    g_assert_true (msb_db_pools_close (made, NULL, NULL));
+  }
+
   /* Calls made after close() are refused, those made before finish. */
   for (guint i = 0; i < 200; i++)
     {

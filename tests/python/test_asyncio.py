@@ -71,6 +71,13 @@ class TestAwaitables(AsyncTestCase):
                 .as_dicts()), [{'v': 'a'}, {'v': 'b'}])
             self.assertTrue(await db.close_async())
             self.assertTrue(db.is_closed())
+            trusting = await MsbDb.Pools.open_async(self.path,
+                                                    trusted_schema=True)
+            self.assertTrue(trusting.get_trusted_schema())
+            self.assertEqual(await trusting.read_async('SELECT v FROM t '
+                                                       'ORDER BY id'),
+                             [('a',), ('b',)])
+            await trusting.close_async()
         self.run_async(main())
 
     def test_awaitable_only_in_a_running_loop(self):
