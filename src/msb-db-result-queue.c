@@ -90,10 +90,19 @@ typedef struct
   int read_fd;
   int write_fd;                /* the same as read_fd for an eventfd */
   GMainContext *context;       /* run by the Core's thread */
+  GQueue tasks;                /* of CoreTask, for that thread */
+  gboolean tasks_scheduled;    /* an idle source will run them */
   gint stop;                   /* atomic: the Core's thread should end */
   pid_t pid;                   /* the process whose thread that is */
   MsbDbCompletions *completions;
 } Core;
+
+/* A function for the Core's thread, and its data. */
+typedef struct
+{
+  GSourceFunc func;
+  gpointer data;
+} CoreTask;
 
 typedef struct
 {
@@ -201,6 +210,7 @@ core_clear (Core *core)
   g_clear_pointer (&core->completions, msb_db_completions_unref);
   g_clear_pointer (&core->context, g_main_context_unref);
   g_clear_pointer (&core->in_flight, g_hash_table_destroy);
+  g_queue_clear_full (&core->tasks, g_free);
   if (core->write_fd != core->read_fd && core->write_fd >= 0)
     close (core->write_fd);
   if (core->read_fd >= 0)
@@ -239,20 +249,58 @@ core_new (GError **error)
   return core;
 }
 
+/* On the Core's thread: runs the tasks queued so far. */
+static gboolean
+run_core_tasks (gpointer data)
+{
+  Core *core = data;
+  GQueue tasks;
+  CoreTask *task;
+
+  g_mutex_lock (&core->lock);
+  tasks = core->tasks;
+  g_queue_init (&core->tasks);
+  core->tasks_scheduled = FALSE;
+  g_mutex_unlock (&core->lock);
+
+  while ((task = g_queue_pop_head (&tasks)) != NULL)
+    {
+      task->func (task->data);
+      g_free (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 /* Schedules @func (@data) on the Core's thread. Always later, never from
  * inside this call, even on that thread: callers may hold things that
- * @func would wait for. */
+ * @func would wait for. The data changes hands under the Core's lock, so
+ * whatever the caller wrote before is seen there (an idle source alone
+ * orders it too, but inside GLib, where ThreadSanitizer cannot see). */
 static void
 run_on_core (Core        *core,
              GSourceFunc  func,
              gpointer     data)
 {
-  GSource *source = g_idle_source_new ();
+  CoreTask *task = g_new (CoreTask, 1);
+  gboolean schedule;
 
-  g_source_set_callback (source, func, data, NULL);
-  g_source_set_static_name (source, "[msb-db] result queue");
-  g_source_attach (source, core->context);
-  g_source_unref (source);
+  task->func = func;
+  task->data = data;
+  g_mutex_lock (&core->lock);
+  g_queue_push_tail (&core->tasks, task);
+  schedule = !core->tasks_scheduled;
+  core->tasks_scheduled = TRUE;
+  g_mutex_unlock (&core->lock);
+
+  if (schedule)
+    {
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_callback (source, run_core_tasks, core, NULL);
+      g_source_set_static_name (source, "[msb-db] result queue");
+      g_source_attach (source, core->context);
+      g_source_unref (source);
+    }
 }
 
 /* From any thread. (A GMainLoop would not do: a quit that comes before
