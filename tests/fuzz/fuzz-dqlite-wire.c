@@ -9,7 +9,8 @@
  *   6:   SQL text (up to the first NUL): the parameter scanner against
  *        SQLite's own count and names, whenever SQLite prepares it, and the
  *        write check against sqlite3_stmt_readonly(): a statement taken for
- *        a read must never be one that writes.
+ *        a read must never be one that writes; and where the first
+ *        statement ends, against SQLite's tail.
  *   7:   a GVariant (type string, NUL, serialised data) encoded as the
  *        parameters of EXEC_SQL for one of a few statements, and the tuple
  *        read back and compared with the values given.
@@ -214,13 +215,17 @@ run_scanner (const uint8_t *data,
   g_autofree char *sql = g_strndup ((const char *) data, MIN (size, 4096));
   g_autoptr(MsbDbSqlParams) scanned = msb_db_sql_params_scan (sql);
   sqlite3_stmt *stmt = NULL;
+  const char *tail = NULL;
   int count;
 
-  if (sqlite3_prepare_v2 (raw, sql, -1, &stmt, NULL) != SQLITE_OK || stmt == NULL)
+  if (sqlite3_prepare_v2 (raw, sql, -1, &stmt, &tail) != SQLITE_OK || stmt == NULL)
     {
       sqlite3_finalize (stmt);
       return;
     }
+  if (msb_db_sql_statement_end (sql) != tail)
+    fuzz_bug ("the first statement ends at %td for the scanner, at %td for SQLite, in: %s",
+              msb_db_sql_statement_end (sql) - sql, tail - sql, sql);
   count = sqlite3_bind_parameter_count (stmt);
   if (msb_db_sql_params_get_count (scanned) != (guint64) count)
     fuzz_bug ("the scanner counts %" G_GUINT64_FORMAT " parameters, SQLite %d, in: %s",
