@@ -656,3 +656,31 @@ msb_db_sql_get_pragma (const char *sql,
                                G_N_ELEMENTS (reading_pragmas_with_argument)));
   return g_ascii_strdown (name.start, (gssize) name.length);
 }
+
+/**
+ * msb_db_sql_find_returning:
+ * @sql: SQL text
+ *
+ * Where the RETURNING clause of the first statement of @sql starts: the
+ * keyword outside any parentheses.
+ *
+ * Returns: (transfer none) (nullable): a pointer into @sql, or %NULL
+ */
+const char *
+msb_db_sql_find_returning (const char *sql)
+{
+  Token token;
+  const char *p = first_token (sql, &token);
+  int depth = 0;
+
+  for (; token.kind != TOKEN_END && token.kind != TOKEN_SEMICOLON; p = next_token (p, &token))
+    {
+      if (token_is_punct (&token, '('))
+        depth++;
+      else if (token_is_punct (&token, ')'))
+        depth--;
+      else if (depth == 0 && token_is (&token, "RETURNING"))
+        return token.start;
+    }
+  return NULL;
+}
