@@ -409,6 +409,7 @@ open_connections (MsbDbPools    *self,
   MsbDbConnSettings settings = {
     .busy_timeout = self->busy_timeout,
     .statement_cache_size = STATEMENT_CACHE_SIZE,
+    .connect_timeout = self->connect_timeout,
   };
   MsbDbBackendConn *writer_conn = NULL;
 
