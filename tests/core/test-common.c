@@ -18,7 +18,10 @@ fixture_setup (Fixture       *fx,
   fx->dir = g_dir_make_tmp ("msb-db-core-XXXXXX", &error);
   g_assert_no_error (error);
   g_assert_nonnull (fx->dir);
-  fx->path = g_build_filename (fx->dir, "test.db", NULL);
+  if (test_cluster_addresses () != NULL)
+    fx->path = test_cluster_target_for (fx->dir);
+  else
+    fx->path = g_build_filename (fx->dir, "test.db", NULL);
   fx->pools = NULL;
 }
 
@@ -195,9 +198,15 @@ gint64
 raw_int (const char *path,
          const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt *stmt = raw_prepare_step (db, sql);
-  gint64 v = sqlite3_column_int64 (stmt, 0);
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+  gint64 v;
+
+  if (test_is_cluster_target (path))
+    return test_cluster_raw_int (path, sql);
+  db = raw_open (path, SQLITE_OPEN_READWRITE);
+  stmt = raw_prepare_step (db, sql);
+  v = sqlite3_column_int64 (stmt, 0);
 
   sqlite3_finalize (stmt);
   sqlite3_close (db);
@@ -208,9 +217,15 @@ char *
 raw_string (const char *path,
             const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt *stmt = raw_prepare_step (db, sql);
-  char *v = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+  char *v;
+
+  if (test_is_cluster_target (path))
+    return test_cluster_raw_string (path, sql);
+  db = raw_open (path, SQLITE_OPEN_READWRITE);
+  stmt = raw_prepare_step (db, sql);
+  v = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
 
   sqlite3_finalize (stmt);
   sqlite3_close (db);
@@ -221,9 +236,15 @@ void
 raw_exec (const char *path,
           const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3 *db;
   char *errmsg = NULL;
 
+  if (test_is_cluster_target (path))
+    {
+      test_cluster_raw_exec (path, sql);
+      return;
+    }
+  db = raw_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_exec (db, sql, NULL, NULL, &errmsg) != SQLITE_OK)
     g_error ("raw exec (%s): %s", sql, errmsg);
   sqlite3_close (db);
@@ -492,29 +513,55 @@ struct LockHolder {
   char     *failure;
 };
 
+/* The lock holder's connection: SQLite on the file, or, on a dqlite
+ * target, a connection of its own to the leader (where BEGIN IMMEDIATE
+ * takes the same write lock). */
+typedef struct {
+  sqlite3 *db;
+  gpointer cluster;
+} HolderConnection;
+
+static char *
+holder_exec (HolderConnection *conn,
+             const char       *sql)
+{
+  char *errmsg = NULL;
+  char *failure;
+
+  if (conn->cluster != NULL)
+    return test_cluster_session_exec (conn->cluster, sql);
+  if (sqlite3_exec (conn->db, sql, NULL, NULL, &errmsg) == SQLITE_OK)
+    return NULL;
+  failure = g_strdup (errmsg);
+  sqlite3_free (errmsg);
+  return failure;
+}
+
 static gpointer
 lock_holder_thread (gpointer data)
 {
   LockHolder *h = data;
-  sqlite3 *db = NULL;
-  char *errmsg = NULL;
+  HolderConnection conn = { NULL, NULL };
+  g_autofree char *failure = NULL;
   gint64 deadline;
 
-  if (sqlite3_open_v2 (h->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+  if (test_is_cluster_target (h->path))
+    conn.cluster = test_cluster_session_open (h->path);
+  else if (sqlite3_open_v2 (h->path, &conn.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
     {
-      h->failure = g_strdup_printf ("open: %s", sqlite3_errmsg (db));
+      h->failure = g_strdup_printf ("open: %s", sqlite3_errmsg (conn.db));
       goto out;
     }
-  sqlite3_busy_timeout (db, 10000);
-  if (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, &errmsg) != SQLITE_OK)
+  else
+    sqlite3_busy_timeout (conn.db, 10000);
+  if ((failure = holder_exec (&conn, "BEGIN IMMEDIATE")) != NULL)
     {
-      h->failure = g_strdup_printf ("BEGIN IMMEDIATE: %s", errmsg);
+      h->failure = g_strdup_printf ("BEGIN IMMEDIATE: %s", failure);
       goto out;
     }
-  if (h->sql_inside != NULL &&
-      sqlite3_exec (db, h->sql_inside, NULL, NULL, &errmsg) != SQLITE_OK)
+  if (h->sql_inside != NULL && (failure = holder_exec (&conn, h->sql_inside)) != NULL)
     {
-      h->failure = g_strdup_printf ("%s: %s", h->sql_inside, errmsg);
+      h->failure = g_strdup_printf ("%s: %s", h->sql_inside, failure);
       goto out;
     }
 
@@ -528,13 +575,14 @@ lock_holder_thread (gpointer data)
       break;
   g_mutex_unlock (&h->mutex);
 
-  if (sqlite3_exec (db, "COMMIT", NULL, NULL, &errmsg) != SQLITE_OK)
-    h->failure = g_strdup_printf ("COMMIT: %s", errmsg);
+  if ((failure = holder_exec (&conn, "COMMIT")) != NULL)
+    h->failure = g_strdup_printf ("COMMIT: %s", failure);
   h->released_at = g_get_monotonic_time ();
 
 out:
-  sqlite3_free (errmsg);
-  sqlite3_close (db);
+  if (conn.cluster != NULL)
+    test_cluster_session_close (conn.cluster);
+  sqlite3_close (conn.db);
   g_mutex_lock (&h->mutex);
   h->held = TRUE; /* wake the starter even on failure */
   g_cond_broadcast (&h->cond);
