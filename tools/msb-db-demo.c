@@ -32,6 +32,7 @@
 #include <glib/gstdio.h>
 
 #include "msb-db-tool.h"
+#include "msb-db-demo-cluster.h"
 
 #define DEMO_DEFAULT_SECONDS    3.0
 #define DEMO_DEFAULT_READERS    4
@@ -227,6 +228,12 @@ struct _Demo {
   char        *db;
   gboolean     keep;
   gboolean     stats;
+  gboolean     cluster_mode;
+
+  DemoCluster *cluster;   /* --cluster: three local dqlite nodes */
+  char        *killed_node;
+  gint64       killed_us;  /* when the leader was killed; under `lock` */
+  gint64       failover_us;  /* from then to the next acknowledged write */
 
   char        *tmp_dir;   /* made by the demo, removed unless --keep */
   char        *path;
@@ -292,6 +299,8 @@ demo_ack (Demo         *demo,
           guint         n_items)
 {
   g_mutex_lock (&demo->lock);
+  if (demo->killed_us != 0 && demo->failover_us == 0)
+    demo->failover_us = g_get_monotonic_time () - demo->killed_us;
   if (batch_id > 0)
     g_array_append_val (demo->acked_batches, batch_id);
   g_array_append_vals (demo->acked_items, item_ids, n_items);
@@ -960,6 +969,67 @@ demo_verify (Demo        *demo,
   return TRUE;
 }
 
+/* -- the cluster (--cluster) -- */
+
+static DemoCluster *
+demo_cluster_start_for_demo (GError **error)
+{
+#ifdef MSB_DB_HAVE_DQLITE_NODE
+  g_autofree char *self = self_executable ();
+
+  if (self == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                           "cannot find the msb-db executable to start the dqlite nodes");
+      return NULL;
+    }
+  return demo_cluster_start (self, error);
+#else
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "--cluster needs `msb-db node`, and this msb-db was built without "
+                       "libdqlite (install libdqlite-dev and build again)");
+  return NULL;
+#endif
+}
+
+/* Half-way: the leader dies without a word. */
+static void
+demo_kill_leader_cb (gpointer data)
+{
+  Demo *demo = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  if (!demo_cluster_kill_leader (demo->cluster, &address, &error))
+    {
+      demo_error (demo, "killing the leader", error);
+      return;
+    }
+  g_mutex_lock (&demo->lock);
+  demo->killed_us = now;
+  demo->killed_node = g_steal_pointer (&address);
+  g_mutex_unlock (&demo->lock);
+  printf ("%sleader %s killed with SIGKILL at %.1f s%s", demo->tty ? "\r\033[K" : "",
+          demo->killed_node, (now - demo->start_us) / (double) G_TIME_SPAN_SECOND,
+          demo->tty ? "\n" : "\n");
+  fflush (stdout);
+}
+
+static void
+demo_print_failover (Demo *demo)
+{
+  if (demo->killed_us == 0)
+    printf ("failover          the leader was not killed\n");
+  else if (demo->failover_us == 0)
+    printf ("failover          leader %s killed; no write acknowledged after it\n",
+            demo->killed_node);
+  else
+    printf ("failover          leader %s killed; callers waited %" G_GINT64_FORMAT
+            " ms for the next acknowledged write\n", demo->killed_node,
+            demo->failover_us / G_TIME_SPAN_MILLISECOND);
+}
+
 /* -- the report -- */
 
 static void
@@ -1007,6 +1077,8 @@ demo_print_summary (Demo             *demo,
     printf ("wal file          %s as last seen by the writer, %" G_GUINT64_FORMAT " checkpoints\n",
             wal_size, stats->checkpoints);
   }
+  if (demo->cluster != NULL)
+    demo_print_failover (demo);
   printf ("errors            %" G_GUINT64_FORMAT "\n", errors);
   for (guint i = 0; i < demo->messages->len; i++)
     printf ("  %s\n", (const char *) g_ptr_array_index (demo->messages, i));
@@ -1043,8 +1115,9 @@ demo_print_summary (Demo             *demo,
       printf ("  snapshots       %" G_GUINT64_FORMAT " checks, %" G_GUINT64_FORMAT " inconsistent\n",
               (guint64) c->snapshot_checks, (guint64) c->snapshot_violations);
       printf ("  quick_check     %s\n", verify->quick_check != NULL ? verify->quick_check : "?");
-      printf ("  -wal/-shm       %s\n", verify->leftovers ? "left behind by the last writer's close"
-                                                          : "none left by the last writer's close");
+      if (demo->cluster == NULL)
+        printf ("  -wal/-shm       %s\n", verify->leftovers ? "left behind by the last writer's close"
+                                                            : "none left by the last writer's close");
     }
 
   printf ("\nresult: %s\n", ok ? "OK: no errors, every acknowledged write is on disk" : "FAILED");
@@ -1078,6 +1151,8 @@ demo_free (Demo *demo)
   g_clear_pointer (&demo->acked_batches, g_array_unref);
   g_clear_pointer (&demo->loop, g_main_loop_unref);
   g_mutex_clear (&demo->lock);
+  demo_cluster_stop (demo->cluster);
+  g_free (demo->killed_node);
   g_free (demo->db);
   g_free (demo->tmp_dir);
   g_free (demo->path);
@@ -1091,7 +1166,14 @@ static gboolean
 demo_prepare (Demo    *demo,
               GError **error)
 {
-  if (demo->db != NULL)
+  if (demo->cluster_mode)
+    {
+      demo->cluster = demo_cluster_start_for_demo (error);
+      if (demo->cluster == NULL)
+        return FALSE;
+      demo->path = g_strdup (demo_cluster_get_target (demo->cluster));
+    }
+  else if (demo->db != NULL)
     demo->path = g_strdup (demo->db);
   else
     {
@@ -1144,6 +1226,8 @@ demo_run (Demo    *demo,
     }
   demo_start_threads (demo);
 
+  if (demo->cluster != NULL)
+    g_timeout_add_once ((guint) (demo->seconds * 1000 / 2), demo_kill_leader_cb, demo);
   progress_id = g_timeout_add (demo->tty ? 200 : 1000, demo_progress_cb, demo);
   demo->sigint_id = g_unix_signal_add (SIGINT, demo_sigint_cb, demo);
   if (demo->threads_running > 0 || demo->async_in_flight > 0 || demo->children_running > 0)
@@ -1197,6 +1281,8 @@ validate_options (Demo *demo)
     return "--writers takes 0 to 64 threads";
   if (demo->processes < 0 || demo->processes > 16)
     return "--processes takes 0 to 16 processes";
+  if (demo->cluster_mode && demo->db != NULL)
+    return "--cluster makes its own database: it takes no --db";
   return NULL;
 }
 
@@ -1220,6 +1306,8 @@ msb_tool_demo (int    argc,
       "Keep the temporary database", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &demo->stats,
       "Print the MsbDbStats counters on stderr afterwards", NULL },
+    { "cluster", 0, 0, G_OPTION_ARG_NONE, &demo->cluster_mode,
+      "Run on three local dqlite nodes, and kill the leader half-way", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -1239,6 +1327,9 @@ msb_tool_demo (int    argc,
     "verify that every acknowledged write is on disk. Needs no setup: the\n"
     "database is made in a temporary directory, removed afterwards.");
   g_option_context_set_description (context,
+    "With --cluster, the database is a dqlite database on three local nodes\n"
+    "(`msb-db node` processes in a temporary directory), and the leader is\n"
+    "killed with SIGKILL half-way: the report adds how long callers waited.\n"
     "The exit status is 0 only when no call failed and the verification passed.");
 
   if (!msb_tool_parse_options (context, entries, &args, &error))

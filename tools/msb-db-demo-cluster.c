@@ -1,0 +1,330 @@
+/* msb-db-demo-cluster.c: three local dqlite nodes for `msb-db demo --cluster`
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Starts three `msb-db node` processes (this very binary) on 127.0.0.1, on
+ * free ports, with their directories in a temporary directory: node 1
+ * bootstraps, the others join it; each is waited for until it says
+ * "ready". The demo then runs against dqlite://…/demo and, half-way, kills
+ * the leader with SIGKILL. Stopping sends SIGTERM to the nodes still
+ * running and removes the directory.
+ */
+#include <signal.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "msb-db-demo-cluster.h"
+#include "msb-db-dqlite-client.h"
+#include "msb-db-error.h"
+
+#define DEMO_CLUSTER_NODES 3
+#define READY_TIMEOUT (30 * G_TIME_SPAN_SECOND)
+#define STOP_TIMEOUT (10 * G_TIME_SPAN_SECOND)
+#define LEADER_TIMEOUT (10 * G_TIME_SPAN_SECOND)
+
+typedef struct {
+  char        *address;
+  char        *dir;
+  GSubprocess *process;
+} DemoNode;
+
+struct _DemoCluster {
+  char     *tmp_dir;
+  char     *target;
+  char    **addresses;
+  DemoNode  nodes[DEMO_CLUSTER_NODES];
+};
+
+/* A port nothing listens on right now. */
+static guint16
+free_port (GError **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL || !g_socket_bind (socket, any, FALSE, error))
+    return 0;
+  bound = g_socket_get_local_address (socket, error);
+  if (bound == NULL)
+    return 0;
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+typedef struct {
+  char    *line;
+  GError  *error;
+  gboolean done;
+} LineRead;
+
+static void
+line_read (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  LineRead *read = data;
+
+  read->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
+                                                          NULL, &read->error);
+  read->done = TRUE;
+}
+
+static gboolean
+time_is_up (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* The first line @node prints, within READY_TIMEOUT. */
+static char *
+first_line (DemoNode  *node,
+            GError   **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timer = g_timeout_source_new (READY_TIMEOUT / 1000);
+  LineRead read = { NULL, NULL, FALSE };
+  gboolean timed_out = FALSE;
+
+  g_main_context_push_thread_default (context);
+  lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (node->process));
+  g_source_set_callback (timer, time_is_up, &timed_out, NULL);
+  g_source_attach (timer, context);
+  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, cancellable, line_read, &read);
+  while (!read.done)
+    {
+      if (timed_out)
+        g_cancellable_cancel (cancellable);
+      g_main_context_iteration (context, TRUE);
+    }
+  g_source_destroy (timer);
+  g_main_context_pop_thread_default (context);
+
+  if (read.error != NULL)
+    {
+      g_propagate_error (error, read.error);
+      return NULL;
+    }
+  if (read.line == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the node at %s exited", node->address);
+  return read.line;
+}
+
+static gboolean
+start_node (DemoCluster  *self,
+            const char   *msb_db,
+            guint         index,
+            GError      **error)
+{
+  DemoNode *node = &self->nodes[index];
+  g_autofree char *id = g_strdup_printf ("%u", index + 1);
+  g_autofree char *line = NULL;
+  const char *argv[] = { msb_db, "node", "--id", id, "--address", node->address, "--dir", node->dir,
+                         index > 0 ? "--join" : NULL, self->nodes[0].address, NULL };
+
+  node->process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
+  if (node->process == NULL)
+    return FALSE;
+  line = first_line (node, error);
+  if (line == NULL)
+    {
+      g_prefix_error (error, "The dqlite node at %s did not start: ", node->address);
+      return FALSE;
+    }
+  if (strstr (line, "ready") == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "The dqlite node at %s did not start: %s", node->address, line);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * demo_cluster_start:
+ * @msb_db: the msb-db binary, which runs the nodes (`msb-db node`)
+ * @error: return location for a #GError
+ *
+ * Starts three nodes on 127.0.0.1 in a new temporary directory.
+ *
+ * Returns: (transfer full): the cluster, or %NULL
+ */
+DemoCluster *
+demo_cluster_start (const char  *msb_db,
+                    GError     **error)
+{
+  DemoCluster *self = g_new0 (DemoCluster, 1);
+  g_autofree char *list = NULL;
+
+  self->tmp_dir = g_dir_make_tmp ("msb-db-demo-cluster-XXXXXX", error);
+  if (self->tmp_dir == NULL)
+    {
+      demo_cluster_stop (self);
+      return NULL;
+    }
+  self->addresses = g_new0 (char *, DEMO_CLUSTER_NODES + 1);
+  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("node%u", i + 1);
+      guint16 port = free_port (error);
+
+      if (port == 0)
+        {
+          demo_cluster_stop (self);
+          return NULL;
+        }
+      self->nodes[i].address = g_strdup_printf ("127.0.0.1:%u", port);
+      self->nodes[i].dir = g_build_filename (self->tmp_dir, name, NULL);
+      self->addresses[i] = g_strdup (self->nodes[i].address);
+    }
+  list = g_strjoinv (",", self->addresses);
+  self->target = g_strdup_printf ("dqlite://%s/demo", list);
+
+  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+    if (!start_node (self, msb_db, i, error))
+      {
+        demo_cluster_stop (self);
+        return NULL;
+      }
+  return self;
+}
+
+const char *
+demo_cluster_get_target (DemoCluster *self)
+{
+  return self->target;
+}
+
+/**
+ * demo_cluster_kill_leader:
+ * @self: a cluster
+ * @address: (out) (optional) (transfer full): the address of the node killed
+ * @error: return location for a #GError
+ *
+ * Kills the current leader with SIGKILL: no goodbye to anyone.
+ *
+ * Returns: %TRUE if a leader was found and killed
+ */
+gboolean
+demo_cluster_kill_leader (DemoCluster  *self,
+                          char        **address,
+                          GError      **error)
+{
+  g_autoptr(MsbDbDqliteClient) client = NULL;
+
+  client = msb_db_dqlite_client_connect_leader ((const char * const *) self->addresses,
+                                                LEADER_TIMEOUT, NULL, error);
+  if (client == NULL)
+    return FALSE;
+  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+    {
+      DemoNode *node = &self->nodes[i];
+
+      if (node->process == NULL ||
+          !g_str_equal (node->address, msb_db_dqlite_client_get_address (client)))
+        continue;
+      g_subprocess_force_exit (node->process);
+      g_subprocess_wait (node->process, NULL, NULL);
+      g_clear_object (&node->process);
+      if (address != NULL)
+        *address = g_strdup (node->address);
+      return TRUE;
+    }
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED, "The leader %s is not one of the demo's nodes",
+               msb_db_dqlite_client_get_address (client));
+  return FALSE;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+typedef struct {
+  gboolean done;
+  gboolean exited;
+} Wait;
+
+static void
+exited (GObject      *source,
+        GAsyncResult *result,
+        gpointer      data)
+{
+  Wait *wait = data;
+
+  wait->exited = g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  wait->done = TRUE;
+}
+
+/* Waits for @process to exit, at most @timeout; FALSE if it did not. */
+static gboolean
+wait_exit (GSubprocess *process,
+           GTimeSpan    timeout)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timer = g_timeout_source_new (timeout / 1000);
+  Wait wait = { FALSE, FALSE };
+  gboolean timed_out = FALSE;
+
+  g_main_context_push_thread_default (context);
+  g_source_set_callback (timer, time_is_up, &timed_out, NULL);
+  g_source_attach (timer, context);
+  g_subprocess_wait_async (process, cancellable, exited, &wait);
+  while (!wait.done)
+    {
+      if (timed_out)
+        g_cancellable_cancel (cancellable);
+      g_main_context_iteration (context, TRUE);
+    }
+  g_source_destroy (timer);
+  g_main_context_pop_thread_default (context);
+  return wait.exited;
+}
+
+/* SIGTERM to the nodes still running, then the directory goes. */
+void
+demo_cluster_stop (DemoCluster *self)
+{
+  if (self == NULL)
+    return;
+  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+    if (self->nodes[i].process != NULL)
+      g_subprocess_send_signal (self->nodes[i].process, SIGTERM);
+  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+    {
+      DemoNode *node = &self->nodes[i];
+
+      if (node->process != NULL && !wait_exit (node->process, STOP_TIMEOUT))
+        {
+          g_subprocess_force_exit (node->process);
+          g_subprocess_wait (node->process, NULL, NULL);
+        }
+      g_clear_object (&node->process);
+      g_free (node->address);
+      g_free (node->dir);
+    }
+  if (self->tmp_dir != NULL)
+    remove_tree (self->tmp_dir);
+  g_free (self->tmp_dir);
+  g_free (self->target);
+  g_strfreev (self->addresses);
+  g_free (self);
+}
