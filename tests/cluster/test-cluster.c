@@ -819,6 +819,84 @@ test_cli_node_usage (void)
   }
 }
 
+/* Every subcommand that opens a database takes a dqlite:// target. */
+static void
+test_cli_subcommands (void)
+{
+  g_autofree char *target = cluster_target (cl, "cli");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  JsonObject *check;
+
+  {
+    const char *args[] = { "exec", target, "CREATE TABLE kv (k TEXT PRIMARY KEY, v)", NULL };
+    g_assert_cmpint (run_tool (NULL, NULL, args), ==, 0);
+  }
+  {
+    const char *args[] = { "exec", "--json", target, "INSERT INTO kv VALUES (?, ?)", "a", "1", NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_cmpstr (out, ==, "{\"changes\":1,\"last_insert_rowid\":1}\n");
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    /* RETURNING prints its rows, as on a file. */
+    const char *args[] = { "exec", "--csv", target, "INSERT INTO kv VALUES ('b', 2) RETURNING k, v", NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_cmpstr (out, ==, "k,v\r\nb,2\r\n");
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    const char *args[] = { "query", "--json", "--stats", target, "SELECT k, v FROM kv ORDER BY k", NULL };
+    g_assert_cmpint (run_tool (&out, &err, args), ==, 0);
+    g_assert_cmpstr (out, ==, "{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\":2}\n");
+    g_assert_nonnull (strstr (err, "stats: reads=1 "));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "query", target, "DELETE FROM kv", NULL };
+    g_assert_cmpint (run_tool (NULL, &err, args), ==, 1);
+    g_assert_nonnull (strstr (err, "only reads"));
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "check", "--json", target, NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+    g_assert_no_error (error);
+    check = json_node_get_object (json_parser_get_root (parser));
+    g_assert_true (json_object_get_boolean_member (check, "ok"));
+    g_assert_cmpint (json_object_get_int_member (check, "file_size"), ==,
+                     json_object_get_int_member (check, "page_size") *
+                     json_object_get_int_member (check, "page_count"));
+    g_assert_cmpint (json_object_get_int_member (check, "foreign_keys"), ==, 1);
+  }
+  {
+    const char *args[] = { "exec", "dqlite://127.0.0.1/cli", "SELECT 1", NULL };
+    g_assert_cmpint (run_tool (NULL, &err, args), ==, 1);
+    g_assert_nonnull (strstr (err, "has no port"));
+  }
+}
+
+/* The scale-out demo: its own three nodes, the leader killed half-way. */
+static void
+test_cli_demo_cluster (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *args[] = { "demo", "--cluster", "--seconds", "3", NULL };
+  int status = run_tool (&out, &err, args);
+
+  g_test_message ("%s%s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "killed with SIGKILL"));
+  g_assert_nonnull (strstr (out, "callers waited"));
+  g_assert_nonnull (strstr (out, "0 missing, 0 unexpected"));
+  g_assert_nonnull (strstr (out, "result: OK"));
+}
+
 /* Kill and restart --------------------------------------------------------- */
 
 static void
@@ -982,6 +1060,8 @@ main (int    argc,
   g_test_add_func ("/cluster/cli-cluster", test_cli_cluster);
   g_test_add_func ("/cluster/cli-remove", test_cli_remove);
   g_test_add_func ("/cluster/cli-node-usage", test_cli_node_usage);
+  g_test_add_func ("/cluster/cli-subcommands", test_cli_subcommands);
+  g_test_add_func ("/cluster/cli-demo-cluster", test_cli_demo_cluster);
   g_test_add_func ("/cluster/kill-and-restart", test_kill_and_restart);
   g_test_add_func ("/cluster/crosscheck-go-shell", test_crosscheck_go_shell);
   g_test_add_func ("/cluster/stop-cleanly", test_stop_cleanly);
