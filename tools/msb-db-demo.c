@@ -32,7 +32,7 @@
 #include <glib/gstdio.h>
 
 #include "msb-db-tool.h"
-#include "msb-db-demo-cluster.h"
+#include "msb-db-local-cluster.h"
 
 #define DEMO_DEFAULT_SECONDS    3.0
 #define DEMO_DEFAULT_READERS    4
@@ -230,7 +230,7 @@ struct _Demo {
   gboolean     stats;
   gboolean     cluster_mode;
 
-  DemoCluster *cluster;   /* --cluster: three local dqlite nodes */
+  LocalCluster *cluster;   /* --cluster: three local dqlite nodes */
   char        *killed_node;
   gint64       killed_us;  /* when the leader was killed; under `lock` */
   gint64       failover_us;  /* from then to the next acknowledged write */
@@ -971,8 +971,8 @@ demo_verify (Demo        *demo,
 
 /* -- the cluster (--cluster) -- */
 
-static DemoCluster *
-demo_cluster_start_for_demo (GError **error)
+static LocalCluster *
+demo_cluster_start (GError **error)
 {
 #ifdef MSB_DB_HAVE_DQLITE_NODE
   g_autofree char *self = self_executable ();
@@ -983,7 +983,7 @@ demo_cluster_start_for_demo (GError **error)
                            "cannot find the msb-db executable to start the dqlite nodes");
       return NULL;
     }
-  return demo_cluster_start (self, error);
+  return local_cluster_start (self, error);
 #else
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                        "--cluster needs `msb-db node`, and this msb-db was built without "
@@ -1001,7 +1001,7 @@ demo_kill_leader_cb (gpointer data)
   g_autofree char *address = NULL;
   gint64 now = g_get_monotonic_time ();
 
-  if (!demo_cluster_kill_leader (demo->cluster, &address, &error))
+  if (!local_cluster_kill_leader (demo->cluster, &address, &error))
     {
       demo_error (demo, "killing the leader", error);
       return;
@@ -1151,7 +1151,7 @@ demo_free (Demo *demo)
   g_clear_pointer (&demo->acked_batches, g_array_unref);
   g_clear_pointer (&demo->loop, g_main_loop_unref);
   g_mutex_clear (&demo->lock);
-  demo_cluster_stop (demo->cluster);
+  local_cluster_stop (demo->cluster);
   g_free (demo->killed_node);
   g_free (demo->db);
   g_free (demo->tmp_dir);
@@ -1168,10 +1168,10 @@ demo_prepare (Demo    *demo,
 {
   if (demo->cluster_mode)
     {
-      demo->cluster = demo_cluster_start_for_demo (error);
+      demo->cluster = demo_cluster_start (error);
       if (demo->cluster == NULL)
         return FALSE;
-      demo->path = g_strdup (demo_cluster_get_target (demo->cluster));
+      demo->path = local_cluster_target (demo->cluster, "demo");
     }
   else if (demo->db != NULL)
     demo->path = g_strdup (demo->db);

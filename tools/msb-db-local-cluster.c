@@ -1,23 +1,24 @@
-/* msb-db-demo-cluster.c: three local dqlite nodes for `msb-db demo --cluster`
+/* msb-db-local-cluster.c: three local dqlite nodes, for the demo and the benchmark
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Starts three `msb-db node` processes (this very binary) on 127.0.0.1, on
- * free ports, with their directories in a temporary directory: node 1
- * bootstraps, the others join it; each is waited for until it says
- * "ready". The demo then runs against dqlite://…/demo and, half-way, kills
- * the leader with SIGKILL. Stopping sends SIGTERM to the nodes still
- * running and removes the directory.
+ * Starts three `msb-db node` processes on 127.0.0.1, on free ports, with
+ * their directories in a temporary directory: node 1 bootstraps, the
+ * others join it; each is waited for until it says "ready". `msb-db demo
+ * --cluster` runs against them and kills the leader with SIGKILL half-way;
+ * the benchmark's cluster scenarios do the same, round after round, and
+ * start the killed node again with its directory. Stopping sends SIGTERM
+ * to the nodes still running and removes the directory.
  */
 #include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
 
-#include "msb-db-demo-cluster.h"
+#include "msb-db-local-cluster.h"
 #include "msb-db-dqlite-client.h"
 #include "msb-db-error.h"
 
-#define DEMO_CLUSTER_NODES 3
+#define LOCAL_CLUSTER_NODES 3
 #define READY_TIMEOUT (30 * G_TIME_SPAN_SECOND)
 #define STOP_TIMEOUT (10 * G_TIME_SPAN_SECOND)
 #define LEADER_TIMEOUT (10 * G_TIME_SPAN_SECOND)
@@ -26,13 +27,14 @@ typedef struct {
   char        *address;
   char        *dir;
   GSubprocess *process;
-} DemoNode;
+} LocalNode;
 
-struct _DemoCluster {
+struct _LocalCluster {
+  char     *msb_db;
   char     *tmp_dir;
-  char     *target;
+  char     *list;        /* the addresses, comma-separated */
   char    **addresses;
-  DemoNode  nodes[DEMO_CLUSTER_NODES];
+  LocalNode  nodes[LOCAL_CLUSTER_NODES];
 };
 
 /* A port nothing listens on right now. */
@@ -80,7 +82,7 @@ time_is_up (gpointer data)
 
 /* The first line @node prints, within READY_TIMEOUT. */
 static char *
-first_line (DemoNode  *node,
+first_line (LocalNode  *node,
             GError   **error)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
@@ -114,17 +116,19 @@ first_line (DemoNode  *node,
   return read.line;
 }
 
+/* Starts node @index; @join: ask node 1 to add it (a new node), or not (a
+ * node that comes back with its directory). */
 static gboolean
-start_node (DemoCluster  *self,
-            const char   *msb_db,
+start_node (LocalCluster  *self,
             guint         index,
+            gboolean      join,
             GError      **error)
 {
-  DemoNode *node = &self->nodes[index];
+  LocalNode *node = &self->nodes[index];
   g_autofree char *id = g_strdup_printf ("%u", index + 1);
   g_autofree char *line = NULL;
-  const char *argv[] = { msb_db, "node", "--id", id, "--address", node->address, "--dir", node->dir,
-                         index > 0 ? "--join" : NULL, self->nodes[0].address, NULL };
+  const char *argv[] = { self->msb_db, "node", "--id", id, "--address", node->address,
+                         "--dir", node->dir, join ? "--join" : NULL, self->nodes[0].address, NULL };
 
   node->process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, error);
   if (node->process == NULL)
@@ -145,62 +149,75 @@ start_node (DemoCluster  *self,
 }
 
 /**
- * demo_cluster_start:
- * @msb_db: the msb-db binary, which runs the nodes (`msb-db node`)
+ * local_cluster_start:
+ * @msb_db: the msb-db binary that runs the nodes (`msb-db node`)
  * @error: return location for a #GError
  *
  * Starts three nodes on 127.0.0.1 in a new temporary directory.
  *
  * Returns: (transfer full): the cluster, or %NULL
  */
-DemoCluster *
-demo_cluster_start (const char  *msb_db,
+LocalCluster *
+local_cluster_start (const char  *msb_db,
                     GError     **error)
 {
-  DemoCluster *self = g_new0 (DemoCluster, 1);
-  g_autofree char *list = NULL;
+  LocalCluster *self = g_new0 (LocalCluster, 1);
 
-  self->tmp_dir = g_dir_make_tmp ("msb-db-demo-cluster-XXXXXX", error);
+  self->msb_db = g_strdup (msb_db);
+  self->tmp_dir = g_dir_make_tmp ("msb-db-local-cluster-XXXXXX", error);
   if (self->tmp_dir == NULL)
     {
-      demo_cluster_stop (self);
+      local_cluster_stop (self);
       return NULL;
     }
-  self->addresses = g_new0 (char *, DEMO_CLUSTER_NODES + 1);
-  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+  self->addresses = g_new0 (char *, LOCAL_CLUSTER_NODES + 1);
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
     {
       g_autofree char *name = g_strdup_printf ("node%u", i + 1);
       guint16 port = free_port (error);
 
       if (port == 0)
         {
-          demo_cluster_stop (self);
+          local_cluster_stop (self);
           return NULL;
         }
       self->nodes[i].address = g_strdup_printf ("127.0.0.1:%u", port);
       self->nodes[i].dir = g_build_filename (self->tmp_dir, name, NULL);
       self->addresses[i] = g_strdup (self->nodes[i].address);
     }
-  list = g_strjoinv (",", self->addresses);
-  self->target = g_strdup_printf ("dqlite://%s/demo", list);
+  self->list = g_strjoinv (",", self->addresses);
 
-  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
-    if (!start_node (self, msb_db, i, error))
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
+    if (!start_node (self, i, i > 0, error))
       {
-        demo_cluster_stop (self);
+        local_cluster_stop (self);
         return NULL;
       }
   return self;
 }
 
-const char *
-demo_cluster_get_target (DemoCluster *self)
+/* `dqlite://ADDRESS,ADDRESS,ADDRESS/@db` */
+char *
+local_cluster_target (LocalCluster *self,
+                      const char   *db)
 {
-  return self->target;
+  return g_strdup_printf ("dqlite://%s/%s", self->list, db);
+}
+
+/* Starts the nodes that were killed again, each with its directory: they
+ * rejoin as the members they were, and catch up. */
+gboolean
+local_cluster_restart (LocalCluster  *self,
+                       GError      **error)
+{
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
+    if (self->nodes[i].process == NULL && !start_node (self, i, FALSE, error))
+      return FALSE;
+  return TRUE;
 }
 
 /**
- * demo_cluster_kill_leader:
+ * local_cluster_kill_leader:
  * @self: a cluster
  * @address: (out) (optional) (transfer full): the address of the node killed
  * @error: return location for a #GError
@@ -210,7 +227,7 @@ demo_cluster_get_target (DemoCluster *self)
  * Returns: %TRUE if a leader was found and killed
  */
 gboolean
-demo_cluster_kill_leader (DemoCluster  *self,
+local_cluster_kill_leader (LocalCluster  *self,
                           char        **address,
                           GError      **error)
 {
@@ -220,9 +237,9 @@ demo_cluster_kill_leader (DemoCluster  *self,
                                                 LEADER_TIMEOUT, NULL, error);
   if (client == NULL)
     return FALSE;
-  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
     {
-      DemoNode *node = &self->nodes[i];
+      LocalNode *node = &self->nodes[i];
 
       if (node->process == NULL ||
           !g_str_equal (node->address, msb_db_dqlite_client_get_address (client)))
@@ -301,16 +318,16 @@ wait_exit (GSubprocess *process,
 
 /* SIGTERM to the nodes still running, then the directory goes. */
 void
-demo_cluster_stop (DemoCluster *self)
+local_cluster_stop (LocalCluster *self)
 {
   if (self == NULL)
     return;
-  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
     if (self->nodes[i].process != NULL)
       g_subprocess_send_signal (self->nodes[i].process, SIGTERM);
-  for (guint i = 0; i < DEMO_CLUSTER_NODES; i++)
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
     {
-      DemoNode *node = &self->nodes[i];
+      LocalNode *node = &self->nodes[i];
 
       if (node->process != NULL && !wait_exit (node->process, STOP_TIMEOUT))
         {
@@ -324,7 +341,8 @@ demo_cluster_stop (DemoCluster *self)
   if (self->tmp_dir != NULL)
     remove_tree (self->tmp_dir);
   g_free (self->tmp_dir);
-  g_free (self->target);
+  g_free (self->msb_db);
+  g_free (self->list);
   g_strfreev (self->addresses);
   g_free (self);
 }
