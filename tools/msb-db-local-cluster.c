@@ -11,7 +11,9 @@
  * to the nodes still running and removes the directory.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "msb-db-local-cluster.h"
@@ -254,6 +256,38 @@ local_cluster_kill_leader (LocalCluster  *self,
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED, "The leader %s is not one of the demo's nodes",
                msb_db_dqlite_client_get_address (client));
   return FALSE;
+}
+
+/* CPU time (user and system) a process has used so far, from
+ * /proc/PID/stat; 0 if it cannot be read. */
+static gint64
+process_cpu_ns (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  const char *after_name;
+  unsigned long long utime, stime;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after_name = strrchr (text, ')')) == NULL)
+    return 0;
+  /* After "pid (name)": state, then fields 4..13, then utime and stime. */
+  if (sscanf (after_name + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+              &utime, &stime) != 2)
+    return 0;
+  return (gint64) ((utime + stime) * (1e9 / sysconf (_SC_CLK_TCK)));
+}
+
+/* The CPU time the running nodes have used so far, all together (for the
+ * benchmark: a cluster's cost is mostly the nodes'). */
+gint64
+local_cluster_cpu_ns (LocalCluster *self)
+{
+  gint64 total = 0;
+
+  for (guint i = 0; i < LOCAL_CLUSTER_NODES; i++)
+    if (self->nodes[i].process != NULL && g_subprocess_get_identifier (self->nodes[i].process) != NULL)
+      total += process_cpu_ns (g_subprocess_get_identifier (self->nodes[i].process));
+  return total;
 }
 
 static void

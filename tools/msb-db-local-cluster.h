@@ -19,6 +19,7 @@ gboolean     local_cluster_kill_leader (LocalCluster  *self,
                                        GError      **error);
 gboolean     local_cluster_restart    (LocalCluster  *self,
                                        GError      **error);
+gint64       local_cluster_cpu_ns     (LocalCluster  *self);
 void         local_cluster_stop        (LocalCluster  *self);
 
 G_END_DECLS
