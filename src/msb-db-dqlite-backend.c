@@ -65,9 +65,13 @@
 
 /* dqlite answers SQLITE_BUSY at once where SQLite would wait for the
  * write lock: BEGIN IMMEDIATE waits here instead, for at most the busy
- * timeout, pausing from the first to the last delay. */
-#define BUSY_PAUSE_FIRST (1 * G_TIME_SPAN_MILLISECOND)
-#define BUSY_PAUSE_LAST  (50 * G_TIME_SPAN_MILLISECOND)
+ * timeout. Another connection holds the lock for a Raft round trip per
+ * commit, and takes it again a network round trip after; nobody queues
+ * for it. Asking again at long intervals would almost never find it free
+ * against a busy writer, so the pauses stay short (and random, so that two
+ * waiters do not keep asking at the same moments). */
+#define BUSY_PAUSE_MIN (500)    /* microseconds */
+#define BUSY_PAUSE_MAX (1500)
 
 /* Markers of write connections that have not committed for this long are
  * removed by the next connection that starts writing. Times are the
@@ -84,7 +88,6 @@ typedef enum {
   SQL_SAVEPOINT,
   SQL_RELEASE,
   SQL_ROLLBACK_TO,
-  SQL_MARKER_WRITE,
   SQL_MARKER_READ,
   N_INTERNAL_SQL
 } InternalSql;
@@ -97,8 +100,6 @@ static const char * const internal_sql[] = {
   [SQL_SAVEPOINT] = "SAVEPOINT msb_db_job",
   [SQL_RELEASE] = "RELEASE msb_db_job",
   [SQL_ROLLBACK_TO] = "ROLLBACK TO msb_db_job",
-  [SQL_MARKER_WRITE] = "INSERT OR REPLACE INTO msb_db_commits (owner, seq, at) "
-                       "VALUES (?, ?, CAST (strftime ('%s', 'now') AS INTEGER))",
   [SQL_MARKER_READ] = "SELECT seq FROM msb_db_commits WHERE owner = ?",
 };
 
@@ -186,6 +187,7 @@ typedef struct
   gboolean tx_writes;          /* a statement that may write ran in it */
   gboolean in_own_tx;          /* a write outside any transaction, in the
                                 * transaction it runs in */
+  gboolean release_pending;    /* the last job's RELEASE, not sent yet */
 
   /* Deferred foreign keys: checked when a job ends, as the local backend
    * does, by counting violations; only where the schema declares deferred
@@ -1000,6 +1002,7 @@ static void
 end_transaction (MsbDbDqliteConn *self)
 {
   self->tx_open = FALSE;
+  self->release_pending = FALSE;
   self->tx_writes = FALSE;
   self->fk_baseline = -1;
   self->job_defers_fk = FALSE;
@@ -1020,7 +1023,6 @@ begin_write (MsbDbDqliteConn  *self,
              GError          **error)
 {
   gint64 deadline = g_get_monotonic_time () + self->busy_timeout;
-  GTimeSpan pause = BUSY_PAUSE_FIRST;
 
   for (;;)
     {
@@ -1028,15 +1030,14 @@ begin_write (MsbDbDqliteConn  *self,
 
       if (run_internal (self, SQL_BEGIN_IMMEDIATE, NULL, &local_error))
         return TRUE;
-      if (!is_busy (self) || g_get_monotonic_time () + pause > deadline ||
+      if (!is_busy (self) || g_get_monotonic_time () >= deadline ||
           g_atomic_int_get (&self->closing))
         {
           g_propagate_error (error, local_error);
           return FALSE;
         }
       g_error_free (local_error);
-      g_usleep (pause);
-      pause = MIN (pause * 2, BUSY_PAUSE_LAST);
+      g_usleep (g_random_int_range (BUSY_PAUSE_MIN, BUSY_PAUSE_MAX));
     }
 }
 
@@ -1083,31 +1084,32 @@ prepare_marker (MsbDbDqliteConn  *self,
   return TRUE;
 }
 
-static gboolean
-write_marker (MsbDbDqliteConn  *self,
-              guint64           seq,
-              GError          **error)
-{
-  GError *local_error = NULL;
+/* The marker and the COMMIT in one request (EXEC_SQL runs its statements
+ * in turn and stops at the first that fails, so the COMMIT runs only after
+ * the marker is in). Its parameters bind to the first statement. */
+#define MARKER_AND_COMMIT \
+  "INSERT OR REPLACE INTO msb_db_commits (owner, seq, at) " \
+  "VALUES (?, ?, CAST (strftime ('%s', 'now') AS INTEGER)); COMMIT"
 
-  if (!prepare_marker (self, error))
-    return FALSE;
-  if (run_internal (self, SQL_MARKER_WRITE,
-                    g_variant_new ("(xx)", (gint64) self->owner, (gint64) seq), &local_error))
-    return TRUE;
-  /* Someone dropped the table: make it again, once. */
-  if (self->client != NULL && !connection_gone (self) &&
-      (msb_db_dqlite_client_get_failure_code (self->client) & 0xff) == SQLITE_ERROR)
-    {
-      g_clear_error (&local_error);
-      g_clear_pointer (&self->internal[SQL_MARKER_WRITE], msb_db_dqlite_stmt_free);
-      self->marker_ready = FALSE;
-      return prepare_marker (self, error) &&
-             run_internal (self, SQL_MARKER_WRITE,
-                           g_variant_new ("(xx)", (gint64) self->owner, (gint64) seq), error);
-    }
-  g_propagate_error (error, local_error);
-  return FALSE;
+static gboolean
+send_marker_and_commit (MsbDbDqliteConn  *self,
+                        guint64           seq,
+                        GError          **error)
+{
+  return prepare_marker (self, error) &&
+         msb_db_dqlite_client_exec_sql (self->client, MARKER_AND_COMMIT,
+                                        g_variant_new ("(xx)", (gint64) self->owner, (gint64) seq),
+                                        NULL, NULL, error);
+}
+
+/* The marker table was dropped under us: the transaction is still open. */
+static gboolean
+marker_table_missing (MsbDbDqliteConn *self,
+                      const GError    *error)
+{
+  return self->client != NULL && !connection_gone (self) &&
+         (msb_db_dqlite_client_get_failure_code (self->client) & 0xff) == SQLITE_ERROR &&
+         strstr (error->message, "msb_db_commits") != NULL;
 }
 
 typedef enum {
@@ -1207,7 +1209,6 @@ commit (MsbDbDqliteConn  *self,
         GError          **error)
 {
   g_autoptr(GError) local_error = NULL;
-  MsbDbDqliteStmt *stmt;
   guint64 seq;
 
   if (refuse_if_lost (self, error))
@@ -1232,19 +1233,21 @@ commit (MsbDbDqliteConn  *self,
     }
 
   seq = ++self->seq;
-  if (!write_marker (self, seq, error))
-    return FALSE;
-  stmt = internal_statement (self, SQL_COMMIT, error);
-  if (stmt == NULL)
-    return FALSE;
-  if (msb_db_dqlite_client_exec (self->client, stmt, NULL, NULL, NULL, &local_error))
+  if (!send_marker_and_commit (self, seq, &local_error) && marker_table_missing (self, local_error))
+    {
+      g_clear_error (&local_error);
+      self->marker_ready = FALSE;
+      send_marker_and_commit (self, seq, &local_error);
+    }
+  if (local_error == NULL)
     {
       end_transaction (self);
       return TRUE;
     }
   if (!commit_outcome_unknown (self))
     {
-      /* SQLite refused it (a deferred constraint, say): still open. */
+      /* SQLite refused the marker or the COMMIT (a deferred constraint,
+       * say): the transaction is still open. */
       request_failed (self, g_steal_pointer (&local_error), error);
       return FALSE;
     }
@@ -1276,6 +1279,51 @@ rollback (MsbDbDqliteConn *self)
       drop_client (self);
     }
   return TRUE;
+}
+
+/* Savepoints around jobs ----------------------------------------------------
+ *
+ * Each job of a batch runs between SAVEPOINT and RELEASE; a round trip each
+ * would be a third of a single-statement job's cost. So RELEASE is only
+ * noted, and sent with the next job's SAVEPOINT as one EXEC_SQL of two
+ * statements (dqlite runs them in turn and stops at the first that fails);
+ * COMMIT and ROLLBACK end every savepoint anyway. A RELEASE inside a
+ * transaction cannot fail unless the transaction is gone, which the job's
+ * own failure would have shown. */
+
+#define RELEASE_AND_SAVEPOINT "RELEASE msb_db_job; SAVEPOINT msb_db_job"
+
+/* Sends a noted RELEASE before anything else runs in the transaction. */
+static gboolean
+flush_release (MsbDbDqliteConn  *self,
+               GError          **error)
+{
+  if (!self->release_pending)
+    return TRUE;
+  self->release_pending = FALSE;
+  return run_internal (self, SQL_RELEASE, NULL, error);
+}
+
+static gboolean
+savepoint (MsbDbDqliteConn  *self,
+           GError          **error)
+{
+  GError *local_error = NULL;
+
+  if (!self->release_pending)
+    return run_internal (self, SQL_SAVEPOINT, NULL, error);
+  self->release_pending = FALSE;
+  if (self->client == NULL)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY,
+                           "The connection to the dqlite leader was lost");
+      return FALSE;
+    }
+  if (msb_db_dqlite_client_exec_sql (self->client, RELEASE_AND_SAVEPOINT, NULL, NULL, NULL,
+                                     &local_error))
+    return TRUE;
+  request_failed (self, local_error, error);
+  return FALSE;
 }
 
 /* The vtable --------------------------------------------------------------- */
@@ -1356,7 +1404,7 @@ execute_one (MsbDbDqliteConn  *self,
   if (may_write && self->parent.mode == MSB_DB_CONN_READ_WRITE && !self->tx_open &&
       msb_db_sql_get_verb (sql) != MSB_DB_SQL_VERB_VACUUM)
     return execute_in_own_transaction (self, sql, params, cancellable, error);
-  if (may_write && !note_defer_pragma (self, sql, error))
+  if (!flush_release (self, error) || (may_write && !note_defer_pragma (self, sql, error)))
     return NULL;
   return run_statement (self, sql, params, may_write, cache, cancellable, error);
 }
@@ -1418,17 +1466,17 @@ dqlite_control (MsbDbBackendConn  *conn,
     case MSB_DB_TX_COMMIT:
       return commit (self, error);
     case MSB_DB_TX_SAVEPOINT:
-      return !refuse_if_lost (self, error) &&
-             run_internal (self, tx_op_sql[op], NULL, error) &&
+      return !refuse_if_lost (self, error) && savepoint (self, error) &&
              prepare_fk_check (self, error);
     case MSB_DB_TX_RELEASE:
-      if (refuse_if_lost (self, error) || !check_deferred_constraints (self, error) ||
-          !run_internal (self, tx_op_sql[op], NULL, error))
+      if (refuse_if_lost (self, error) || !check_deferred_constraints (self, error))
         return FALSE;
+      self->release_pending = TRUE;
       end_job_settings (self);
       return TRUE;
     case MSB_DB_TX_ROLLBACK_TO:
-      if (refuse_if_lost (self, error) || !run_internal (self, tx_op_sql[op], NULL, error))
+      if (refuse_if_lost (self, error) || !flush_release (self, error) ||
+          !run_internal (self, tx_op_sql[op], NULL, error))
         return FALSE;
       end_job_settings (self);
       return TRUE;
