@@ -5,11 +5,12 @@
  * It names itself wherever the node names itself as the leader, so that
  * the client's leader discovery keeps to the proxy. And, when armed, it
  * loses the next COMMIT (EXEC of a statement prepared from "COMMIT", or
- * EXEC_SQL "COMMIT") in one of two ways: the request never reaches the
+ * EXEC_SQL ending in COMMIT) in one of two ways: the request never reaches the
  * node, or the node gets it and its answer never reaches the client. The
  * connection is cut either way, as when a leader dies. With @refuse_after,
  * every later connection is cut at once, as when no leader can be reached
- * any more.
+ * any more. Stalled, it holds every answer back (a node that hangs) until
+ * it is told to go on.
  *
  * One thread accepts; each connection has a thread per direction, with
  * blocking sockets. Shutting a connection's sockets down ends its threads.
@@ -36,6 +37,8 @@ struct _FaultProxy
   GThread *acceptor;
 
   GMutex lock;
+  GCond resumed;             /* signalled when unstalled, or a link is cut */
+  gboolean stalled;
   GPtrArray *links;          /* of Link */
   FaultMode armed;
   gboolean refuse_after;
@@ -46,6 +49,7 @@ struct _FaultProxy
 typedef struct
 {
   FaultProxy *proxy;
+  gboolean cut;              /* under the proxy's lock */
   GSocket *client;
   GSocket *server;
   GThread *up;
@@ -97,6 +101,10 @@ write_full (GSocket      *socket,
 static void
 link_cut (Link *link)
 {
+  g_mutex_lock (&link->proxy->lock);
+  link->cut = TRUE;
+  g_cond_broadcast (&link->proxy->resumed);
+  g_mutex_unlock (&link->proxy->lock);
   g_socket_shutdown (link->client, TRUE, TRUE, NULL);
   g_socket_shutdown (link->server, TRUE, TRUE, NULL);
 }
@@ -158,7 +166,12 @@ is_commit (Link       *link,
   if (type == REQUEST_EXEC)
     return link->commit_known && body_u32 (message, 4) == link->commit_stmt;
   if (type == REQUEST_EXEC_SQL)
-    return g_ascii_strcasecmp (body_text (message, 8), "COMMIT") == 0;
+    {
+      g_autofree char *sql = g_ascii_strup (body_text (message, 8), -1);
+
+      /* COMMIT alone, or as the last statement of several (the marker). */
+      return g_str_has_suffix (g_strstrip (sql), "COMMIT");
+    }
   return FALSE;
 }
 
@@ -250,7 +263,9 @@ pump_down (gpointer data)
       if (message == NULL)
         break;
       g_mutex_lock (&self->lock);
-      drop = link->drop_next_answer;
+      while (self->stalled && !link->cut)
+        g_cond_wait (&self->resumed, &self->lock);
+      drop = link->drop_next_answer || link->cut;
       if (message->data[4] == RESPONSE_STMT && g_strcmp0 (link->pending_prepare, "COMMIT") == 0)
         {
           link->commit_known = TRUE;
@@ -334,6 +349,7 @@ fault_proxy_new (const char *upstream)
   self->stop = g_cancellable_new ();
   self->links = g_ptr_array_new ();
   g_mutex_init (&self->lock);
+  g_cond_init (&self->resumed);
   self->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                                  G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
@@ -365,6 +381,17 @@ fault_proxy_arm (FaultProxy *self,
   g_mutex_unlock (&self->lock);
 }
 
+/* Holds every answer back while @stalled. */
+void
+fault_proxy_stall (FaultProxy *self,
+                   gboolean    stalled)
+{
+  g_mutex_lock (&self->lock);
+  self->stalled = stalled;
+  g_cond_broadcast (&self->resumed);
+  g_mutex_unlock (&self->lock);
+}
+
 guint
 fault_proxy_get_fired (FaultProxy *self)
 {
@@ -379,6 +406,7 @@ fault_proxy_get_fired (FaultProxy *self)
 void
 fault_proxy_free (FaultProxy *self)
 {
+  fault_proxy_stall (self, FALSE);
   g_cancellable_cancel (self->stop);
   g_thread_join (self->acceptor);
   for (guint i = 0; i < self->links->len; i++)
@@ -397,6 +425,7 @@ fault_proxy_free (FaultProxy *self)
   g_socket_close (self->listener, NULL);
   g_object_unref (self->listener);
   g_object_unref (self->stop);
+  g_cond_clear (&self->resumed);
   g_mutex_clear (&self->lock);
   g_free (self->upstream);
   g_free (self->address);

@@ -22,6 +22,8 @@ void        fault_proxy_arm         (FaultProxy *self,
                                      FaultMode   mode,
                                      gboolean    refuse_after);
 guint       fault_proxy_get_fired   (FaultProxy *self);
+void        fault_proxy_stall       (FaultProxy *self,
+                                     gboolean    stalled);
 void        fault_proxy_free        (FaultProxy *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FaultProxy, fault_proxy_free)

@@ -388,6 +388,95 @@ test_exactly_once_unknown (void)
   g_assert_cmpint (g_get_monotonic_time () - start, <, SLOW (timeout + G_TIME_SPAN_SECOND));
 }
 
+/* A leader that hangs ------------------------------------------------------- */
+
+typedef struct {
+  GCancellable *cancellable;
+  GTimeSpan delay;
+} LaterCancel;
+
+static gpointer
+cancel_later (gpointer data)
+{
+  LaterCancel *later = data;
+
+  g_usleep (later->delay);
+  g_cancellable_cancel (later->cancellable);
+  return NULL;
+}
+
+typedef struct {
+  MsbDbPools *pools;
+  GError *error;
+  gint64 returned_at;
+} StalledRead;
+
+static gpointer
+read_in_thread (gpointer data)
+{
+  StalledRead *read = data;
+  g_autoptr(MsbDbRows) rows = msb_db_pools_read (read->pools, "SELECT count(*) FROM ids", NULL,
+                                                 NULL, &read->error);
+
+  read->returned_at = g_get_monotonic_time ();
+  return NULL;
+}
+
+/* The leader stops answering (the proxy holds its answers back): a call
+ * waiting on the network stops when it is cancelled, and when the pools
+ * close, within a bounded time, though the connect-timeout is long. */
+static void
+test_hung_leader (void)
+{
+  const char *db = "hung";
+  g_autofree char *leader = NULL;
+  g_autoptr(FaultProxy) proxy = NULL;
+  g_autofree char *target = NULL;
+  g_autoptr(MsbDbPools) pools = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+  LaterCancel later = { cancellable, 200 * G_TIME_SPAN_MILLISECOND };
+  StalledRead read = { NULL, NULL, 0 };
+  GThread *thread;
+  gint64 start, closed_at;
+  guint64 id;
+
+  cluster_current_leader (cl, &id, &leader);
+  proxy = fault_proxy_new (leader);
+  target = g_strdup_printf ("dqlite://%s/%s", fault_proxy_get_address (proxy), db);
+  pools = open_pools (target, 60 * G_TIME_SPAN_SECOND);
+  create_ids_table (pools);
+  g_assert_cmpint (test_read_int (pools, "SELECT count(*) FROM ids"), ==, 0);
+
+  fault_proxy_stall (proxy, TRUE);
+  start = g_get_monotonic_time ();
+  thread = g_thread_new ("cancel", cancel_later, &later);
+  rows = msb_db_pools_read (pools, "SELECT count(*) FROM ids", NULL, cancellable, &error);
+  g_thread_join (thread);
+  g_assert_null (rows);
+  g_test_message ("cancelled read: %s after %" G_GINT64_FORMAT " ms", error->message,
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, SLOW (G_TIME_SPAN_SECOND));
+
+  /* A read stuck on the network when the pools close. */
+  read.pools = pools;
+  thread = g_thread_new ("read", read_in_thread, &read);
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+  start = g_get_monotonic_time ();
+  g_assert_true (msb_db_pools_close (pools, NULL, NULL));
+  closed_at = g_get_monotonic_time ();
+  g_thread_join (thread);
+  g_test_message ("close() with a read waiting on a hung leader: %" G_GINT64_FORMAT " ms; the read: %s",
+                  (closed_at - start) / 1000, read.error ? read.error->message : "(success)");
+  g_assert_error (read.error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED);
+  g_assert_cmpint (closed_at - start, <, SLOW (2 * G_TIME_SPAN_SECOND));
+  g_assert_cmpint (read.returned_at - start, <, SLOW (G_TIME_SPAN_SECOND));
+  g_clear_error (&read.error);
+  fault_proxy_stall (proxy, FALSE);
+}
+
 /* Failover ----------------------------------------------------------------- */
 
 static ClusterNode *last_restarted;
@@ -628,6 +717,7 @@ main (int    argc,
   g_test_add_func ("/failover/exactly-once/lost-commit", test_exactly_once_lost_commit);
   g_test_add_func ("/failover/exactly-once/unknown", test_exactly_once_unknown);
   g_test_add_func ("/failover/crosscheck-go-shell", test_crosscheck_go_shell);
+  g_test_add_func ("/failover/hung-leader", test_hung_leader);
   g_test_add_func ("/failover/rounds", test_failover_rounds);
   g_test_add_func ("/failover/restarted-node-catches-up", test_restarted_node_catches_up);
   g_test_add_func ("/failover/quorum-lost", test_quorum_lost);
