@@ -415,10 +415,11 @@ static gpointer
 read_in_thread (gpointer data)
 {
   StalledRead *read = data;
-  g_autoptr(MsbDbRows) rows = msb_db_pools_read (read->pools, "SELECT count(*) FROM ids", NULL,
-                                                 NULL, &read->error);
+  MsbDbRows *rows = msb_db_pools_read (read->pools, "SELECT count(*) FROM ids", NULL, NULL,
+                                       &read->error);
 
   read->returned_at = g_get_monotonic_time ();
+  g_clear_object (&rows);
   return NULL;
 }
 
