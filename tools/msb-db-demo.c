@@ -999,13 +999,15 @@ demo_kill_leader_cb (gpointer data)
   Demo *demo = data;
   g_autoptr(GError) error = NULL;
   g_autofree char *address = NULL;
-  gint64 now = g_get_monotonic_time ();
+  gint64 now;
 
   if (!local_cluster_kill_leader (demo->cluster, &address, &error))
     {
       demo_error (demo, "killing the leader", error);
       return;
     }
+  /* From its death: an answer it sent just before does not count. */
+  now = g_get_monotonic_time ();
   g_mutex_lock (&demo->lock);
   demo->killed_us = now;
   demo->killed_node = g_steal_pointer (&address);

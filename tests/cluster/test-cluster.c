@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cluster-nodes.h"
+#include "msb-db-backend.h"
 #include "msb-db-error.h"
 #include "../core/test-common.h"
 
@@ -880,6 +881,62 @@ test_cli_subcommands (void)
   }
 }
 
+/* The backend's script call (the library's maintenance work): every
+ * statement in turn, a trigger body whole, writes refused on a read
+ * connection. */
+static void
+test_backend_script (void)
+{
+  g_autofree char *text = cluster_target (cl, "script");
+  g_autoptr(MsbDbTarget) target = NULL;
+  MsbDbConnSettings settings = { 5 * G_TIME_SPAN_SECOND, 16, 10 * G_TIME_SPAN_SECOND };
+  MsbDbBackendConn *writer, *reader;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+
+  target = msb_db_target_parse (text, &error);
+  g_assert_no_error (error);
+  writer = msb_db_backend_open (target, MSB_DB_CONN_READ_WRITE, &settings, &error);
+  g_assert_no_error (error);
+  reader = msb_db_backend_open (target, MSB_DB_CONN_READ_ONLY, &settings, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (msb_db_backend_execute_script (writer,
+    "CREATE TABLE a (x INTEGER);\n"
+    "CREATE TABLE log (x INTEGER);\n"
+    "CREATE TRIGGER a_log AFTER INSERT ON a BEGIN INSERT INTO log VALUES (new.x); "
+    "INSERT INTO log VALUES (new.x * 10); END;\n"
+    "SELECT 'rows are dropped';\n"
+    "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);", NULL, &error));
+  g_assert_no_error (error);
+  rows = msb_db_backend_execute (reader, "SELECT group_concat(x) FROM (SELECT x FROM log ORDER BY x)",
+                                 NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (msb_db_rows_get_string (rows, 0, 0), ==, "1,2,10,20");
+
+  /* A failing statement stops the script; what ran before it stays. */
+  g_assert_false (msb_db_backend_execute_script (writer, "INSERT INTO a VALUES (3); INSERT INTO nowhere VALUES (1); INSERT INTO a VALUES (4)",
+                                                 NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_SQL);
+  g_clear_error (&error);
+  g_assert_false (msb_db_backend_execute_script (writer, "BEGIN; INSERT INTO a VALUES (5); COMMIT",
+                                                 NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (msb_db_backend_execute_script (reader, "SELECT 1; DELETE FROM a", NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_clear_object (&rows);
+  rows = msb_db_backend_execute (reader, "SELECT group_concat(x) FROM (SELECT x FROM a ORDER BY x)",
+                                 NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (msb_db_rows_get_string (rows, 0, 0), ==, "1,2,3");
+  g_assert_false (msb_db_backend_in_transaction (writer));
+
+  msb_db_backend_close (reader);
+  msb_db_backend_close (writer);
+}
+
 /* The scale-out demo: its own three nodes, the leader killed half-way. */
 static void
 test_cli_demo_cluster (void)
@@ -1062,6 +1119,7 @@ main (int    argc,
   g_test_add_func ("/cluster/cli-node-usage", test_cli_node_usage);
   g_test_add_func ("/cluster/cli-subcommands", test_cli_subcommands);
   g_test_add_func ("/cluster/cli-demo-cluster", test_cli_demo_cluster);
+  g_test_add_func ("/cluster/backend-script", test_backend_script);
   g_test_add_func ("/cluster/kill-and-restart", test_kill_and_restart);
   g_test_add_func ("/cluster/crosscheck-go-shell", test_crosscheck_go_shell);
   g_test_add_func ("/cluster/stop-cleanly", test_stop_cleanly);

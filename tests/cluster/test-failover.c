@@ -510,8 +510,8 @@ test_failover_rounds (void)
             g_main_context_iteration (NULL, TRUE);
           if (o.kill_at == 0 && g_hash_table_size (o.acked) >= acked_before + KILL_AFTER)
             {
-              o.kill_at = g_get_monotonic_time ();
               cluster_node_kill (victim);
+              o.kill_at = g_get_monotonic_time ();
             }
         }
       wait_pending (&o, SLOW (60 * G_TIME_SPAN_SECOND));
