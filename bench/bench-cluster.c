@@ -40,6 +40,7 @@
 #define PREFILL_PER_TRANSACTION 500
 
 #define FAILOVER_ROUNDS_FULL 10
+#define SETTLE_BEFORE_KILL (1 * G_TIME_SPAN_SECOND)
 #define FAILOVER_ROUNDS_QUICK 3
 #define GO_CLUSTER_TIMEOUT_S 60
 
@@ -475,9 +476,11 @@ cluster_failover (void)
       g_autoptr(GError) error = NULL;
       gint64 killed;
 
-      /* Writes going on before each kill; the time starts once the leader
-       * is gone (SIGKILL delivered and the process reaped). */
-      g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+      /* Writes going on before each kill, and time for the node killed in
+       * the round before, back with its directory, to catch up (a node
+       * that rejoins can cost a new leader its leadership). The time
+       * starts once the leader is gone (SIGKILL delivered, process reaped). */
+      g_usleep (SETTLE_BEFORE_KILL);
       if (!local_cluster_kill_leader (cluster, NULL, &error))
         g_error ("kill the leader: %s", error->message);
       killed = now_ns ();

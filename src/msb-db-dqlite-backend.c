@@ -315,6 +315,9 @@ request_failed (MsbDbDqliteConn  *self,
       return;
     }
 
+  g_debug ("dqlite: giving up the connection to %s: %s",
+           self->client != NULL ? msb_db_dqlite_client_get_address (self->client) : "the leader",
+           local_error->message);
   drop_client (self);
   if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -460,7 +463,7 @@ ensure_connected (MsbDbDqliteConn  *self,
   if (self->client != NULL)
     return TRUE;
 
-  for (;;)
+  for (gint64 start = g_get_monotonic_time ();;)
     {
       GError *local_error = NULL;
       MsbDbDqliteClient *client = find_leader (self, deadline - g_get_monotonic_time (),
@@ -478,6 +481,9 @@ ensure_connected (MsbDbDqliteConn  *self,
           self->schema_seen = g_atomic_int_get (&schema_changes);
           if (g_atomic_int_get (&self->closing))
             msb_db_dqlite_client_abort (client);
+          g_debug ("dqlite: “%s” open on the leader %s after %" G_GINT64_FORMAT " ms", self->name,
+                   msb_db_dqlite_client_get_address (client),
+                   (g_get_monotonic_time () - start) / 1000);
           return TRUE;
         }
       /* The leader may have moved on between discovery and OPEN. */
