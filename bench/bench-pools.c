@@ -11,7 +11,13 @@ typedef struct {
   MsbDbPools *pools;
   guint64 next_key;       /* atomic */
   guint rows;             /* ids 1..rows exist */
+  guint many_rows;        /* pools.write_many: the rows of the next call */
+  gint64 *many_keys;
+  const char **many_values;
 } Pools;
+
+/* Rows per write_many() call: the rows per transaction of raw.insert.batched. */
+#define MANY_ROWS 1000
 
 enum { KIND_READ, KIND_WRITE };
 
@@ -44,6 +50,10 @@ pools_setup (Pools      *p,
     g_error ("schema: %s", error->message);
   p->rows = prefill;
   p->next_key = 1;
+  p->many_keys = g_new (gint64, MANY_ROWS);
+  p->many_values = g_new (const char *, MANY_ROWS);
+  for (guint i = 0; i < MANY_ROWS; i++)
+    p->many_values[i] = BENCH_PAYLOAD;
 }
 
 /* Stats into the result, then close. */
@@ -73,6 +83,8 @@ pools_teardown (Pools      *p,
   if (!msb_db_pools_close (p->pools, NULL, &error))
     g_error ("close: %s", error->message);
   g_clear_object (&p->pools);
+  g_clear_pointer (&p->many_keys, g_free);
+  g_clear_pointer (&p->many_values, g_free);
   if (path != NULL)
     bench_remove_db (path);
 }
@@ -114,6 +126,32 @@ op_write_sync (gpointer data,
 
   if (rows == NULL)
     g_error ("write: %s", error->message);
+  g_object_unref (rows);
+}
+
+/* One operation is one row, as in raw.insert.batched; every MANY_ROWS-th
+ * row also sends them all in one write_many() call, column by column as a
+ * program with its data in arrays would: keys as an `ax`, values as `as`. */
+static void
+op_write_many (gpointer data,
+               guint64 *rng)
+{
+  Pools *p = data;
+  g_autoptr(GError) error = NULL;
+  GVariant *columns[2];
+  MsbDbRows *rows;
+
+  p->many_keys[p->many_rows] = (gint64) p->next_key++;
+  if (++p->many_rows < MANY_ROWS)
+    return;
+  p->many_rows = 0;
+  columns[0] = g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, p->many_keys, MANY_ROWS,
+                                          sizeof (gint64));
+  columns[1] = g_variant_new_strv (p->many_values, MANY_ROWS);
+  rows = msb_db_pools_write_many (p->pools, BENCH_INSERT_SQL, g_variant_new_tuple (columns, 2),
+                                  NULL, &error);
+  if (rows == NULL)
+    g_error ("write_many: %s", error->message);
   g_object_unref (rows);
 }
 
@@ -268,6 +306,14 @@ insert_sync_1 (void)
 {
   return run_pools ("pools.insert.sync.1t", "MsbDbPools: blocking write(), 1 thread",
                     RUN_SYNC, op_write_sync, 1, 4, 0);
+}
+
+static Result *
+write_many_1 (void)
+{
+  return run_pools ("pools.write_many",
+                    "MsbDbPools: write_many(), " G_STRINGIFY (MANY_ROWS) " rows per call, 1 thread",
+                    RUN_SYNC, op_write_many, 1, 4, 0);
 }
 
 static Result *
@@ -1147,9 +1193,7 @@ const Scenario pools_scenarios[] = {
   { "pools.mixed.async", NULL, mixed_async },
   { "pools.long-reader.none", NULL, long_reader_none },
   { "pools.long-reader.open", NULL, long_reader_open },
-  /* pools.write_many (bulk writes, target >= 0.7x raw.insert.batched) goes
-   * here once msb_db_pools_write_many() exists: rows in big
-   * write_many() calls, one call in flight, the row's rate in rows/s. */
+  { "pools.write_many", NULL, write_many_1 },
   { "pools.rss.mixed", NULL, rss_1m },
   { "pools.wal-soak", NULL, wal_soak },
   { "pools.wal-soak.pinned", NULL, wal_soak_pinned },

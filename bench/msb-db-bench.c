@@ -94,9 +94,6 @@ static const struct {
     "pools.insert.async.1t", { LIMIT_SCENARIO }, 0.4 },
   { "async inserts, a burst of 100k queued at once >= 0.4x raw batched inserts", TARGET_RATIO,
     "pools.insert.async.burst", { LIMIT_SCENARIO }, 0.4 },
-  /* TODO(write_many): the scenario pools.write_many comes with
-   * msb_db_pools_write_many(), which does not exist yet; until then this
-   * target prints "no scenario yet" and nothing is measured. */
   { "bulk writes, write_many() >= 0.7x raw batched inserts", TARGET_RATIO,
     "pools.write_many", { LIMIT_SCENARIO }, 0.7 },
   { "long snapshot open: read p99 within 2x of the same load without it", TARGET_READ_P99_RATIO,

@@ -38,6 +38,16 @@ msb_db_backend_execute (MsbDbBackendConn  *conn,
   return conn->vtable->execute (conn, sql, params, cancellable, error);
 }
 
+MsbDbRows *
+msb_db_backend_execute_many (MsbDbBackendConn  *conn,
+                             const char        *sql,
+                             GVariant          *param_rows,
+                             GCancellable      *cancellable,
+                             GError           **error)
+{
+  return conn->vtable->execute_many (conn, sql, param_rows, cancellable, error);
+}
+
 gboolean
 msb_db_backend_execute_script (MsbDbBackendConn  *conn,
                                const char        *sql,
@@ -86,6 +96,40 @@ guint
 msb_db_backend_wal_frames (MsbDbBackendConn *conn)
 {
   return conn->vtable->wal_frames (conn);
+}
+
+MsbDbBackendCursor *
+msb_db_backend_cursor_open (MsbDbBackendConn  *conn,
+                            const char        *sql,
+                            GVariant          *params,
+                            GError           **error)
+{
+  if (conn->vtable->cursor_open == NULL)
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                   "The %s backend cannot read a result in parts", conn->vtable->name);
+      return NULL;
+    }
+  return conn->vtable->cursor_open (conn, sql, params, error);
+}
+
+MsbDbRows *
+msb_db_backend_cursor_fetch (MsbDbBackendConn    *conn,
+                             MsbDbBackendCursor  *cursor,
+                             guint                max_rows,
+                             GCancellable        *cancellable,
+                             gboolean            *done,
+                             GError             **error)
+{
+  return conn->vtable->cursor_fetch (conn, cursor, max_rows, cancellable, done, error);
+}
+
+void
+msb_db_backend_cursor_close (MsbDbBackendConn   *conn,
+                             MsbDbBackendCursor *cursor)
+{
+  if (cursor != NULL)
+    conn->vtable->cursor_close (conn, cursor);
 }
 
 void

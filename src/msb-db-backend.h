@@ -19,6 +19,9 @@ G_BEGIN_DECLS
 
 typedef struct _MsbDbBackendConn MsbDbBackendConn;
 
+/* A statement being stepped by a cursor, a few rows at a time. */
+typedef struct _MsbDbBackendCursor MsbDbBackendCursor;
+
 typedef enum {
   MSB_DB_CONN_READ_WRITE,   /* the single writer: creates the database */
   MSB_DB_CONN_READ_ONLY,    /* a reader: never creates, never writes */
@@ -40,6 +43,12 @@ typedef enum {
   MSB_DB_TX_SAVEPOINT,
   MSB_DB_TX_RELEASE,
   MSB_DB_TX_ROLLBACK_TO,
+  /* No statement: after a job that ran without a savepoint of its own,
+   * fails if the job left the transaction in a state only rolling it all
+   * back can undo (a deferred constraint violated, or a failed statement
+   * whose earlier changes stayed, as with OR FAIL); ends the job's
+   * settings. */
+  MSB_DB_TX_END_JOB,
 } MsbDbTxOp;
 
 typedef enum {
@@ -54,6 +63,13 @@ typedef struct {
   MsbDbRows *(*execute)        (MsbDbBackendConn  *conn,
                                 const char        *sql,
                                 GVariant          *params,
+                                GCancellable      *cancellable,
+                                GError           **error);
+  /* One statement, once per element of an array of parameters, inside
+   * the caller's transaction. */
+  MsbDbRows *(*execute_many)   (MsbDbBackendConn  *conn,
+                                const char        *sql,
+                                GVariant          *param_rows,
                                 GCancellable      *cancellable,
                                 GError           **error);
   /* Several statements, run one after the other; their rows are dropped. */
@@ -75,6 +91,21 @@ typedef struct {
   guint64    (*wal_size)       (MsbDbBackendConn  *conn);
   /* Pages in the log after the last commit on this connection. */
   guint      (*wal_frames)     (MsbDbBackendConn  *conn);
+  /* A statement stepped in parts: inside a read transaction the caller
+   * holds, each fetch returns the next rows (at most @max_rows); *@done is
+   * set when there are no more. */
+  MsbDbBackendCursor *(*cursor_open)  (MsbDbBackendConn    *conn,
+                                       const char          *sql,
+                                       GVariant            *params,
+                                       GError             **error);
+  MsbDbRows          *(*cursor_fetch) (MsbDbBackendConn    *conn,
+                                       MsbDbBackendCursor  *cursor,
+                                       guint                max_rows,
+                                       GCancellable        *cancellable,
+                                       gboolean            *done,
+                                       GError             **error);
+  void                (*cursor_close) (MsbDbBackendConn    *conn,
+                                       MsbDbBackendCursor  *cursor);
   void       (*close)          (MsbDbBackendConn  *conn);
 } MsbDbBackendVTable;
 
@@ -93,6 +124,11 @@ MsbDbRows        *msb_db_backend_execute        (MsbDbBackendConn        *conn,
                                                  GVariant                *params,
                                                  GCancellable            *cancellable,
                                                  GError                 **error);
+MsbDbRows        *msb_db_backend_execute_many   (MsbDbBackendConn        *conn,
+                                                 const char              *sql,
+                                                 GVariant                *param_rows,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
 gboolean          msb_db_backend_execute_script (MsbDbBackendConn        *conn,
                                                  const char              *sql,
                                                  GCancellable            *cancellable,
@@ -108,6 +144,18 @@ gboolean          msb_db_backend_checkpoint     (MsbDbBackendConn        *conn,
                                                  GError                 **error);
 guint64           msb_db_backend_wal_size       (MsbDbBackendConn        *conn);
 guint             msb_db_backend_wal_frames     (MsbDbBackendConn        *conn);
+MsbDbBackendCursor *msb_db_backend_cursor_open  (MsbDbBackendConn        *conn,
+                                                 const char              *sql,
+                                                 GVariant                *params,
+                                                 GError                 **error);
+MsbDbRows        *msb_db_backend_cursor_fetch   (MsbDbBackendConn        *conn,
+                                                 MsbDbBackendCursor      *cursor,
+                                                 guint                    max_rows,
+                                                 GCancellable            *cancellable,
+                                                 gboolean                *done,
+                                                 GError                 **error);
+void              msb_db_backend_cursor_close   (MsbDbBackendConn        *conn,
+                                                 MsbDbBackendCursor      *cursor);
 void              msb_db_backend_close          (MsbDbBackendConn        *conn);
 gboolean          msb_db_backend_reset          (MsbDbBackendConn        *conn);
 void              msb_db_backend_tidy           (const MsbDbTarget       *target);

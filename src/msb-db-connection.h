@@ -11,11 +11,13 @@
 #include <glib-object.h>
 
 #include "msb-db-rows.h"
+#include "msb-db-version-macros.h"
 
 G_BEGIN_DECLS
 
 #define MSB_DB_TYPE_CONNECTION (msb_db_connection_get_type ())
 
+MSB_DB_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MsbDbConnection, msb_db_connection, MSB_DB, CONNECTION, GObject)
 
 /**
@@ -39,10 +41,12 @@ typedef gboolean (*MsbDbConnectionFunc) (MsbDbConnection  *connection,
                                          gpointer          user_data,
                                          GError          **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbRows *msb_db_connection_execute      (MsbDbConnection  *self,
                                            const char       *sql,
                                            GVariant         *params,
                                            GError          **error);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean   msb_db_connection_is_read_only (MsbDbConnection  *self);
 
 G_END_DECLS

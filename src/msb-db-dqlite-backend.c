@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sqlite3.h>
 
+#include "msb-db-bind.h"
 #include "msb-db-dqlite-backend.h"
 #include "msb-db-dqlite-client.h"
 #include "msb-db-error-private.h"
@@ -188,6 +189,10 @@ typedef struct
   gboolean in_own_tx;          /* a write outside any transaction, in the
                                 * transaction it runs in */
   gboolean release_pending;    /* the last job's RELEASE, not sent yet */
+  gboolean tx_used;            /* a statement ran in it */
+  gboolean job_failed;         /* a write of the current job failed on the
+                                * node: whether it changed rows before it
+                                * failed (OR FAIL) is not known */
 
   /* Deferred foreign keys: checked when a job ends, as the local backend
    * does, by counting violations; only where the schema declares deferred
@@ -439,6 +444,11 @@ open_database (MsbDbDqliteConn    *self,
 {
   if (!msb_db_dqlite_client_open (client, self->name, cancellable, error))
     return FALSE;
+  /* These also wait until the node has applied its whole log (dqlite runs
+   * a Raft barrier before a statement steps): a node just elected may not
+   * have, and dqlite 1.11 prepares a statement before that wait, against
+   * what it applied so far. Nothing is prepared on a connection before
+   * this. The marker's question after a lost COMMIT relies on it. */
   for (gsize i = 0; i < G_N_ELEMENTS (connection_setup); i++)
     if (!msb_db_dqlite_client_exec_sql (client, connection_setup[i], NULL, NULL, cancellable, error))
       return FALSE;
@@ -865,6 +875,11 @@ run_statement (MsbDbDqliteConn  *self,
         diagnose_read (self, sql, params, &local_error);
     }
 
+  if (self->tx_open)
+    self->tx_used = TRUE;
+  if (rows == NULL && may_write && self->tx_open && self->client != NULL &&
+      !connection_gone (self))
+    self->job_failed = TRUE;
   if (rows == NULL)
     statement_failed (self, local_error, error);
   return rows;
@@ -1010,6 +1025,8 @@ end_transaction (MsbDbDqliteConn *self)
   self->tx_open = FALSE;
   self->release_pending = FALSE;
   self->tx_writes = FALSE;
+  self->tx_used = FALSE;
+  self->job_failed = FALSE;
   self->fk_baseline = -1;
   self->job_defers_fk = FALSE;
   g_clear_error (&self->lost);
@@ -1450,6 +1467,377 @@ dqlite_execute_script (MsbDbBackendConn  *conn,
   return TRUE;
 }
 
+/* Results gathered from several runs ----------------------------------------- */
+
+static MsbDbColumns *
+columns_of (MsbDbRows *rows)
+{
+  guint n = msb_db_rows_get_n_columns (rows);
+  g_autofree const char **names = g_new0 (const char *, n + 1);
+
+  for (guint c = 0; c < n; c++)
+    names[c] = msb_db_rows_get_column_name (rows, c);
+  return msb_db_columns_new (n, names);
+}
+
+/* Appends rows @first to @end of @from to @into, which has its columns. */
+static void
+copy_rows (MsbDbRows *into,
+           MsbDbRows *from,
+           guint      first,
+           guint      end)
+{
+  guint n_columns = msb_db_rows_get_n_columns (from);
+
+  for (guint r = first; r < end; r++)
+    for (guint c = 0; c < n_columns; c++)
+      switch (msb_db_rows_get_value_type (from, r, c))
+        {
+        case MSB_DB_VALUE_TYPE_INTEGER:
+          msb_db_rows_append_int64 (into, msb_db_rows_get_int64 (from, r, c));
+          break;
+        case MSB_DB_VALUE_TYPE_REAL:
+          msb_db_rows_append_double (into, msb_db_rows_get_double (from, r, c));
+          break;
+        case MSB_DB_VALUE_TYPE_TEXT:
+          {
+            const char *text = msb_db_rows_get_string (from, r, c);
+
+            msb_db_rows_append_text (into, text, strlen (text));
+          }
+          break;
+        case MSB_DB_VALUE_TYPE_BLOB:
+          {
+            g_autoptr(GBytes) bytes = msb_db_rows_get_bytes (from, r, c);
+            gsize length = 0;
+            gconstpointer data = g_bytes_get_data (bytes, &length);
+
+            msb_db_rows_append_blob (into, data, length);
+          }
+          break;
+        case MSB_DB_VALUE_TYPE_NULL:
+        default:
+          msb_db_rows_append_null (into);
+          break;
+        }
+}
+
+/* Many rows of parameters ---------------------------------------------------- */
+
+/* The parameters of run @i: element @i of an array of tuples or
+ * dictionaries (each maybe in a variant), or element @i of each array of a
+ * tuple of arrays. */
+static GVariant *
+row_params (GVariant *param_rows,
+            gboolean  by_column,
+            gsize     i)
+{
+  g_autoptr(GVariant) element = NULL;
+
+  if (by_column)
+    {
+      gsize n = g_variant_n_children (param_rows);
+      g_autofree GVariant **values = g_new0 (GVariant *, n + 1);
+      GVariant *tuple;
+
+      for (gsize c = 0; c < n; c++)
+        {
+          g_autoptr(GVariant) array = g_variant_get_child_value (param_rows, c);
+
+          values[c] = g_variant_get_child_value (array, i);
+        }
+      tuple = g_variant_ref_sink (g_variant_new_tuple (values, n));
+      for (gsize c = 0; c < n; c++)
+        g_variant_unref (values[c]);
+      return tuple;
+    }
+  element = g_variant_get_child_value (param_rows, i);
+  if (g_variant_is_of_type (element, G_VARIANT_TYPE_VARIANT))
+    return g_variant_get_variant (element);
+  return g_steal_pointer (&element);
+}
+
+/* One statement once per row of parameters (see the local backend's
+ * execute_many()): one request each, the statement prepared once. The
+ * rows of a RETURNING clause are gathered, the changes added up. Inside
+ * the caller's transaction; outside any, in one of its own. */
+static MsbDbRows *
+dqlite_execute_many (MsbDbBackendConn  *conn,
+                     const char        *sql,
+                     GVariant          *param_rows,
+                     GCancellable      *cancellable,
+                     GError           **error)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+  gboolean by_column = g_variant_is_of_type (param_rows, G_VARIANT_TYPE_TUPLE);
+  gboolean may_write = msb_db_sql_may_write (sql);
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MsbDbColumns) columns = NULL;
+  MsbDbDqliteStmt *stmt;
+  MsbDbRows *rows;
+  gint64 changes = 0, rowid = 0;
+  gboolean own_tx = FALSE, ok = TRUE;
+  gsize n_rows;
+
+  if (by_column)
+    {
+      g_autoptr(MsbDbColumnParams) checked = msb_db_column_params_new (param_rows, error);
+
+      if (checked == NULL)
+        return NULL;
+      n_rows = msb_db_column_params_get_n_rows (checked);
+    }
+  else
+    n_rows = g_variant_n_children (param_rows);
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      set_closed (error);
+      return NULL;
+    }
+  if (!check_statement (self, sql, may_write, error) || refuse_if_lost (self, error))
+    return NULL;
+  if (!self->tx_open && !ensure_connected (self, self->timeout, cancellable, error))
+    return NULL;
+  if (self->client == NULL)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY,
+                           "The connection to the dqlite leader was lost");
+      return NULL;
+    }
+  stmt = lookup_statement (self, sql, cancellable, error);
+  if (stmt == NULL)
+    return NULL;
+  if (conn->mode == MSB_DB_CONN_READ_ONLY)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                           "Writing many rows needs the writer");
+      return NULL;
+    }
+  if (by_column && msb_db_dqlite_stmt_get_n_params (stmt) != g_variant_n_children (param_rows))
+    {
+      guint64 expected = msb_db_dqlite_stmt_get_n_params (stmt);
+
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "The statement takes %" G_GUINT64_FORMAT " parameter%s but %" G_GSIZE_FORMAT
+                   " columns were given", expected, expected == 1 ? "" : "s",
+                   g_variant_n_children (param_rows));
+      return NULL;
+    }
+
+  if (may_write && !self->tx_open)
+    {
+      if (!begin (self, MSB_DB_TX_BEGIN_IMMEDIATE, error))
+        return NULL;
+      own_tx = TRUE;
+      self->in_own_tx = TRUE;
+    }
+  else if (!flush_release (self, error) || (may_write && !note_defer_pragma (self, sql, error)))
+    return NULL;
+
+  for (gsize i = 0; ok && i < n_rows; i++)
+    {
+      g_autoptr(GVariant) params = row_params (param_rows, by_column, i);
+      GError *local_error = NULL;
+
+      rows = run_statement (self, sql, params, may_write, TRUE, cancellable, &local_error);
+      if (rows == NULL)
+        {
+          g_prefix_error (&local_error, "Row %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                          " (nothing was written): ", i + 1, n_rows);
+          g_propagate_error (error, local_error);
+          ok = FALSE;
+          break;
+        }
+      changes += msb_db_rows_get_changes (rows);
+      if (msb_db_rows_get_last_insert_rowid (rows) != 0)
+        rowid = msb_db_rows_get_last_insert_rowid (rows);
+      g_ptr_array_add (results, rows);
+    }
+
+  if (own_tx)
+    {
+      self->in_own_tx = FALSE;
+      if (ok && !commit (self, error))
+        ok = FALSE;
+      if (!ok)
+        rollback (self);
+    }
+  if (!ok)
+    return NULL;
+
+  if (results->len > 0 && msb_db_rows_get_n_columns (results->pdata[0]) > 0)
+    columns = columns_of (results->pdata[0]);
+  else
+    columns = msb_db_columns_ref (self->no_columns);
+  rows = msb_db_rows_new (columns);
+  for (guint i = 0; i < results->len && msb_db_columns_get_n (columns) > 0; i++)
+    copy_rows (rows, results->pdata[i], 0, msb_db_rows_get_n_rows (results->pdata[i]));
+  msb_db_rows_seal (rows, changes, rowid);
+  return rows;
+}
+
+/* Cursors ---------------------------------------------------------------------
+ *
+ * dqlite sends a query's rows in batches, one after the other, and reads
+ * nothing from the client until the last one: a query cannot be held open
+ * between two fetches. A cursor reads the whole result when it opens, and
+ * hands it out in parts. */
+
+struct _MsbDbBackendCursor
+{
+  MsbDbRows *rows;
+  MsbDbColumns *columns;
+  guint next;
+  gboolean finished;
+};
+
+static void
+dqlite_cursor_close (MsbDbBackendConn   *conn,
+                     MsbDbBackendCursor *cursor)
+{
+  g_clear_object (&cursor->rows);
+  g_clear_pointer (&cursor->columns, msb_db_columns_unref);
+  g_free (cursor);
+}
+
+/* Inside a read transaction nothing has read from yet, a leader change
+ * starts the transaction again on the new leader, for at most the
+ * connect-timeout: nothing was seen from the old one. */
+static MsbDbBackendCursor *
+dqlite_cursor_open (MsbDbBackendConn  *conn,
+                    const char        *sql,
+                    GVariant          *params,
+                    GError           **error)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+  gint64 deadline = g_get_monotonic_time () + self->timeout;
+  gboolean fresh = !self->tx_open || (!self->tx_used && !self->tx_writes);
+  MsbDbBackendCursor *cursor;
+  MsbDbRows *rows;
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      set_closed (error);
+      return NULL;
+    }
+  if (!check_statement (self, sql, FALSE, error) || refuse_if_lost (self, error))
+    return NULL;
+
+  for (;;)
+    {
+      GError *local_error = NULL;
+
+      if (!self->tx_open && !ensure_connected (self, self->timeout, NULL, error))
+        return NULL;
+      if (self->client == NULL)
+        g_set_error_literal (&local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY,
+                             "The connection to the dqlite leader was lost");
+      else if (msb_db_sql_may_write (sql))
+        {
+          g_autofree char *shown = NULL;
+
+          if (lookup_statement (self, sql, NULL, error) == NULL)
+            return NULL;
+          shown = msb_db_error_excerpt (sql);
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                       "A cursor only reads, and this statement writes: %s", shown);
+          return NULL;
+        }
+      else if (flush_release (self, &local_error))
+        {
+          rows = run_statement (self, sql, params, FALSE, FALSE, NULL, &local_error);
+          if (rows != NULL)
+            break;
+        }
+
+      if (!fresh || !g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY) ||
+          g_get_monotonic_time () >= deadline || g_atomic_int_get (&self->closing))
+        {
+          g_propagate_error (error, local_error);
+          return NULL;
+        }
+      g_debug ("dqlite: a cursor starts again on the new leader: %s", local_error->message);
+      g_error_free (local_error);
+      if (self->tx_open)
+        {
+          rollback (self);
+          if (!begin (self, MSB_DB_TX_BEGIN, error))
+            return NULL;
+        }
+    }
+
+  cursor = g_new0 (MsbDbBackendCursor, 1);
+  cursor->rows = rows;
+  cursor->columns = columns_of (rows);
+  return cursor;
+}
+
+/* The next rows of the result read at open; no request. *@done as the
+ * local backend sets it: once a fetch got fewer rows than it asked for. */
+static MsbDbRows *
+dqlite_cursor_fetch (MsbDbBackendConn    *conn,
+                     MsbDbBackendCursor  *cursor,
+                     guint                max_rows,
+                     GCancellable        *cancellable,
+                     gboolean            *done,
+                     GError             **error)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+  guint n_rows = msb_db_rows_get_n_rows (cursor->rows);
+  guint first = cursor->next;
+  guint end = first + MIN (max_rows, n_rows - first);
+  MsbDbRows *rows;
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      set_closed (error);
+      return NULL;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+  rows = msb_db_rows_new (cursor->columns);
+  copy_rows (rows, cursor->rows, first, end);
+  msb_db_rows_seal (rows, 0, 0);
+  cursor->next = end;
+  if (max_rows > 0 && end - first < max_rows)
+    cursor->finished = TRUE;
+  *done = cursor->finished;
+  return rows;
+}
+
+/* After a job that ran without a savepoint (one statement): SQLite undid
+ * the statement if it failed, unless it failed after changing rows (OR
+ * FAIL, or a conflict clause of the table), which the local backend sees
+ * from SQLite's change count. dqlite does not send that count with an
+ * error, so a write that failed on the node fails its job here: the writer
+ * then runs the rest of the batch again without it. Then, as after a
+ * savepoint, no deferred foreign key may be left violated. */
+static gboolean
+end_job (MsbDbDqliteConn  *self,
+         GError          **error)
+{
+  gboolean failed = self->job_failed;
+
+  self->job_failed = FALSE;
+  if (refuse_if_lost (self, error))
+    return FALSE;
+  if (failed)
+    {
+      end_job_settings (self);
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "The statement failed on the dqlite leader, which does not say "
+                           "whether it changed rows first (OR FAIL): the transaction is "
+                           "rolled back and run again without it");
+      return FALSE;
+    }
+  if (!check_deferred_constraints (self, error))
+    return FALSE;
+  end_job_settings (self);
+  /* A job that changed the schema may have brought deferred keys. */
+  return prepare_fk_check (self, error);
+}
+
 static gboolean
 dqlite_control (MsbDbBackendConn  *conn,
                 MsbDbTxOp          op,
@@ -1467,25 +1855,40 @@ dqlite_control (MsbDbBackendConn  *conn,
   switch (op)
     {
     case MSB_DB_TX_BEGIN:
-    case MSB_DB_TX_BEGIN_IMMEDIATE:
       return begin (self, op, error);
+    case MSB_DB_TX_BEGIN_IMMEDIATE:
+      /* Jobs of one statement run without a savepoint: the baseline of
+       * deferred violations is taken here for them. */
+      if (!begin (self, op, error))
+        return FALSE;
+      if (!prepare_fk_check (self, error))
+        {
+          rollback (self);
+          return FALSE;
+        }
+      return TRUE;
     case MSB_DB_TX_COMMIT:
       return commit (self, error);
     case MSB_DB_TX_SAVEPOINT:
+      self->job_failed = FALSE;
       return !refuse_if_lost (self, error) && savepoint (self, error) &&
              prepare_fk_check (self, error);
     case MSB_DB_TX_RELEASE:
+      self->job_failed = FALSE;
       if (refuse_if_lost (self, error) || !check_deferred_constraints (self, error))
         return FALSE;
       self->release_pending = TRUE;
       end_job_settings (self);
       return TRUE;
     case MSB_DB_TX_ROLLBACK_TO:
+      self->job_failed = FALSE;
       if (refuse_if_lost (self, error) || !flush_release (self, error) ||
           !run_internal (self, tx_op_sql[op], NULL, error))
         return FALSE;
       end_job_settings (self);
       return TRUE;
+    case MSB_DB_TX_END_JOB:
+      return end_job (self, error);
     case MSB_DB_TX_ROLLBACK:
     default:
       g_assert_not_reached ();
@@ -1556,6 +1959,7 @@ dqlite_close (MsbDbBackendConn *conn)
 static const MsbDbBackendVTable dqlite_vtable = {
   .name = "dqlite",
   .execute = dqlite_execute,
+  .execute_many = dqlite_execute_many,
   .execute_script = dqlite_execute_script,
   .control = dqlite_control,
   .in_transaction = dqlite_in_transaction,
@@ -1563,6 +1967,9 @@ static const MsbDbBackendVTable dqlite_vtable = {
   .checkpoint = dqlite_checkpoint,
   .wal_size = dqlite_wal_size,
   .wal_frames = dqlite_wal_frames,
+  .cursor_open = dqlite_cursor_open,
+  .cursor_fetch = dqlite_cursor_fetch,
+  .cursor_close = dqlite_cursor_close,
   .close = dqlite_close,
 };
 

@@ -10,6 +10,8 @@
 
 #include <glib.h>
 
+#include "msb-db-version-macros.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -63,6 +65,7 @@ typedef enum {
   MSB_DB_ERROR_CORRUPT,
 } MsbDbError;
 
+MSB_DB_AVAILABLE_IN_ALL
 GQuark msb_db_error_quark (void);
 
 G_END_DECLS

@@ -53,6 +53,7 @@ struct _MsbDbJob
   /* The outcome. */
   MsbDbRows *rows;
   GError *error;
+  gpointer lent;                  /* what a LEND job hands over */
 
   /* An async job: its task, and how it reaches the task's context. */
   GTask *task;
@@ -138,6 +139,18 @@ msb_db_job_new_maintenance (MsbDbMaintenanceFunc  func,
   job->maintenance = func;
   job->user_data = data;
   job->notify = notify;
+  return job;
+}
+
+/* A wait for a read connection, which the waiter then keeps (a cursor):
+ * the reader hands it over with msb_db_job_set_lent(). */
+MsbDbJob *
+msb_db_job_new_lend (GCancellable *cancellable,
+                     GTimeSpan     timeout)
+{
+  MsbDbJob *job = g_atomic_rc_box_new0 (MsbDbJob);
+
+  job_init (job, MSB_DB_JOB_LEND, cancellable, timeout);
   return job;
 }
 
@@ -265,6 +278,19 @@ msb_db_job_reset_outcome (MsbDbJob *job)
   g_clear_error (&job->error);
 }
 
+void
+msb_db_job_set_lent (MsbDbJob *job,
+                     gpointer  lent)
+{
+  job->lent = lent;
+}
+
+gpointer
+msb_db_job_get_lent (MsbDbJob *job)
+{
+  return job->lent;
+}
+
 const GError *
 msb_db_job_get_error (MsbDbJob *job)
 {
@@ -334,7 +360,7 @@ return_task (MsbDbJob *job)
   if (job->error != NULL)
     g_task_return_error (task, g_steal_pointer (&job->error));
   else if (job->kind == MSB_DB_JOB_READ || job->kind == MSB_DB_JOB_WRITE ||
-           job->kind == MSB_DB_JOB_MAINTENANCE)
+           job->kind == MSB_DB_JOB_WRITE_MANY || job->kind == MSB_DB_JOB_MAINTENANCE)
     g_task_return_pointer (task, g_steal_pointer (&job->rows), g_object_unref);
   else
     g_task_return_boolean (task, TRUE);
@@ -415,11 +441,14 @@ kind_name (MsbDbJobKind kind)
     case MSB_DB_JOB_READ:
       return "read";
     case MSB_DB_JOB_WRITE:
+    case MSB_DB_JOB_WRITE_MANY:
       return "write";
     case MSB_DB_JOB_TRANSACTION:
       return "transaction";
     case MSB_DB_JOB_SNAPSHOT:
       return "snapshot";
+    case MSB_DB_JOB_LEND:
+      return "cursor";
     case MSB_DB_JOB_MAINTENANCE:
     default:
       return "call";

@@ -16,9 +16,11 @@ G_BEGIN_DECLS
 typedef enum {
   MSB_DB_JOB_READ,
   MSB_DB_JOB_WRITE,
+  MSB_DB_JOB_WRITE_MANY,    /* one statement, an array of parameters */
   MSB_DB_JOB_TRANSACTION,
   MSB_DB_JOB_SNAPSHOT,
   MSB_DB_JOB_MAINTENANCE,   /* on the writer, outside any transaction */
+  MSB_DB_JOB_LEND,          /* hands a read connection to the waiter */
 } MsbDbJobKind;
 
 typedef struct _MsbDbJob MsbDbJob;
@@ -52,6 +54,8 @@ MsbDbJob     *msb_db_job_new_maintenance (MsbDbMaintenanceFunc func,
                                           GDestroyNotify       notify,
                                           GCancellable        *cancellable,
                                           GTimeSpan            timeout);
+MsbDbJob     *msb_db_job_new_lend      (GCancellable         *cancellable,
+                                        GTimeSpan             timeout);
 MsbDbJob     *msb_db_job_ref           (MsbDbJob             *job);
 void          msb_db_job_unref         (MsbDbJob             *job);
 void          msb_db_job_set_task      (MsbDbJob             *job,
@@ -84,6 +88,9 @@ void          msb_db_job_set_error     (MsbDbJob             *job,
 void          msb_db_job_reset_outcome (MsbDbJob             *job);
 const GError *msb_db_job_get_error     (MsbDbJob             *job);
 MsbDbRows    *msb_db_job_get_rows      (MsbDbJob             *job);
+void          msb_db_job_set_lent      (MsbDbJob             *job,
+                                        gpointer              lent);
+gpointer      msb_db_job_get_lent      (MsbDbJob             *job);
 
 void          msb_db_job_complete      (MsbDbJob             *job);
 void          msb_db_job_fail          (MsbDbJob             *job,

@@ -4,12 +4,16 @@
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "msb-db-backend.h"
 #include "msb-db-callback-scope.h"
+#include "msb-db-connection-private.h"
 #include "msb-db-enum-types.h"
 #include "msb-db-error.h"
 #include "msb-db-job.h"
-#include "msb-db-pools.h"
+#include "msb-db-pools-private.h"
 #include "msb-db-reader.h"
 #include "msb-db-retry.h"
 #include "msb-db-stats-private.h"
@@ -114,6 +118,9 @@ struct _MsbDbPools
   MsbDbWriter *writer;
   MsbDbCompletions *completions; /* reports async calls in their context */
 
+  GPid owner;                    /* the process that opened the pools */
+  gint generation;               /* of fork_generation, then */
+
   GMutex close_lock;
   gint closed;                   /* atomic: no new calls from now on */
   gboolean close_finished;       /* every connection closed, under close_lock */
@@ -147,6 +154,24 @@ static gboolean
 opened_ok (MsbDbPools *self)
 {
   return g_atomic_int_get (&self->init_done) && self->init_error == NULL;
+}
+
+/* After fork(), the child has the pools' memory but none of their threads,
+ * and SQLite connections must never be used across a fork. A counter
+ * bumped in every child (pthread_atfork) tells without a getpid() system
+ * call per call. */
+static gint fork_generation;
+
+static void
+count_fork (void)
+{
+  g_atomic_int_inc (&fork_generation);
+}
+
+static gboolean
+forked (MsbDbPools *self)
+{
+  return self->generation != g_atomic_int_get (&fork_generation);
 }
 
 /* Closing --------------------------------------------------------------- */
@@ -203,7 +228,7 @@ msb_db_pools_dispose (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     close_pools (self);
 
   G_OBJECT_CLASS (msb_db_pools_parent_class)->dispose (object);
@@ -214,9 +239,24 @@ msb_db_pools_finalize (GObject *object)
 {
   MsbDbPools *self = MSB_DB_POOLS (object);
 
+  /* In a forked child the connections and threads are the parent's: the
+   * child must not close them (nor wait for threads it does not have).
+   * They stay referenced, never freed, for as long as the child lives. */
+  if (forked (self))
+    {
+      static GPtrArray *left_by_parent;
+
+      if (g_once_init_enter (&left_by_parent))
+        g_once_init_leave (&left_by_parent, g_ptr_array_new ());
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->reader));
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->writer));
+      g_ptr_array_add (left_by_parent, g_steal_pointer (&self->completions));
+    }
+
   /* No call is in flight (each holds a reference to the pools), so nothing
    * is queued for the completions any more. */
-  msb_db_completions_shutdown (self->completions);
+  if (self->completions != NULL)
+    msb_db_completions_shutdown (self->completions);
   g_clear_pointer (&self->completions, msb_db_completions_unref);
   g_clear_pointer (&self->reader, msb_db_reader_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
@@ -316,6 +356,7 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * GObject makes a first use from two threads safe, but with atomics
    * that ThreadSanitizer cannot see, and it then reports the class
    * pointers read by finalize as races. */
+  pthread_atfork (NULL, NULL, count_fork);
   g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_ROWS));
   g_type_class_unref (g_type_class_ref (MSB_DB_TYPE_CONNECTION));
 
@@ -399,12 +440,12 @@ msb_db_pools_init (MsbDbPools *self)
 /* Opening --------------------------------------------------------------- */
 
 static gboolean
-gate_readers (gpointer  data,
-              gboolean  hold,
-              GTimeSpan patience)
+gate_readers (gpointer   data,
+              gboolean   hold,
+              GTimeSpan *wait)
 {
   if (hold)
-    return msb_db_reader_hold (data, patience);
+    return msb_db_reader_hold (data, wait);
   msb_db_reader_unhold (data);
   return TRUE;
 }
@@ -484,6 +525,8 @@ msb_db_pools_initable_init (GInitable     *initable,
     {
       GError *local_error = NULL;
 
+      self->owner = getpid ();
+      self->generation = g_atomic_int_get (&fork_generation);
       if (!open_connections (self, cancellable, &local_error))
         self->init_error = local_error;
       g_atomic_int_set (&self->init_done, TRUE);
@@ -779,6 +822,14 @@ check_usable (MsbDbPools  *self,
                            "The database pools are closed");
       return FALSE;
     }
+  if (forked (self))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                   "These pools were opened by process %d and cannot be used after "
+                   "fork() (SQLite connections must not cross a fork): open new pools "
+                   "in this process", (int) self->owner);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -811,6 +862,23 @@ check_may_block (MsbDbPools  *self,
                "the same pools, where it would deadlock: use the MsbDbConnection "
                "given to the callback, or the _async variant", function);
   return FALSE;
+}
+
+/* For the pools' other modules (see msb-db-pools-private.h). */
+MsbDbReader *
+msb_db_pools_get_reader (MsbDbPools *self)
+{
+  return self->reader;
+}
+
+/* A blocking read-side call may be made now: not from inside a callback of
+ * @self, and with @self open. */
+gboolean
+msb_db_pools_check_readable (MsbDbPools  *self,
+                             const char  *function,
+                             GError     **error)
+{
+  return check_may_block (self, function, error) && check_usable (self, error);
 }
 
 /* Calls ------------------------------------------------------------------ */
@@ -875,8 +943,8 @@ submit_async (MsbDbPools *self,
               GTask      *task)
 {
   GError *error = NULL;
-  gboolean writes = msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE ||
-                    msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION;
+  gboolean writes = msb_db_job_get_kind (job) != MSB_DB_JOB_READ &&
+                    msb_db_job_get_kind (job) != MSB_DB_JOB_SNAPSHOT;
 
   msb_db_job_set_task (job, task, self->completions);
   if (writes ? check_writable (self, &error) : check_usable (self, &error))
@@ -1065,8 +1133,6 @@ msb_db_pools_write (MsbDbPools    *self,
                     GError       **error)
 {
   g_autoptr(GVariant) owned_params = params ? g_variant_ref_sink (params) : NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-  MsbDbRows *rows = NULL;
 
   g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
   g_return_val_if_fail (sql != NULL, NULL);
@@ -1077,10 +1143,8 @@ msb_db_pools_write (MsbDbPools    *self,
     return NULL;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
-
-  job = new_statement_job (self, MSB_DB_JOB_WRITE, sql, owned_params, cancellable);
-  msb_db_writer_run (self->writer, job, &rows, error);
-  return rows;
+  return msb_db_writer_run (self->writer, sql, owned_params, cancellable, self->connect_timeout,
+                            error);
 }
 
 /**
@@ -1131,6 +1195,290 @@ msb_db_pools_write_finish (MsbDbPools    *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* write_many ------------------------------------------------------------ */
+
+/* An array of tuples, of a{sv}, or of variants holding either; or a
+ * tuple of arrays (checked further when it is bound). */
+static gboolean
+check_param_rows (GVariant  *param_rows,
+                  GError   **error)
+{
+  const GVariantType *element;
+
+  if (g_variant_is_of_type (param_rows, G_VARIANT_TYPE_TUPLE))
+    return TRUE;
+  if (g_variant_is_of_type (param_rows, G_VARIANT_TYPE_ARRAY))
+    {
+      element = g_variant_type_element (g_variant_get_type (param_rows));
+      if (g_variant_type_is_tuple (element) || g_variant_type_equal (element, G_VARIANT_TYPE_VARDICT) ||
+          g_variant_type_equal (element, G_VARIANT_TYPE_VARIANT))
+        return TRUE;
+    }
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+               "The rows of parameters must be an array of tuples (a(...)), of a{sv}, or "
+               "of variants holding those (av), or a tuple of arrays, not “%s”",
+               g_variant_get_type_string (param_rows));
+  return FALSE;
+}
+
+/**
+ * msb_db_pools_write_many:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @param_rows: the parameters of every run of @sql: an array with one
+ *   element per run, a tuple for positional parameters or an `a{sv}` for
+ *   named ones (type `a(...)`, `aa{sv}`, or `av` of either); or, column
+ *   by column, a tuple of arrays of one length, one array per positional
+ *   parameter (type `(a..a..)`, for example `(axas)`); a floating
+ *   reference is consumed
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs @sql once for each element of @param_rows, all in one transaction
+ * on the writer thread: the statement is prepared once, and either every
+ * run is committed or, if one fails, none is (the error names the element
+ * that failed). This is the fast way to insert many rows; the column form
+ * is the fastest, since arrays of numbers (`ax`, `ad`, ...) are read in
+ * place, with no #GVariant per value.
+ *
+ * The result holds the rows of a `RETURNING` clause of every run, the
+ * total number of changed rows, and the row id of the last row inserted.
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set (and
+ *   nothing written)
+ */
+MsbDbRows *
+msb_db_pools_write_many (MsbDbPools    *self,
+                         const char    *sql,
+                         GVariant      *param_rows,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  g_autoptr(GVariant) owned_rows = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+  MsbDbRows *rows = NULL;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (sql != NULL, NULL);
+  g_return_val_if_fail (param_rows != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  owned_rows = g_variant_ref_sink (param_rows);
+  if (!check_may_block (self, "msb_db_pools_write_many", error) ||
+      !check_writable (self, error) || !check_param_rows (owned_rows, error))
+    return NULL;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  job = new_statement_job (self, MSB_DB_JOB_WRITE_MANY, sql, owned_rows, cancellable);
+  submit_and_wait (self, job, &rows, error);
+  return rows;
+}
+
+/**
+ * msb_db_pools_write_many_async:
+ * @self: a #MsbDbPools
+ * @sql: one SQL statement
+ * @param_rows: an array of parameters, as for
+ *   [method@MsbDb.Pools.write_many]
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the rows are committed or failed
+ * @user_data: (closure callback): data for @callback
+ *
+ * Queues [method@MsbDb.Pools.write_many] for the writer thread. Finish
+ * with [method@MsbDb.Pools.write_many_finish].
+ */
+void
+msb_db_pools_write_many_async (MsbDbPools          *self,
+                               const char          *sql,
+                               GVariant            *param_rows,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GVariant) owned_rows = NULL;
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (sql != NULL);
+  g_return_if_fail (param_rows != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  owned_rows = g_variant_ref_sink (param_rows);
+  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_many_async,
+                        "[msb-db] write_many");
+  if (!check_param_rows (owned_rows, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job = new_statement_job (self, MSB_DB_JOB_WRITE_MANY, sql, owned_rows, cancellable);
+  submit_async (self, job, task);
+}
+
+/**
+ * msb_db_pools_write_many_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.write_many_async].
+ *
+ * Returns: (transfer full): the result, or %NULL with @error set
+ */
+MsbDbRows *
+msb_db_pools_write_many_finish (MsbDbPools    *self,
+                                GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_many_async, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* write_script ----------------------------------------------------------- */
+
+typedef struct
+{
+  char *sql;
+  GCancellable *cancellable;
+} Script;
+
+static void
+script_free (gpointer data)
+{
+  Script *script = data;
+
+  g_free (script->sql);
+  g_clear_object (&script->cancellable);
+  g_free (script);
+}
+
+static gboolean
+run_script_on (MsbDbBackendConn  *conn,
+               gpointer           data,
+               GError           **error)
+{
+  Script *script = data;
+
+  return msb_db_backend_execute_script (conn, script->sql, script->cancellable, error);
+}
+
+static gboolean
+script_body (MsbDbConnection  *connection,
+             gpointer          user_data,
+             GError          **error)
+{
+  return msb_db_connection_run (connection, run_script_on, user_data, error);
+}
+
+static Script *
+script_new (const char   *sql,
+            GCancellable *cancellable)
+{
+  Script *script = g_new0 (Script, 1);
+
+  script->sql = g_strdup (sql);
+  script->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+  return script;
+}
+
+/**
+ * msb_db_pools_write_script:
+ * @self: a #MsbDbPools
+ * @sql: one or more SQL statements, separated by semicolons
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs every statement of @sql in turn, in one transaction on the writer
+ * thread, and waits for the outcome: all of them are committed, or, if one
+ * fails, none (the error names the statement). Rows that statements
+ * return are dropped. Made for setting up a schema; transaction control
+ * (`BEGIN`, `COMMIT`, ...) is refused as in [method@MsbDb.Pools.write].
+ *
+ * Returns: %TRUE if every statement ran and was committed
+ */
+gboolean
+msb_db_pools_write_script (MsbDbPools    *self,
+                           const char    *sql,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (sql != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_may_block (self, "msb_db_pools_write_script", error) || !check_writable (self, error))
+    return FALSE;
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
+                          script_free, cancellable);
+  return submit_and_wait (self, job, NULL, error);
+}
+
+/**
+ * msb_db_pools_write_script_async:
+ * @self: a #MsbDbPools
+ * @sql: one or more SQL statements, separated by semicolons
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the script is committed or failed
+ * @user_data: (closure callback): data for @callback
+ *
+ * Queues [method@MsbDb.Pools.write_script] for the writer thread. Finish
+ * with [method@MsbDb.Pools.write_script_finish].
+ */
+void
+msb_db_pools_write_script_async (MsbDbPools          *self,
+                                 const char          *sql,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(MsbDbJob) job = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (sql != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_script_async,
+                        "[msb-db] write_script");
+  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
+                          script_free, cancellable);
+  submit_async (self, job, task);
+}
+
+/**
+ * msb_db_pools_write_script_finish:
+ * @self: a #MsbDbPools
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@MsbDb.Pools.write_script_async].
+ *
+ * Returns: %TRUE if every statement ran and was committed
+ */
+gboolean
+msb_db_pools_write_script_finish (MsbDbPools    *self,
+                                  GAsyncResult  *result,
+                                  GError       **error)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_script_async, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* transaction ----------------------------------------------------------- */
@@ -1334,7 +1682,8 @@ msb_db_pools_snapshot_finish (MsbDbPools    *self,
  * Stops accepting calls, lets the queued writes finish (each reports its
  * own outcome), interrupts running reads (they fail with
  * %MSB_DB_ERROR_CLOSED), closes every connection and joins the writer
- * thread. A snapshot callback still running is waited for at most two
+ * thread. In a child process after fork() it only marks @self closed:
+ * the connections and threads are the parent's. A snapshot callback still running is waited for at most two
  * seconds; its connection closes (and the `-wal` and `-shm` files are
  * removed, if it was the last) when the callback returns. Afterwards every call fails with %MSB_DB_ERROR_CLOSED. Closing
  * twice is harmless.
@@ -1351,7 +1700,7 @@ msb_db_pools_close (MsbDbPools    *self,
 
   if (!check_may_block (self, "msb_db_pools_close", error))
     return FALSE;
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     close_pools (self);
   else
     g_atomic_int_set (&self->closed, TRUE);
@@ -1366,7 +1715,7 @@ close_in_thread (GTask        *task,
 {
   MsbDbPools *self = source_object;
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     finish_close (self);
   g_task_return_boolean (task, TRUE);
 }
@@ -1394,7 +1743,7 @@ msb_db_pools_close_async (MsbDbPools          *self,
 
   g_return_if_fail (MSB_DB_IS_POOLS (self));
 
-  if (opened_ok (self))
+  if (opened_ok (self) && !forked (self))
     begin_close (self);
   else
     g_atomic_int_set (&self->closed, TRUE);

@@ -13,6 +13,7 @@
 #include "msb-db-connection.h"
 #include "msb-db-rows.h"
 #include "msb-db-stats.h"
+#include "msb-db-version-macros.h"
 
 G_BEGIN_DECLS
 
@@ -48,14 +49,17 @@ G_BEGIN_DECLS
 
 #define MSB_DB_TYPE_POOLS (msb_db_pools_get_type ())
 
+MSB_DB_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MsbDbPools, msb_db_pools, MSB_DB, POOLS, GObject)
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbPools *msb_db_pools_open                (const char           *path,
                                               guint                 max_read_connections,
                                               GTimeSpan             connect_timeout,
                                               GTimeSpan             busy_timeout,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_open_async          (const char           *path,
                                               guint                 max_read_connections,
                                               GTimeSpan             connect_timeout,
@@ -63,8 +67,10 @@ void        msb_db_pools_open_async          (const char           *path,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbPools *msb_db_pools_open_finish         (GAsyncResult         *result,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbPools *msb_db_pools_open_read_only      (const char           *path,
                                               guint                 max_read_connections,
                                               GTimeSpan             connect_timeout,
@@ -72,48 +78,96 @@ MsbDbPools *msb_db_pools_open_read_only      (const char           *path,
                                               GCancellable         *cancellable,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 const char *msb_db_pools_get_path                 (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
 guint       msb_db_pools_get_max_read_connections (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
 GTimeSpan   msb_db_pools_get_connect_timeout      (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
 GTimeSpan   msb_db_pools_get_busy_timeout         (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_get_read_only            (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_is_closed                (MsbDbPools *self);
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbRows  *msb_db_pools_read                (MsbDbPools           *self,
                                               const char           *sql,
                                               GVariant             *params,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_read_async          (MsbDbPools           *self,
                                               const char           *sql,
                                               GVariant             *params,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbRows  *msb_db_pools_read_finish         (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbRows  *msb_db_pools_write               (MsbDbPools           *self,
                                               const char           *sql,
                                               GVariant             *params,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_write_async         (MsbDbPools           *self,
                                               const char           *sql,
                                               GVariant             *params,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbRows  *msb_db_pools_write_finish        (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
+MsbDbRows  *msb_db_pools_write_many          (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *param_rows,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
+void        msb_db_pools_write_many_async    (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GVariant             *param_rows,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
+MsbDbRows  *msb_db_pools_write_many_finish   (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+MSB_DB_AVAILABLE_IN_ALL
+gboolean    msb_db_pools_write_script        (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GCancellable         *cancellable,
+                                              GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
+void        msb_db_pools_write_script_async  (MsbDbPools           *self,
+                                              const char           *sql,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
+gboolean    msb_db_pools_write_script_finish (MsbDbPools           *self,
+                                              GAsyncResult         *result,
+                                              GError              **error);
+
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_transaction         (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_transaction_async   (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,
@@ -121,15 +175,18 @@ void        msb_db_pools_transaction_async   (MsbDbPools           *self,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              callback_data);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_transaction_finish  (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_snapshot            (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_snapshot_async      (MsbDbPools           *self,
                                               MsbDbConnectionFunc   func,
                                               gpointer              user_data,
@@ -137,21 +194,26 @@ void        msb_db_pools_snapshot_async      (MsbDbPools           *self,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              callback_data);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_snapshot_finish     (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_close               (MsbDbPools           *self,
                                               GCancellable         *cancellable,
                                               GError              **error);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_pools_close_async         (MsbDbPools           *self,
                                               GCancellable         *cancellable,
                                               GAsyncReadyCallback   callback,
                                               gpointer              user_data);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_close_finish        (MsbDbPools           *self,
                                               GAsyncResult         *result,
                                               GError              **error);
 
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbStats *msb_db_pools_get_stats           (MsbDbPools           *self);
 
 G_END_DECLS

@@ -47,6 +47,7 @@ struct _MsbDbReader
   guint n_lent;
   GQueue waiting;             /* of MsbDbJob, a reference each, oldest first */
   guint holds;                /* > 0: lend nothing (a checkpoint runs) */
+  GTimeSpan typical_read;     /* how long reads take lately (see hold()) */
   gboolean closed;
   gboolean tidy_when_back;    /* the last slot back after close tidies */
 };
@@ -304,12 +305,22 @@ dispatch (MsbDbReader *self,
   g_thread_pool_push (self->workers, slot, NULL);
 }
 
+/* Lock held. Keeps `typical_read` near the longest recent read: it jumps
+ * up to a longer read at once and decays by a sixteenth per read. */
+static void
+note_read_duration (MsbDbReader *self,
+                    GTimeSpan    duration)
+{
+  self->typical_read = MAX (duration, self->typical_read - self->typical_read / 16);
+}
+
 /* Takes @slot back after a read or a job. If a job is waiting, the slot
  * goes straight to it: returned with the job, for a worker (@may_run_next)
  * to run on its own thread, or dispatched to one. */
 static Slot *
 take_back (MsbDbReader *self,
            Slot        *slot,
+           gboolean     was_read,
            gboolean     may_run_next)
 {
   MsbDbJob *next = NULL;
@@ -321,6 +332,8 @@ take_back (MsbDbReader *self,
     g_warning ("A read connection could not be reset");
 
   g_mutex_lock (&self->lock);
+  if (was_read)
+    note_read_duration (self, g_get_monotonic_time () - slot->since);
   if (self->closed)
     {
       slot->lent = FALSE;
@@ -368,9 +381,19 @@ worker_run (gpointer data,
   while (slot != NULL)
     {
       MsbDbJob *job = g_steal_pointer (&slot->job);
+      gboolean was_read = msb_db_job_get_kind (job) == MSB_DB_JOB_READ;
 
-      run_job (self, slot->conn, job);
-      slot = take_back (self, slot, TRUE);
+      if (msb_db_job_get_kind (job) == MSB_DB_JOB_LEND)
+        {
+          /* The slot goes to the waiter, who gives it back later. */
+          msb_db_job_set_lent (job, slot);
+          slot = NULL;
+        }
+      else
+        {
+          run_job (self, slot->conn, job);
+          slot = take_back (self, slot, was_read, TRUE);
+        }
       msb_db_job_complete (job);
       msb_db_job_unref (job);
     }
@@ -473,30 +496,84 @@ msb_db_reader_read (MsbDbReader   *self,
 
   if (!g_cancellable_set_error_if_cancelled (cancellable, error))
     rows = read_on (self, slot->conn, sql, params, cancellable, error);
-  take_back (self, slot, FALSE);
+  take_back (self, slot, TRUE, FALSE);
   return rows;
+}
+
+/* Lends a read connection to the caller (a cursor), waiting for one at most
+ * @timeout; give it back with msb_db_reader_give_back(). */
+MsbDbBackendConn *
+msb_db_reader_lend (MsbDbReader   *self,
+                    GCancellable  *cancellable,
+                    GTimeSpan      timeout,
+                    GError       **error)
+{
+  g_autoptr(MsbDbJob) job = NULL;
+  Slot *slot;
+
+  g_mutex_lock (&self->lock);
+  if (self->closed)
+    {
+      g_mutex_unlock (&self->lock);
+      g_propagate_error (error, closed_error ());
+      return NULL;
+    }
+  slot = take_idle (self);
+  g_mutex_unlock (&self->lock);
+  if (slot != NULL)
+    return slot->conn;
+
+  job = msb_db_job_new_lend (cancellable, timeout);
+  msb_db_reader_submit (self, job);
+  if (!msb_db_job_wait (job, NULL, error))
+    return NULL;
+  slot = msb_db_job_get_lent (job);
+  return slot->conn;
+}
+
+void
+msb_db_reader_give_back (MsbDbReader      *self,
+                         MsbDbBackendConn *conn)
+{
+  Slot *slot = NULL;
+
+  for (guint i = 0; i < self->n_slots && slot == NULL; i++)
+    if (self->slots[i].conn == conn)
+      slot = &self->slots[i];
+  g_assert (slot != NULL && slot->lent);
+  take_back (self, slot, FALSE, FALSE);
 }
 
 /* Checkpoints ------------------------------------------------------------- */
 
 /* While held, the reader lends no connection: reads already running
  * finish, new ones wait (their deadline still counts). The writer holds it
- * for the few milliseconds of a checkpoint that must see no reader on the
- * log: without it, readers in a tight loop re-take their locks between the
- * checkpointer's attempts, and the log never restarts. A hold only helps
- * if the running reads end soon: if one of them has already run for
- * @patience, nothing is held (and FALSE returned), so that one long reader
- * does not make every other read wait. */
+ * for a checkpoint that must see no reader on the log: without it, readers
+ * in a tight loop re-take their locks between the checkpointer's attempts,
+ * and the log never restarts.
+ *
+ * How long to hold is judged from how long reads take lately: twice the
+ * typical read (within 20 ms and 1 s), returned in @wait. A read already
+ * running four times that long (at least 100 ms) is a long reader, which
+ * no hold can help: then nothing is held and FALSE is returned, so that
+ * one long reader does not make every other read wait. */
+#define HOLD_MIN (20 * G_TIME_SPAN_MILLISECOND)
+#define HOLD_MAX (G_TIME_SPAN_SECOND)
+#define LONG_READER_MIN (100 * G_TIME_SPAN_MILLISECOND)
+
 gboolean
 msb_db_reader_hold (MsbDbReader *self,
-                    GTimeSpan    patience)
+                    GTimeSpan   *wait)
 {
   gint64 now = g_get_monotonic_time ();
+  GTimeSpan long_reader;
   gboolean held = TRUE;
 
   g_mutex_lock (&self->lock);
+  *wait = CLAMP (2 * self->typical_read, HOLD_MIN, HOLD_MAX);
+  long_reader = MAX (4 * self->typical_read, LONG_READER_MIN);
   for (guint i = 0; i < self->n_slots && held; i++)
-    held = !self->slots[i].lent || now - self->slots[i].since < patience;
+    held = !self->slots[i].lent || now - self->slots[i].since < long_reader;
   if (held)
     self->holds++;
   g_mutex_unlock (&self->lock);

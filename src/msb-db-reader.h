@@ -32,9 +32,15 @@ MsbDbRows   *msb_db_reader_read         (MsbDbReader             *self,
                                          GError                 **error);
 void         msb_db_reader_submit       (MsbDbReader             *self,
                                          MsbDbJob                *job);
+MsbDbBackendConn *msb_db_reader_lend    (MsbDbReader             *self,
+                                         GCancellable            *cancellable,
+                                         GTimeSpan                timeout,
+                                         GError                 **error);
+void         msb_db_reader_give_back    (MsbDbReader             *self,
+                                         MsbDbBackendConn        *conn);
 
 gboolean     msb_db_reader_hold         (MsbDbReader             *self,
-                                         GTimeSpan                patience);
+                                         GTimeSpan               *wait);
 void         msb_db_reader_unhold       (MsbDbReader             *self);
 
 void         msb_db_reader_shutdown     (MsbDbReader             *self);

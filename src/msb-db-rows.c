@@ -38,6 +38,21 @@ typedef struct
   } v;
 } Cell;
 
+/* While a result is built, its cells and bytes grow in a scratch: the
+ * thread's own, reused from one result to the next (a second result built
+ * at once on the same thread gets one of its own). Sealing copies both
+ * into one block sized to fit: a point read costs the object and one
+ * allocation. */
+typedef struct
+{
+  GArray *cells;        /* of Cell */
+  GByteArray *bytes;
+  gboolean in_use;
+} Scratch;
+
+/* A scratch that grew beyond this is not kept for the next result. */
+#define SCRATCH_KEEP (64 * 1024)
+
 struct _MsbDbRows
 {
   GObject parent_instance;
@@ -46,18 +61,74 @@ struct _MsbDbRows
   guint n_rows;
   MsbDbColumns *columns;
 
-  Cell *cells;          /* row-major */
+  Scratch *scratch;     /* while building */
+
+  /* Once sealed: one block, the cells (row-major), then the text and blob
+   * bytes. */
+  gpointer block;
+  const Cell *cells;
   gsize n_cells;
-  gsize cells_allocated;
-  GByteArray *building; /* text and blob bytes while building; created
-                         * by the first one */
-  GBytes *data;         /* the same bytes once sealed, or NULL if none */
   const guint8 *bytes;
 
   gint64 changes;
   gint64 last_insert_rowid;
   gboolean too_large;   /* the bytes would not fit in a GByteArray */
 };
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *scratch = data;
+
+  g_array_unref (scratch->cells);
+  g_byte_array_unref (scratch->bytes);
+  g_free (scratch);
+}
+
+static GPrivate thread_scratch = G_PRIVATE_INIT (scratch_free);
+
+static Scratch *
+scratch_new (void)
+{
+  Scratch *scratch = g_new0 (Scratch, 1);
+
+  scratch->cells = g_array_new (FALSE, FALSE, sizeof (Cell));
+  scratch->bytes = g_byte_array_new ();
+  return scratch;
+}
+
+static Scratch *
+scratch_take (void)
+{
+  Scratch *scratch = g_private_get (&thread_scratch);
+
+  if (scratch == NULL)
+    {
+      scratch = scratch_new ();
+      g_private_set (&thread_scratch, scratch);
+    }
+  if (scratch->in_use)
+    scratch = scratch_new ();
+  scratch->in_use = TRUE;
+  return scratch;
+}
+
+static void
+scratch_give_back (Scratch *scratch)
+{
+  if (scratch != g_private_get (&thread_scratch) ||
+      scratch->cells->len * sizeof (Cell) + scratch->bytes->len > SCRATCH_KEEP)
+    {
+      if (scratch == g_private_get (&thread_scratch))
+        g_private_replace (&thread_scratch, NULL);
+      else
+        scratch_free (scratch);
+      return;
+    }
+  g_array_set_size (scratch->cells, 0);
+  g_byte_array_set_size (scratch->bytes, 0);
+  scratch->in_use = FALSE;
+}
 
 G_DEFINE_FINAL_TYPE (MsbDbRows, msb_db_rows, G_TYPE_OBJECT)
 
@@ -67,9 +138,10 @@ msb_db_rows_finalize (GObject *object)
   MsbDbRows *self = MSB_DB_ROWS (object);
 
   g_clear_pointer (&self->columns, msb_db_columns_unref);
-  g_free (self->cells);
-  g_clear_pointer (&self->building, g_byte_array_unref);
-  g_clear_pointer (&self->data, g_bytes_unref);
+  /* A result dropped before it was sealed (an error) on its own thread. */
+  if (self->scratch != NULL)
+    scratch_give_back (self->scratch);
+  g_free (self->block);
 
   G_OBJECT_CLASS (msb_db_rows_parent_class)->finalize (object);
 }
@@ -85,8 +157,7 @@ msb_db_rows_init (MsbDbRows *self)
 {
 }
 
-/* Most results are a row or a few: room for one row up front, so that a
- * point read allocates its cells once. */
+/* Starts a result, built on the calling thread until it is sealed. */
 MsbDbRows *
 msb_db_rows_new (MsbDbColumns *columns)
 {
@@ -94,8 +165,7 @@ msb_db_rows_new (MsbDbColumns *columns)
 
   self->columns = msb_db_columns_ref (columns);
   self->n_columns = msb_db_columns_get_n (columns);
-  self->cells_allocated = MAX (self->n_columns, 1);
-  self->cells = g_new (Cell, self->cells_allocated);
+  self->scratch = scratch_take ();
   return self;
 }
 
@@ -103,15 +173,8 @@ static void
 append_cell (MsbDbRows  *self,
              const Cell *cell)
 {
-  g_assert (self->data == NULL);
-  if (self->n_cells == self->cells_allocated)
-    {
-      /* g_renew() aborts rather than overflow; results that large have
-       * failed the 4 GiB check on their text long before. */
-      self->cells_allocated *= 2;
-      self->cells = g_renew (Cell, self->cells, self->cells_allocated);
-    }
-  self->cells[self->n_cells++] = *cell;
+  g_assert (self->scratch != NULL);
+  g_array_append_vals (self->scratch->cells, cell, 1);
 }
 
 void
@@ -147,26 +210,25 @@ append_span (MsbDbRows      *self,
              gsize           length)
 {
   static const guint8 nul = 0;
+  GByteArray *bytes = self->scratch->bytes;
   Cell cell = { .type = type };
 
-  if (self->building == NULL)
-    self->building = g_byte_array_new ();
   /* A GByteArray holds at most G_MAXUINT bytes: refuse, do not abort. */
-  if (self->too_large || length >= G_MAXUINT - 1 - self->building->len)
+  if (self->too_large || length >= G_MAXUINT - 1 - bytes->len)
     {
       self->too_large = TRUE;
       msb_db_rows_append_null (self);
       return;
     }
 
-  cell.v.span.offset = self->building->len;
+  cell.v.span.offset = bytes->len;
   cell.v.span.length = length;
   if (length > 0)
-    g_byte_array_append (self->building, data, length);
+    g_byte_array_append (bytes, data, length);
   /* Text is stored NUL-terminated so get_string() can hand out a pointer
    * into the shared bytes. Blobs get one too; it costs a byte and keeps the
    * layout uniform. */
-  g_byte_array_append (self->building, &nul, 1);
+  g_byte_array_append (bytes, &nul, 1);
   append_cell (self, &cell);
 }
 
@@ -199,17 +261,39 @@ msb_db_rows_seal (MsbDbRows *self,
                   gint64     changes,
                   gint64     last_insert_rowid)
 {
-  g_assert (self->data == NULL);
+  Scratch *scratch = g_steal_pointer (&self->scratch);
+  gsize cells_size;
+
+  g_assert (scratch != NULL);
+  self->n_cells = scratch->cells->len;
   g_assert (self->n_columns == 0 || self->n_cells % self->n_columns == 0);
 
   self->n_rows = self->n_columns ? self->n_cells / self->n_columns : 0;
   self->changes = changes;
   self->last_insert_rowid = last_insert_rowid;
-  if (self->building != NULL)
+
+  cells_size = self->n_cells * sizeof (Cell);
+  if (cells_size + scratch->bytes->len > 0)
     {
-      self->data = g_byte_array_free_to_bytes (g_steal_pointer (&self->building));
-      self->bytes = g_bytes_get_data (self->data, NULL);
+      self->block = g_malloc (cells_size + scratch->bytes->len);
+      if (cells_size > 0)
+        memcpy (self->block, scratch->cells->data, cells_size);
+      if (scratch->bytes->len > 0)
+        memcpy ((guint8 *) self->block + cells_size, scratch->bytes->data, scratch->bytes->len);
     }
+  self->cells = self->block;
+  self->bytes = (const guint8 *) self->block + cells_size;
+  scratch_give_back (scratch);
+}
+
+/* The bytes of a text or blob cell, sharing the result's memory: the
+ * GBytes keeps the result alive. */
+static GBytes *
+bytes_of (MsbDbRows  *self,
+          const Cell *cell)
+{
+  return g_bytes_new_with_free_func (self->bytes + cell->v.span.offset, cell->v.span.length,
+                                     g_object_unref, g_object_ref (self));
 }
 
 static const Cell *
@@ -454,7 +538,7 @@ msb_db_rows_get_bytes (MsbDbRows *self,
   cell = get_cell (self, row, column);
   if (cell->type != MSB_DB_VALUE_TYPE_BLOB && cell->type != MSB_DB_VALUE_TYPE_TEXT)
     return NULL;
-  return g_bytes_new_from_bytes (self->data, cell->v.span.offset, cell->v.span.length);
+  return bytes_of (self, cell);
 }
 
 /**
@@ -533,7 +617,7 @@ cell_to_variant (MsbDbRows  *self,
       break;
     case MSB_DB_VALUE_TYPE_BLOB:
       {
-        g_autoptr(GBytes) bytes = g_bytes_new_from_bytes (self->data, cell->v.span.offset, cell->v.span.length);
+        g_autoptr(GBytes) bytes = bytes_of (self, cell);
         value = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
       }
       break;
@@ -702,8 +786,7 @@ msb_db_rows_dup_row (MsbDbRows *self,
           G_GNUC_FALLTHROUGH;
         case MSB_DB_VALUE_TYPE_BLOB:
           {
-            g_autoptr(GBytes) bytes = g_bytes_new_from_bytes (self->data, cell->v.span.offset,
-                                                              cell->v.span.length);
+            g_autoptr(GBytes) bytes = bytes_of (self, cell);
 
             g_value_init (value, G_TYPE_VARIANT);
             g_value_set_variant (value, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));

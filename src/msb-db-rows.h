@@ -10,6 +10,8 @@
 
 #include <glib-object.h>
 
+#include "msb-db-version-macros.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -32,33 +34,47 @@ typedef enum {
 
 #define MSB_DB_TYPE_ROWS (msb_db_rows_get_type ())
 
+MSB_DB_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (MsbDbRows, msb_db_rows, MSB_DB, ROWS, GObject)
 
+MSB_DB_AVAILABLE_IN_ALL
 guint           msb_db_rows_get_n_rows            (MsbDbRows *self);
+MSB_DB_AVAILABLE_IN_ALL
 guint           msb_db_rows_get_n_columns         (MsbDbRows *self);
+MSB_DB_AVAILABLE_IN_ALL
 const char     *msb_db_rows_get_column_name       (MsbDbRows *self,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbValueType  msb_db_rows_get_value_type        (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 gboolean        msb_db_rows_is_null               (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 gint64          msb_db_rows_get_int64             (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 double          msb_db_rows_get_double            (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 const char     *msb_db_rows_get_string            (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 GBytes         *msb_db_rows_get_bytes             (MsbDbRows *self,
                                                    guint      row,
                                                    guint      column);
+MSB_DB_AVAILABLE_IN_ALL
 gint64          msb_db_rows_get_changes           (MsbDbRows *self);
+MSB_DB_AVAILABLE_IN_ALL
 gint64          msb_db_rows_get_last_insert_rowid (MsbDbRows *self);
+MSB_DB_AVAILABLE_IN_ALL
 GVariant       *msb_db_rows_to_variant            (MsbDbRows *self);
+MSB_DB_AVAILABLE_IN_ALL
 GPtrArray      *msb_db_rows_dup_row               (MsbDbRows *self,
                                                    guint      row);
 

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <string.h>
@@ -63,6 +64,8 @@ typedef struct
   guint cache_size;
 
   sqlite3_stmt *control[MSB_DB_TX_ROLLBACK_TO + 1];
+  gboolean failed_with_effects;  /* the last statement failed, yet some of
+                                  * its changes stayed (OR FAIL) */
 
   GCancellable *cancellable;   /* of the statement being stepped */
   gint closing;                /* atomic: interrupt everything from now on */
@@ -86,14 +89,18 @@ typedef struct
   dev_t wal_dev;
   ino_t wal_ino;
   GError *broken;
+  int watch;                   /* inotify on the directory, or -1 */
+  gboolean suspect;            /* the watch saw our names (or lost events) */
 } MsbDbSqliteConn;
 
 static const MsbDbBackendVTable sqlite_vtable;
 
 static void     remember_wal (MsbDbSqliteConn  *self);
-static gboolean check_files  (MsbDbSqliteConn  *self,
-                              gboolean          committed,
-                              GError          **error);
+static void     start_watch      (MsbDbSqliteConn  *self);
+static gboolean check_files      (MsbDbSqliteConn  *self,
+                                  GError          **error);
+static gboolean check_not_broken (MsbDbSqliteConn  *self,
+                                  GError          **error);
 
 /* Result code names ---------------------------------------------------- */
 
@@ -531,6 +538,7 @@ msb_db_sqlite_open (const char              *path,
   self->parent.vtable = &sqlite_vtable;
   self->parent.mode = mode;
   self->wal_path = g_strconcat (path, "-wal", NULL);
+  self->watch = -1;
   self->cache = g_hash_table_new (g_str_hash, g_str_equal);
   self->cache_size = MAX (settings->statement_cache_size, 1);
   self->busy_timeout_ms = (int) CLAMP (settings->busy_timeout / G_TIME_SPAN_MILLISECOND, 1, G_MAXINT);
@@ -558,7 +566,10 @@ msb_db_sqlite_open (const char              *path,
       return NULL;
     }
   if (mode == MSB_DB_CONN_READ_WRITE)
-    remember_wal (self);
+    {
+      remember_wal (self);
+      start_watch (self);
+    }
   return &self->parent;
 }
 
@@ -751,53 +762,78 @@ append_column (MsbDbRows    *rows,
     }
 }
 
-static MsbDbRows *
-step_to_rows (MsbDbSqliteConn  *self,
-              CachedStatement  *entry,
-              GError          **error)
+/* Steps the bound statement to its end, appending its rows to *@rows
+ * (made at the first step: after a schema change SQLite prepares the
+ * statement again inside it, and `SELECT *` may then have other columns),
+ * and adding what it changed to *@changes and its row id to *@rowid. */
+static gboolean
+step_into (MsbDbSqliteConn  *self,
+           CachedStatement  *entry,
+           MsbDbRows       **rows,
+           gint64           *changes,
+           gint64           *rowid,
+           GError          **error)
 {
   sqlite3_stmt *stmt = entry->stmt;
-  g_autoptr(MsbDbRows) rows = NULL;
   sqlite3_int64 total_before = sqlite3_total_changes64 (self->db);
-  gint64 changes = 0;
   int n_columns;
   int rc;
 
-  /* The columns are known after the first step: after a schema change
-   * SQLite prepares the statement again inside it, and `SELECT *` may then
-   * have other columns. */
+  self->failed_with_effects = FALSE;
   rc = sqlite3_step (stmt);
-  rows = msb_db_rows_new (statement_columns (entry));
+  if (*rows == NULL)
+    *rows = msb_db_rows_new (statement_columns (entry));
   n_columns = sqlite3_column_count (stmt);
 
   for (; rc == SQLITE_ROW; rc = sqlite3_step (stmt))
     {
       for (int c = 0; c < n_columns; c++)
-        append_column (rows, stmt, c);
-      if (msb_db_rows_is_too_large (rows))
+        append_column (*rows, stmt, c);
+      if (msb_db_rows_is_too_large (*rows))
         {
           g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
 
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                        "The result holds more than 4 GiB of text and blobs; read it in "
                        "parts (LIMIT/OFFSET, substr()): %s", shown);
-          return NULL;
+          return FALSE;
         }
     }
 
   if (rc != SQLITE_DONE)
     {
+      /* SQLite undoes a failed statement, except with OR FAIL (and
+       * RAISE(FAIL)); then what it changed before failing was counted. */
+      self->failed_with_effects = sqlite3_total_changes64 (self->db) != total_before;
       set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
-      return NULL;
+      return FALSE;
     }
 
   /* sqlite3_changes64() and sqlite3_last_insert_rowid() keep the values of
    * the last statement that changed or inserted something, which may be
    * another caller's: only trust them if this statement is the one. */
   if (sqlite3_total_changes64 (self->db) != total_before)
-    changes = sqlite3_changes64 (self->db);
-  msb_db_rows_seal (rows, changes,
-                    entry->inserts && changes > 0 ? sqlite3_last_insert_rowid (self->db) : 0);
+    {
+      gint64 n = sqlite3_changes64 (self->db);
+
+      *changes += n;
+      if (entry->inserts && n > 0)
+        *rowid = sqlite3_last_insert_rowid (self->db);
+    }
+  return TRUE;
+}
+
+static MsbDbRows *
+step_to_rows (MsbDbSqliteConn  *self,
+              CachedStatement  *entry,
+              GError          **error)
+{
+  g_autoptr(MsbDbRows) rows = NULL;
+  gint64 changes = 0, rowid = 0;
+
+  if (!step_into (self, entry, &rows, &changes, &rowid, error))
+    return NULL;
+  msb_db_rows_seal (rows, changes, rowid);
   return g_steal_pointer (&rows);
 }
 
@@ -899,7 +935,7 @@ sqlite_execute (MsbDbBackendConn  *conn,
   /* A write outside our transaction commits on its own: it gets the
    * checks a COMMIT gets. */
   commits = conn->mode == MSB_DB_CONN_READ_WRITE && !self->tx_open && !sqlite3_stmt_readonly (stmt);
-  if ((!commits || check_files (self, FALSE, error)) && msb_db_bind_params (stmt, params, error))
+  if ((!commits || check_not_broken (self, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
 
@@ -915,13 +951,197 @@ sqlite_execute (MsbDbBackendConn  *conn,
       else if (commits)
         {
           remember_wal (self);
-          if (!check_files (self, TRUE, error))
+          if (!check_files (self, error))
             g_clear_object (&rows);
         }
     }
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
   return rows;
+}
+
+/* Cursors --------------------------------------------------------------- */
+
+struct _MsbDbBackendCursor
+{
+  CachedStatement entry;     /* not in the cache: the cursor's own */
+  GVariant *params;          /* bound without copying: kept while it runs */
+  gboolean finished;         /* stepped to its end: stepping again would
+                              * start it over */
+};
+
+static void
+sqlite_cursor_close (MsbDbBackendConn   *conn,
+                     MsbDbBackendCursor *cursor)
+{
+  sqlite3_finalize (cursor->entry.stmt);
+  g_clear_pointer (&cursor->entry.columns, msb_db_columns_unref);
+  g_clear_pointer (&cursor->params, g_variant_unref);
+  g_free (cursor);
+}
+
+/* A statement of its own, outside the statement cache: it is held for as
+ * long as the cursor lives, and must not be evicted or shared meanwhile. */
+static MsbDbBackendCursor *
+sqlite_cursor_open (MsbDbBackendConn  *conn,
+                    const char        *sql,
+                    GVariant          *params,
+                    GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  MsbDbBackendCursor *cursor;
+  sqlite3_stmt *stmt;
+
+  stmt = prepare_statement (self, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  cursor = g_new0 (MsbDbBackendCursor, 1);
+  cursor->entry.stmt = stmt;
+  cursor->params = params ? g_variant_ref_sink (params) : NULL;
+  if (!sqlite3_stmt_readonly (stmt))
+    {
+      g_autofree char *shown = msb_db_error_excerpt (sql);
+
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                   "A cursor only reads, and this statement writes: %s", shown);
+      sqlite_cursor_close (conn, cursor);
+      return NULL;
+    }
+  if (!msb_db_bind_params (stmt, cursor->params, error))
+    {
+      sqlite_cursor_close (conn, cursor);
+      return NULL;
+    }
+  return cursor;
+}
+
+static MsbDbRows *
+sqlite_cursor_fetch (MsbDbBackendConn    *conn,
+                     MsbDbBackendCursor  *cursor,
+                     guint                max_rows,
+                     GCancellable        *cancellable,
+                     gboolean            *done,
+                     GError             **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  sqlite3_stmt *stmt = cursor->entry.stmt;
+  g_autoptr(MsbDbRows) rows = NULL;
+  int n_columns;
+  int rc = SQLITE_ROW;
+
+  if (g_atomic_int_get (&self->closing))
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                           "The database is being closed");
+      return NULL;
+    }
+
+  self->cancellable = cancellable;
+  for (guint n = 0; n < max_rows && !cursor->finished; n++)
+    {
+      rc = sqlite3_step (stmt);
+      cursor->finished = rc != SQLITE_ROW;
+      if (rows == NULL)
+        rows = msb_db_rows_new (statement_columns (&cursor->entry));
+      if (rc != SQLITE_ROW)
+        break;
+      n_columns = sqlite3_column_count (stmt);
+      for (int c = 0; c < n_columns; c++)
+        append_column (rows, stmt, c);
+    }
+  self->cancellable = NULL;
+
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), sqlite3_sql (stmt), error);
+      return NULL;
+    }
+  if (rows == NULL)
+    rows = msb_db_rows_new (statement_columns (&cursor->entry));
+  *done = cursor->finished;
+  msb_db_rows_seal (rows, 0, 0);
+  return g_steal_pointer (&rows);
+}
+
+/* Runs one statement once per element of @param_rows (an array of
+ * parameter tuples or dictionaries, each maybe inside a variant; or a
+ * tuple of arrays, one per parameter), prepared once: the rows of a
+ * RETURNING clause are gathered, the changes added up. The caller provides
+ * the transaction that makes it all or nothing. */
+static MsbDbRows *
+sqlite_execute_many (MsbDbBackendConn  *conn,
+                     const char        *sql,
+                     GVariant          *param_rows,
+                     GCancellable      *cancellable,
+                     GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  g_autoptr(MsbDbRows) rows = NULL;
+  g_autoptr(MsbDbColumnParams) columns = NULL;
+  CachedStatement *entry;
+  gint64 changes = 0, rowid = 0;
+  gsize n_rows;
+  gboolean ok = TRUE;
+
+  /* A tuple of arrays: the parameters column by column. */
+  if (g_variant_is_of_type (param_rows, G_VARIANT_TYPE_TUPLE))
+    {
+      columns = msb_db_column_params_new (param_rows, error);
+      if (columns == NULL)
+        return NULL;
+      n_rows = msb_db_column_params_get_n_rows (columns);
+    }
+  else
+    n_rows = g_variant_n_children (param_rows);
+
+  if (refuse_if_lost (self, error))
+    return NULL;
+  entry = lookup_statement (self, sql, error);
+  if (entry == NULL)
+    return NULL;
+  if (conn->mode == MSB_DB_CONN_READ_ONLY)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
+                           "Writing many rows needs the writer");
+      return NULL;
+    }
+
+  self->cancellable = cancellable;
+  self->defer_fk_changed |= entry->sets_defer_fk;
+  for (gsize i = 0; ok && i < n_rows; i++)
+    {
+      GError *local_error = NULL;
+
+      if (columns != NULL)
+        ok = msb_db_column_params_bind (columns, entry->stmt, i, &local_error);
+      else
+        {
+          g_autoptr(GVariant) element = g_variant_get_child_value (param_rows, i);
+          g_autoptr(GVariant) params = g_variant_is_of_type (element, G_VARIANT_TYPE_VARIANT)
+                                       ? g_variant_get_variant (element) : g_variant_ref (element);
+
+          if (i == 0)
+            keep_params_type (entry, params);
+          ok = msb_db_bind_params (entry->stmt, params, &local_error);
+        }
+      ok = ok && step_into (self, entry, &rows, &changes, &rowid, &local_error);
+      sqlite3_reset (entry->stmt);
+      sqlite3_clear_bindings (entry->stmt);
+      if (!ok)
+        {
+          note_if_lost (self, local_error);
+          g_prefix_error (&local_error, "Row %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT
+                          " (nothing was written): ", i + 1, n_rows);
+          g_propagate_error (error, local_error);
+        }
+    }
+  self->cancellable = NULL;
+  if (!ok)
+    return NULL;
+  if (rows == NULL)
+    rows = msb_db_rows_new (statement_columns (entry));
+  msb_db_rows_seal (rows, changes, rowid);
+  return g_steal_pointer (&rows);
 }
 
 /* Runs every statement of @sql in turn (a schema script, a migration
@@ -990,6 +1210,63 @@ sqlite_execute_script (MsbDbBackendConn  *conn,
 /* In WAL mode SQLite happily keeps writing to a database file, or a -wal
  * file, that was deleted or replaced under it: those writes would be
  * reported committed and be lost. */
+/* Looking at the files costs a stat() each, at every commit. A write
+ * connection also watches its directory (inotify): as long as nothing has
+ * happened there to the database or its -wal file, a non-blocking read()
+ * that finds no event is all a check costs. Any event about those names,
+ * or lost events, makes every later check look at the files. */
+static void
+start_watch (MsbDbSqliteConn *self)
+{
+  g_autofree char *dir = g_path_get_dirname (sqlite3_db_filename (self->db, "main"));
+
+  self->watch = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+  if (self->watch < 0)
+    return;
+  /* Not IN_CREATE: SQLite creates the -wal file at the first write; a file
+   * replaced is first deleted or moved, which is seen. */
+  if (inotify_add_watch (self->watch, dir, IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
+                         IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+    {
+      close (self->watch);
+      self->watch = -1;
+    }
+}
+
+static gboolean
+names_ours (MsbDbSqliteConn *self,
+            const char      *name)
+{
+  g_autofree char *db = g_path_get_basename (sqlite3_db_filename (self->db, "main"));
+  g_autofree char *wal = g_path_get_basename (self->wal_path);
+
+  return g_str_equal (name, db) || g_str_equal (name, wal);
+}
+
+/* FALSE only if the watch shows that neither file can have changed. */
+static gboolean
+files_may_have_changed (MsbDbSqliteConn *self)
+{
+  char buffer[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  ssize_t length;
+
+  if (self->watch < 0 || self->suspect)
+    return TRUE;
+  while ((length = read (self->watch, buffer, sizeof buffer)) > 0)
+    for (char *p = buffer; p < buffer + length; )
+      {
+        const struct inotify_event *event = (const struct inotify_event *) p;
+
+        if ((event->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) ||
+            (event->len > 0 && names_ours (self, event->name)))
+          self->suspect = TRUE;
+        p += sizeof *event + event->len;
+      }
+  if (length < 0 && errno != EAGAIN)
+    self->suspect = TRUE;
+  return self->suspect;
+}
+
 static gboolean
 database_moved (MsbDbSqliteConn *self)
 {
@@ -1078,52 +1355,73 @@ rescue_deleted_wal (MsbDbSqliteConn *self)
   return sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK;
 }
 
-/* Before and after a COMMIT: are the files still the ones at the path?
- * Once they are not, the connection stays broken. @committed: the check
- * runs after a COMMIT that went to the old files. */
+/* Before a commit: refuse once the files were found replaced, and find out
+ * now whether the database file was: frames written to the -wal file at
+ * the path would then belong to the file that replaced it. */
 static gboolean
-check_files (MsbDbSqliteConn  *self,
-             gboolean          committed,
-             GError          **error)
+check_not_broken (MsbDbSqliteConn  *self,
+                  GError          **error)
 {
-  g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
-
-  if (self->broken == NULL && database_moved (self))
-    self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                                "The database file “%s” was deleted, renamed or replaced "
-                                "while open: nothing more can be written (close and open "
-                                "the pools again)", db_path);
-  else if (self->broken == NULL && wal_replaced (self))
+  if (self->broken == NULL && files_may_have_changed (self) && database_moved (self))
     {
-      gboolean rescued;
+      g_autofree char *db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
 
-      /* The checkpoint cannot run inside our transaction; what it held was
-       * not committed, and will not be. */
-      if (!committed)
-        {
-          self->allow_control = TRUE;
-          sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-          self->allow_control = FALSE;
-        }
-      rescued = rescue_deleted_wal (self);
       self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                                  "The -wal file of “%s” was deleted or replaced while the "
-                                  "database was open: nothing more can be written (close "
-                                  "and open the pools again). %s", db_path,
-                                  rescued ? "Every write acknowledged before was saved into "
-                                            "the database file."
-                                          : "Another process had the database open: writes "
-                                            "acknowledged since the last checkpoint may be lost.");
+                                  "The database file “%s” was deleted, renamed or replaced "
+                                  "while open: nothing more can be written (close and open "
+                                  "the pools again)", db_path);
     }
   if (self->broken == NULL)
     return TRUE;
+  g_propagate_error (error, g_error_copy (self->broken));
+  return FALSE;
+}
 
-  if (committed)
-    g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
-                 "The transaction was committed to a file that is no longer the database "
-                 "at the path: it is not in the database. %s", self->broken->message);
-  else
-    g_propagate_error (error, g_error_copy (self->broken));
+/* After a COMMIT: are the files it went to still the ones at the path? A
+ * commit that went to a database file replaced meanwhile is not in the
+ * file at the path: it is reported failed. A commit that went to a deleted
+ * -wal file is copied into the database file if nobody else can have
+ * started a new log (then it is acknowledged: it is in the file);
+ * otherwise it fails. Either way, nothing more is written. */
+static gboolean
+check_files (MsbDbSqliteConn  *self,
+             GError          **error)
+{
+  g_autofree char *db_path = NULL;
+  gboolean rescued;
+
+  if (self->broken == NULL && !files_may_have_changed (self))
+    return TRUE;
+  if (self->broken == NULL && database_moved (self))
+    {
+      db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
+      self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                                  "The database file “%s” was deleted, renamed or replaced "
+                                  "while open: nothing more can be written (close and open "
+                                  "the pools again)", db_path);
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                   "The transaction was committed to a file that is no longer the database "
+                   "at the path: it is not in the database. %s", self->broken->message);
+      return FALSE;
+    }
+  if (self->broken != NULL || !wal_replaced (self))
+    return TRUE;
+
+  db_path = msb_db_error_excerpt (sqlite3_db_filename (self->db, "main"));
+  rescued = rescue_deleted_wal (self);
+  self->broken = g_error_new (MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                              "The -wal file of “%s” was deleted or replaced while the "
+                              "database was open: nothing more can be written (close "
+                              "and open the pools again). %s", db_path,
+                              rescued ? "Every write acknowledged before was saved into "
+                                        "the database file."
+                                      : "Another process had the database open: writes "
+                                        "acknowledged since the last checkpoint may be lost.");
+  if (rescued)
+    return TRUE;
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+               "The transaction was committed to a -wal file that was deleted: it is not "
+               "in the database. %s", self->broken->message);
   return FALSE;
 }
 
@@ -1189,6 +1487,26 @@ end_job_settings (MsbDbSqliteConn *self)
 }
 
 static gboolean
+end_job (MsbDbSqliteConn  *self,
+         GError          **error)
+{
+  gboolean effects = self->failed_with_effects;
+
+  self->failed_with_effects = FALSE;
+  if (effects)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "The statement failed after changing rows (OR FAIL): those "
+                           "changes must be rolled back with the whole transaction");
+      return FALSE;
+    }
+  if (!check_deferred_constraints (self, error))
+    return FALSE;
+  end_job_settings (self);
+  return TRUE;
+}
+
+static gboolean
 sqlite_control (MsbDbBackendConn  *conn,
                 MsbDbTxOp          op,
                 GError           **error)
@@ -1206,11 +1524,13 @@ sqlite_control (MsbDbBackendConn  *conn,
     }
   if (op != MSB_DB_TX_ROLLBACK && refuse_if_lost (self, error))
     return FALSE;
+  if (op == MSB_DB_TX_END_JOB)
+    return end_job (self, error);
   if (op == MSB_DB_TX_BEGIN_IMMEDIATE && self->broken != NULL)
-    return check_files (self, FALSE, error);
+    return check_not_broken (self, error);
   if (op == MSB_DB_TX_RELEASE && !check_deferred_constraints (self, error))
     return FALSE;
-  if (op == MSB_DB_TX_COMMIT && !check_files (self, FALSE, error))
+  if (op == MSB_DB_TX_COMMIT && !check_not_broken (self, error))
     return FALSE;
 
   rc = step_control (self, &self->control[op], control_sql[op]);
@@ -1233,7 +1553,7 @@ sqlite_control (MsbDbBackendConn  *conn,
       if (op == MSB_DB_TX_COMMIT)
         {
           remember_wal (self);
-          return check_files (self, TRUE, error);
+          return check_files (self, error);
         }
       break;
     case MSB_DB_TX_RELEASE:
@@ -1241,6 +1561,7 @@ sqlite_control (MsbDbBackendConn  *conn,
       end_job_settings (self);
       break;
     case MSB_DB_TX_SAVEPOINT:
+    case MSB_DB_TX_END_JOB:   /* handled above: no statement */
       break;
     }
   return TRUE;
@@ -1328,6 +1649,8 @@ sqlite_close (MsbDbBackendConn *conn)
   g_clear_error (&self->broken);
   if (self->db != NULL && sqlite3_close (self->db) != SQLITE_OK)
     g_warning ("Could not close a database connection: %s", sqlite3_errmsg (self->db));
+  if (self->watch >= 0)
+    close (self->watch);
   g_free (self->wal_path);
   g_free (self);
 }
@@ -1335,7 +1658,11 @@ sqlite_close (MsbDbBackendConn *conn)
 static const MsbDbBackendVTable sqlite_vtable = {
   .name = "sqlite",
   .execute = sqlite_execute,
+  .execute_many = sqlite_execute_many,
   .execute_script = sqlite_execute_script,
+  .cursor_open = sqlite_cursor_open,
+  .cursor_fetch = sqlite_cursor_fetch,
+  .cursor_close = sqlite_cursor_close,
   .control = sqlite_control,
   .in_transaction = sqlite_in_transaction,
   .interrupt = sqlite_interrupt,

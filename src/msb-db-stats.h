@@ -10,6 +10,8 @@
 
 #include <glib-object.h>
 
+#include "msb-db-version-macros.h"
+
 G_BEGIN_DECLS
 
 #define MSB_DB_TYPE_STATS (msb_db_stats_get_type ())
@@ -51,8 +53,11 @@ typedef struct {
   guint64 checkpoints_blocked;
 } MsbDbStats;
 
+MSB_DB_AVAILABLE_IN_ALL
 GType       msb_db_stats_get_type (void) G_GNUC_CONST;
+MSB_DB_AVAILABLE_IN_ALL
 MsbDbStats *msb_db_stats_copy     (const MsbDbStats *stats);
+MSB_DB_AVAILABLE_IN_ALL
 void        msb_db_stats_free     (MsbDbStats       *stats);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbStats, msb_db_stats_free)

@@ -2,9 +2,11 @@
  *
  * The writer thread owns the only write connection of the process and
  * takes jobs from a GAsyncQueue in order. Jobs that are already waiting
- * when it starts a transaction join it (group commit): each runs inside
- * its own SAVEPOINT, so a job that fails is rolled back alone, and nobody
- * hears of success before the COMMIT. A lone job never waits for company.
+ * when it starts a transaction join it (group commit): a transaction or a
+ * write of many rows runs inside its own SAVEPOINT, a write of one
+ * statement needs none (SQLite undoes a failed statement), so a job that
+ * fails is rolled back alone, and nobody hears of success before the
+ * COMMIT. A lone job never waits for company.
  *
  * SQLite sometimes ends the whole transaction because of one statement
  * (OR ROLLBACK, RAISE(ROLLBACK), an interrupted write, a full disk): that
@@ -41,26 +43,21 @@
  * once the log is fully copied read the database file and do not stand in
  * the way). Readers in a tight loop can still beat its lock attempts; so
  * if that fails, the next attempt holds this process's new reads while it
- * waits for the running ones to finish. That wait starts at
- * CHECKPOINT_GATED_WAIT and doubles after each held attempt that fails,
- * up to CHECKPOINT_GATED_WAIT_MAX: readers whose queries are slow delay
- * new reads a little longer rather than let the log grow.
+ * waits for the running ones to finish, as long as the reader judges
+ * reasons (twice its typical read).
  *
  * A reader that holds a snapshot for long (a long query, a slow snapshot
  * callback, a reader in another process) cannot be helped: the log cannot
  * restart before it ends. Holding everybody else's reads for it would only
- * stall them. So the reads are not held when one of this process's reads
- * has already run longer than the wait would be (the wait grows instead);
- * and once the longest wait failed or was declined, the next held attempt
- * waits GATE_BACKOFF, doubling up to GATE_BACKOFF_MAX while it keeps
- * failing. Meanwhile the writer retries the plain checkpoint every
- * CHECKPOINT_RETRY; the log grows until the reader ends (counted in
- * checkpoints_blocked). journal_size_limit trims the file after a
- * restart; close truncates it. */
+ * stall them. So the reader declines to hold when one of its reads is
+ * already a long one; and after a held attempt failed anyway (a reader in
+ * another process), the next held attempt comes GATE_BACKOFF later,
+ * doubling up to GATE_BACKOFF_MAX while it keeps failing. Meanwhile the
+ * writer retries the plain checkpoint every CHECKPOINT_RETRY; the log
+ * grows until the reader ends (counted in checkpoints_blocked).
+ * journal_size_limit trims the file after a restart; close truncates it. */
 #define CHECKPOINT_FRAMES 1000
 #define CHECKPOINT_WAIT (10 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT (20 * G_TIME_SPAN_MILLISECOND)
-#define CHECKPOINT_GATED_WAIT_MAX (160 * G_TIME_SPAN_MILLISECOND)
 #define CHECKPOINT_RETRY (100 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF (250 * G_TIME_SPAN_MILLISECOND)
 #define GATE_BACKOFF_MAX (8 * G_TIME_SPAN_SECOND)
@@ -88,9 +85,8 @@ struct _MsbDbWriter
   gint accepting;             /* atomic */
 
   gint64 next_checkpoint;     /* not before this, after a failed one */
-  GTimeSpan gated_wait;       /* of the next held attempt */
   gint64 next_gate;           /* no held attempt before this */
-  GTimeSpan gate_backoff;     /* after the longest held attempt failed */
+  GTimeSpan gate_backoff;     /* after a held attempt failed */
   gint64 last_wal_sample;
 };
 
@@ -149,8 +145,14 @@ run_job (MsbDbWriter *self,
   if (msb_db_job_get_kind (job) == MSB_DB_JOB_TRANSACTION)
     return run_transaction_callback (self, job);
 
-  rows = msb_db_backend_execute (self->conn, msb_db_job_get_sql (job), msb_db_job_get_params (job),
-                                 msb_db_job_get_cancellable (job), &error);
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE_MANY)
+    rows = msb_db_backend_execute_many (self->conn, msb_db_job_get_sql (job),
+                                        msb_db_job_get_params (job),
+                                        msb_db_job_get_cancellable (job), &error);
+  else
+    rows = msb_db_backend_execute (self->conn, msb_db_job_get_sql (job),
+                                   msb_db_job_get_params (job),
+                                   msb_db_job_get_cancellable (job), &error);
   if (rows == NULL)
     {
       msb_db_job_set_error (job, error);
@@ -215,6 +217,52 @@ run_job_in_savepoint (MsbDbWriter  *self,
       msb_db_job_set_error (job, release_error);
     }
   return undo_failed_job (self, job, batch_error);
+}
+
+/* Runs @job, one statement, with no savepoint of its own: SQLite undoes a
+ * failed statement by itself. When it cannot (the transaction is gone, a
+ * failed statement's earlier changes stayed, a deferred constraint is left
+ * violated: the backend says so at END_JOB), the job fails and the batch
+ * is run again without it. Two statements fewer per write. */
+static JobOutcome
+run_statement_job (MsbDbWriter  *self,
+                   MsbDbJob     *job,
+                   GError      **batch_error)
+{
+  GError *end_error = NULL;
+  gboolean ok;
+
+  msb_db_job_reset_outcome (job);
+  ok = run_job (self, job);
+  if (!ok && g_error_matches (msb_db_job_get_error (job), MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+    {
+      g_propagate_error (batch_error, g_error_copy (msb_db_job_get_error (job)));
+      return BATCH_FAILED;
+    }
+  if (!msb_db_backend_in_transaction (self->conn))
+    return JOB_LOST_BATCH;
+  if (!msb_db_backend_control (self->conn, MSB_DB_TX_END_JOB, &end_error))
+    {
+      if (ok)
+        {
+          msb_db_job_reset_outcome (job);
+          msb_db_job_set_error (job, end_error);
+        }
+      else
+        g_error_free (end_error);
+      return JOB_LOST_BATCH;
+    }
+  return JOB_DONE;
+}
+
+static JobOutcome
+run_batched_job (MsbDbWriter  *self,
+                 MsbDbJob     *job,
+                 GError      **batch_error)
+{
+  if (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE)
+    return run_statement_job (self, job, batch_error);
+  return run_job_in_savepoint (self, job, batch_error);
 }
 
 /* Claiming from the queue ----------------------------------------------- */
@@ -388,7 +436,7 @@ run_batch_once (Batch     *run,
             break;
           g_ptr_array_add (batch, next);
         }
-      switch (run_job_in_savepoint (self, g_ptr_array_index (batch, i), error))
+      switch (run_batched_job (self, g_ptr_array_index (batch, i), error))
         {
         case JOB_DONE:
           break;
@@ -468,7 +516,7 @@ report_committed (MsbDbWriter *self,
     {
       MsbDbJob *job = g_ptr_array_index (batch, i);
 
-      if (msb_db_job_get_error (job) == NULL && msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE)
+      if (msb_db_job_get_error (job) == NULL && msb_db_job_get_kind (job) != MSB_DB_JOB_TRANSACTION)
         MSB_DB_COUNT (self->counters, writes);
       else if (msb_db_job_get_error (job) == NULL)
         MSB_DB_COUNT (self->counters, transactions);
@@ -570,20 +618,6 @@ try_checkpoint (MsbDbWriter          *self,
   return msb_db_backend_checkpoint (self->conn, mode, CHECKPOINT_WAIT, error);
 }
 
-/* A held attempt did not restart the log, or the readers could not be
- * held: wait longer next time, or, at the longest wait, not for a while. */
-static void
-gate_failed (MsbDbWriter *self)
-{
-  if (self->gated_wait < CHECKPOINT_GATED_WAIT_MAX)
-    {
-      self->gated_wait = MIN (self->gated_wait * 2, CHECKPOINT_GATED_WAIT_MAX);
-      return;
-    }
-  self->gate_backoff = CLAMP (self->gate_backoff * 2, GATE_BACKOFF, GATE_BACKOFF_MAX);
-  self->next_gate = g_get_monotonic_time () + self->gate_backoff;
-}
-
 /* The second attempt, with this process's new reads held (see the WAL
  * policy at the top). */
 static gboolean
@@ -591,25 +625,23 @@ try_gated_checkpoint (MsbDbWriter          *self,
                       MsbDbCheckpointMode   mode,
                       GError              **error)
 {
+  GTimeSpan wait = 0;
   gboolean ok;
 
   if (self->gate == NULL || g_get_monotonic_time () < self->next_gate)
     return FALSE;
-  if (!self->gate (self->gate_data, TRUE, self->gated_wait))
-    {
-      gate_failed (self);
-      return FALSE;
-    }
-  ok = msb_db_backend_checkpoint (self->conn, mode, self->gated_wait, error);
-  self->gate (self->gate_data, FALSE, 0);
+  if (!self->gate (self->gate_data, TRUE, &wait))
+    return FALSE;
+  ok = msb_db_backend_checkpoint (self->conn, mode, wait, error);
+  self->gate (self->gate_data, FALSE, NULL);
 
   if (ok)
-    {
-      self->gated_wait = CHECKPOINT_GATED_WAIT;
-      self->gate_backoff = 0;
-    }
+    self->gate_backoff = 0;
   else
-    gate_failed (self);
+    {
+      self->gate_backoff = CLAMP (self->gate_backoff * 2, GATE_BACKOFF, GATE_BACKOFF_MAX);
+      self->next_gate = g_get_monotonic_time () + self->gate_backoff;
+    }
   return ok;
 }
 
@@ -741,7 +773,6 @@ msb_db_writer_new (MsbDbBackendConn       *conn,
   self->gate = gate;
   self->gate_data = gate_data;
   self->gate_data_free = gate_data_free;
-  self->gated_wait = CHECKPOINT_GATED_WAIT;
   self->queue = g_async_queue_new ();
   g_mutex_init (&self->conn_lock);
   g_mutex_init (&self->lock);
@@ -801,75 +832,76 @@ take_idle_connection (MsbDbWriter *self)
   return taken;
 }
 
+typedef struct
+{
+  MsbDbWriter *self;
+  const char *sql;
+  GVariant *params;
+  GCancellable *cancellable;
+  MsbDbRows *rows;
+} LoneWrite;
+
 static gboolean
 attempt_lone_write (gpointer   data,
                     guint      attempt,
                     GError   **error)
 {
-  Batch *run = data;
-  MsbDbJob *job = g_ptr_array_index (run->batch, 0);
+  LoneWrite *write = data;
 
   /* Between attempts nothing was written: a cancelled write stops here. */
-  if (attempt > 0 && g_cancellable_is_cancelled (msb_db_job_get_cancellable (job)))
+  if (attempt > 0 && g_cancellable_is_cancelled (write->cancellable))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                            "The write was cancelled before it could run");
       return FALSE;
     }
-  msb_db_job_reset_outcome (job);
-  if (run_job (run->self, job))
-    return TRUE;
-  g_propagate_error (error, g_error_copy (msb_db_job_get_error (job)));
-  return FALSE;
+  write->rows = msb_db_backend_execute (write->self->conn, write->sql, write->params,
+                                        write->cancellable, error);
+  return write->rows != NULL;
 }
 
-/* Runs @job, a blocking write of one statement, and waits for its outcome.
- * If the writer is idle the caller runs it right here, as the only
- * statement of its transaction: SQLite makes one statement atomic by
- * itself, deferred constraints included, and the backend checks that its
- * commit reaches the file at the path. Otherwise it is queued like any
- * other job. */
-gboolean
-msb_db_writer_run (MsbDbWriter  *self,
-                   MsbDbJob     *job,
-                   MsbDbRows   **rows,
-                   GError      **error)
+/* Runs a blocking write of one statement and waits for its outcome. If the
+ * writer is idle the caller runs it right here, as the only statement of
+ * its transaction: SQLite makes one statement atomic by itself, deferred
+ * constraints included, and the backend checks that its commit reaches
+ * the file at the path. Otherwise it is queued as a job like any other
+ * (and waits at most @timeout for its turn). */
+MsbDbRows *
+msb_db_writer_run (MsbDbWriter   *self,
+                   const char    *sql,
+                   GVariant      *params,
+                   GCancellable  *cancellable,
+                   GTimeSpan      timeout,
+                   GError       **error)
 {
-  g_autoptr(GPtrArray) batch = NULL;
-  gboolean stopping = FALSE;
-  Batch run = { self, NULL, &stopping };
+  LoneWrite write = { self, sql, params, cancellable, NULL };
   GError *local_error = NULL;
-
-  g_assert (msb_db_job_get_kind (job) == MSB_DB_JOB_WRITE && !msb_db_job_is_async (job));
 
   if (!take_idle_connection (self))
     {
+      g_autoptr(MsbDbJob) job = msb_db_job_new_statement (MSB_DB_JOB_WRITE, sql, params,
+                                                          cancellable, timeout);
+      MsbDbRows *rows = NULL;
+
       msb_db_writer_submit (self, job);
-      return msb_db_job_wait (job, rows, error);
+      msb_db_job_wait (job, &rows, error);
+      return rows;
     }
 
-  if (!msb_db_job_claim (job))
-    g_assert_not_reached ();   /* nobody else has seen it */
-  batch = g_ptr_array_new ();
-  g_ptr_array_add (batch, job);
-  run.batch = batch;
   if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
-                        attempt_lone_write, &run, &local_error))
+                        attempt_lone_write, &write, &local_error))
     {
       MSB_DB_COUNT (self->counters, write_batches);
       MSB_DB_COUNT (self->counters, writes);
     }
-  else
-    {
-      if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
-        MSB_DB_COUNT (self->counters, retries_exhausted);
-      msb_db_job_set_error (job, local_error);
-    }
+  else if (g_error_matches (local_error, MSB_DB_ERROR, MSB_DB_ERROR_BUSY))
+    MSB_DB_COUNT (self->counters, retries_exhausted);
   maybe_checkpoint (self);
   g_mutex_unlock (&self->conn_lock);
 
-  msb_db_job_complete (job);
-  return msb_db_job_wait (job, rows, error);
+  if (local_error != NULL)
+    g_propagate_error (error, local_error);
+  return write.rows;
 }
 
 /* Stops accepting jobs; the ones queued so far still run. Does not wait;

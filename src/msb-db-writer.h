@@ -15,11 +15,12 @@ typedef struct _MsbDbWriter MsbDbWriter;
 
 /* Asks this process's readers to pause (@hold TRUE) or resume, around a
  * checkpoint that needs the log free of readers. Pausing returns FALSE,
- * and does not pause, when a running read has already run for @patience:
- * it would not end soon enough to make the pause worth it. */
-typedef gboolean (*MsbDbReaderGate) (gpointer  data,
-                                     gboolean  hold,
-                                     GTimeSpan patience);
+ * and does not pause, when a reader is already running too long for a
+ * pause to help; otherwise it sets *@wait to how long the checkpoint
+ * should wait for the running reads. */
+typedef gboolean (*MsbDbReaderGate) (gpointer   data,
+                                     gboolean   hold,
+                                     GTimeSpan *wait);
 
 MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      MsbDbCounters          *counters,
@@ -30,9 +31,11 @@ MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      GError                **error);
 void         msb_db_writer_submit   (MsbDbWriter            *self,
                                      MsbDbJob               *job);
-gboolean     msb_db_writer_run      (MsbDbWriter            *self,
-                                     MsbDbJob               *job,
-                                     MsbDbRows             **rows,
+MsbDbRows   *msb_db_writer_run      (MsbDbWriter            *self,
+                                     const char             *sql,
+                                     GVariant               *params,
+                                     GCancellable           *cancellable,
+                                     GTimeSpan               timeout,
                                      GError                **error);
 void         msb_db_writer_shutdown (MsbDbWriter            *self);
 void         msb_db_writer_join     (MsbDbWriter            *self);

@@ -7,11 +7,13 @@
 #define MSB_DB_INSIDE
 
 #include "msb-db-version.h"
+#include "msb-db-version-macros.h"
 #include "msb-db-error.h"
 #include "msb-db-enum-types.h"
 #include "msb-db-stats.h"
 #include "msb-db-rows.h"
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
+#include "msb-db-cursor.h"
 
 #undef MSB_DB_INSIDE

@@ -192,7 +192,15 @@ cluster_leader_client (Cluster    *cluster,
   g_assert_no_error (error);
   if (db != NULL)
     {
+      g_autoptr(MsbDbRows) rows = NULL;
+
       g_assert_true (msb_db_dqlite_client_open (client, db, NULL, &error));
+      g_assert_no_error (error);
+      /* dqlite 1.11 prepares a statement before it waits for the log to
+       * be applied: on a leader just elected, a table created lately is
+       * not there yet. A query waits (a Raft barrier) before it steps:
+       * the next statement is prepared with everything applied. */
+      rows = msb_db_dqlite_client_query_sql (client, "SELECT 1", NULL, NULL, &error);
       g_assert_no_error (error);
     }
   return g_steal_pointer (&client);

@@ -337,6 +337,17 @@ test_batch_cancelled_update (Fixture       *fx,
   g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM t WHERE id = 1 AND v = 'first'"), ==, 1);
 }
 
+/* OR FAIL keeps what a failing statement changed before the failure: in a
+ * batch, that write still fails alone and leaves nothing. */
+static void
+test_batch_or_fail (Fixture       *fx,
+                    gconstpointer  data)
+{
+  check_bad_write_fails_alone (fx, "INSERT OR FAIL INTO u(k) VALUES ('new1'), ('new2'), ('taken')",
+                               FALSE, MSB_DB_ERROR, MSB_DB_ERROR_CONSTRAINT);
+  g_assert_cmpint (raw_int (fx->path, "SELECT count(*) FROM u WHERE k LIKE 'new%'"), ==, 0);
+}
+
 /* A setting a write changes for its own transaction does not reach the
  * writes batched after it: an immediate foreign key still fails at once,
  * alone. */
@@ -558,29 +569,31 @@ test_replaced_during_batch (Fixture       *fx,
 }
 
 /* The -wal file deleted while the pools are open: SQLite would keep
- * writing to the deleted file. The writes that were acknowledged before
- * must still reach the database file, and later writes must fail. */
+ * writing to the deleted file. What was acknowledged must reach the
+ * database file: the write that finds the log deleted copies it there,
+ * with every write before it, since no other process has the database
+ * open (and only then is it acknowledged); every later write fails. */
 static void
 test_wal_deleted (Fixture       *fx,
                   gconstpointer  data)
 {
   g_autofree char *wal = g_strconcat (fx->path, "-wal", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(MsbDbRows) after = NULL;
+  g_autoptr(MsbDbRows) later = NULL;
 
   for (guint i = 0; i < 100; i++)
     test_write_ok (fx->pools, "INSERT INTO t(v) VALUES ('acknowledged')", NULL);
   g_assert_cmpint (g_unlink (wal), ==, 0);
 
-  after = msb_db_pools_write (fx->pools, "INSERT INTO t(v) VALUES ('after')", NULL, NULL, &error);
-  g_assert_null (after);
+  test_write_ok (fx->pools, "INSERT INTO t(v) VALUES ('acknowledged')", NULL);
+  later = msb_db_pools_write (fx->pools, "INSERT INTO t(v) VALUES ('later')", NULL, NULL, &error);
+  g_assert_null (later);
   assert_msb_error (error, MSB_DB_ERROR_FAILED);
-  g_test_message ("%s", error->message);
   assert_message_contains (error, "-wal");
 
   /* A new connection, as after a crash, finds every acknowledged row. */
-  g_assert_cmpint (count_rows (fx, "v = 'acknowledged'"), ==, 100);
-  g_assert_cmpint (count_rows (fx, "v = 'after'"), ==, 0);
+  g_assert_cmpint (count_rows (fx, "v = 'acknowledged'"), ==, 101);
+  g_assert_cmpint (count_rows (fx, "v = 'later'"), ==, 0);
 }
 
 int
@@ -600,6 +613,7 @@ main (int   argc,
   ADD ("batch/or-rollback", test_batch_or_rollback);
   ADD ("batch/raise-rollback", test_batch_raise_rollback);
   ADD ("batch/cancelled-update", test_batch_cancelled_update);
+  ADD ("batch/or-fail", test_batch_or_fail);
   ADD ("batch/defer-pragma", test_batch_defer_pragma);
   ADD ("rowid/nothing-inserted", test_rowid_of_nothing);
   ADD ("rowid/in-body", test_rowid_in_body);

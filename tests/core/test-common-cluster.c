@@ -3,15 +3,16 @@
  *
  * When MSB_DB_TEST_CLUSTER names the nodes of a running cluster (see
  * tests/cluster/run-on-cluster.c), the fixture opens `dqlite://…/NAME`, a
- * database of its own for each test, and the raw observer reads and writes
- * it with MsbDb's dqlite client, as it would read a file with sqlite3.
+ * database of its own for each test. The raw observer then reads and writes
+ * it through pools of its own, opened for each call: independent
+ * connections to the leader, as the raw sqlite3 observer is a connection of
+ * its own to a file. Public API only.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "test-common.h"
 
-#include "msb-db-dqlite-client.h"
-#include "msb-db-sql-scan.h"
+#include <string.h>
 
 #define OBSERVER_TIMEOUT (15 * G_TIME_SPAN_SECOND)
 
@@ -39,35 +40,35 @@ test_cluster_target_for (const char *dir)
   return g_strdup_printf ("dqlite://%s/%s", test_cluster_addresses (), name);
 }
 
-static MsbDbDqliteClient *
-observer_connect (const char *path)
+static MsbDbPools *
+observer_open (const char *path,
+               gboolean    writes)
 {
-  g_autoptr(MsbDbDqliteTarget) target = NULL;
-  g_autoptr(MsbDbDqliteClient) client = NULL;
   g_autoptr(GError) error = NULL;
+  MsbDbPools *pools;
 
-  target = msb_db_dqlite_parse_target (path, &error);
-  g_assert_no_error (error);
-  client = msb_db_dqlite_client_connect_leader ((const char * const *) target->addresses,
-                                                OBSERVER_TIMEOUT, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (msb_db_dqlite_client_open (client, target->name, NULL, &error));
-  g_assert_no_error (error);
-  return g_steal_pointer (&client);
+  if (writes)
+    pools = msb_db_pools_open (path, 1, OBSERVER_TIMEOUT, 0, NULL, &error);
+  else
+    pools = msb_db_pools_open_read_only (path, 1, OBSERVER_TIMEOUT, 0, NULL, &error);
+  if (pools == NULL)
+    g_error ("observer open (%s): %s", path, error->message);
+  return pools;
 }
 
 static MsbDbRows *
 observer_query (const char *path,
                 const char *sql)
 {
-  g_autoptr(MsbDbDqliteClient) client = observer_connect (path);
+  g_autoptr(MsbDbPools) pools = observer_open (path, FALSE);
   g_autoptr(GError) error = NULL;
-  MsbDbRows *rows = msb_db_dqlite_client_query_sql (client, sql, NULL, NULL, &error);
+  MsbDbRows *rows = msb_db_pools_read (pools, sql, NULL, NULL, &error);
 
   if (rows == NULL)
     g_error ("observer query (%s): %s", sql, error->message);
   if (msb_db_rows_get_n_rows (rows) < 1)
     g_error ("observer query (%s): no row", sql);
+  msb_db_pools_close (pools, NULL, NULL);
   return rows;
 }
 
@@ -89,51 +90,44 @@ test_cluster_raw_string (const char *path,
   return g_strdup (msb_db_rows_get_string (rows, 0, 0));
 }
 
-/* Runs each statement of @sql. dqlite keeps its own journal: a PRAGMA
- * journal_mode is left out. */
+/* Runs each statement of @sql (the tests' own SQL: no semicolon inside a
+ * literal). dqlite keeps its own journal: a PRAGMA journal_mode is left
+ * out. */
 void
 test_cluster_raw_exec (const char *path,
                        const char *sql)
 {
-  g_autoptr(MsbDbDqliteClient) client = observer_connect (path);
-  const char *next = sql;
+  g_autoptr(MsbDbPools) pools = observer_open (path, TRUE);
+  g_auto(GStrv) statements = g_strsplit (sql, ";", -1);
 
-  while (!msb_db_sql_is_blank (next))
+  for (guint i = 0; statements[i] != NULL; i++)
     {
-      const char *end = msb_db_sql_statement_end (next);
-      g_autofree char *statement = g_strndup (next, (gsize) (end - next));
-      g_autofree char *pragma = msb_db_sql_get_pragma (statement, NULL);
+      const char *statement = g_strstrip (statements[i]);
       g_autoptr(GError) error = NULL;
+      g_autoptr(MsbDbRows) rows = NULL;
 
-      next = end;
-      if (g_strcmp0 (pragma, "journal_mode") == 0)
+      if (*statement == '\0' || g_ascii_strncasecmp (statement, "PRAGMA journal_mode", 19) == 0)
         continue;
-      if (!msb_db_dqlite_client_exec_sql (client, statement, NULL, NULL, NULL, &error))
+      rows = msb_db_pools_write (pools, statement, NULL, NULL, &error);
+      if (rows == NULL)
         g_error ("observer exec (%s): %s", statement, error->message);
     }
+  msb_db_pools_close (pools, NULL, NULL);
 }
 
-/* A connection of the observer's, for the lock holder (test-common.c). */
-gpointer
-test_cluster_session_open (const char *path)
-{
-  return observer_connect (path);
-}
-
-/* Runs @sql; NULL, or why it failed. */
+/* Runs @body inside a write transaction of pools of its own on @path: it
+ * holds the write lock on the leader for as long as it runs. NULL, or why
+ * it failed. */
 char *
-test_cluster_session_exec (gpointer    session,
-                           const char *sql)
+test_cluster_hold_write_lock (const char          *path,
+                              MsbDbConnectionFunc  body,
+                              gpointer             data)
 {
+  g_autoptr(MsbDbPools) pools = observer_open (path, TRUE);
   g_autoptr(GError) error = NULL;
 
-  if (msb_db_dqlite_client_exec_sql (session, sql, NULL, NULL, NULL, &error))
-    return NULL;
-  return g_strdup (error->message);
-}
-
-void
-test_cluster_session_close (gpointer session)
-{
-  msb_db_dqlite_client_free (session);
+  if (!msb_db_pools_transaction (pools, body, data, NULL, &error))
+    return g_strdup (error->message);
+  msb_db_pools_close (pools, NULL, NULL);
+  return NULL;
 }

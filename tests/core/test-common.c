@@ -513,57 +513,11 @@ struct LockHolder {
   char     *failure;
 };
 
-/* The lock holder's connection: SQLite on the file, or, on a dqlite
- * target, a connection of its own to the leader (where BEGIN IMMEDIATE
- * takes the same write lock). */
-typedef struct {
-  sqlite3 *db;
-  gpointer cluster;
-} HolderConnection;
-
-static char *
-holder_exec (HolderConnection *conn,
-             const char       *sql)
+/* Holding: says so, then waits for the release or the end of the hold. */
+static void
+hold_until_released (LockHolder *h)
 {
-  char *errmsg = NULL;
-  char *failure;
-
-  if (conn->cluster != NULL)
-    return test_cluster_session_exec (conn->cluster, sql);
-  if (sqlite3_exec (conn->db, sql, NULL, NULL, &errmsg) == SQLITE_OK)
-    return NULL;
-  failure = g_strdup (errmsg);
-  sqlite3_free (errmsg);
-  return failure;
-}
-
-static gpointer
-lock_holder_thread (gpointer data)
-{
-  LockHolder *h = data;
-  HolderConnection conn = { NULL, NULL };
-  g_autofree char *failure = NULL;
   gint64 deadline;
-
-  if (test_is_cluster_target (h->path))
-    conn.cluster = test_cluster_session_open (h->path);
-  else if (sqlite3_open_v2 (h->path, &conn.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-    {
-      h->failure = g_strdup_printf ("open: %s", sqlite3_errmsg (conn.db));
-      goto out;
-    }
-  else
-    sqlite3_busy_timeout (conn.db, 10000);
-  if ((failure = holder_exec (&conn, "BEGIN IMMEDIATE")) != NULL)
-    {
-      h->failure = g_strdup_printf ("BEGIN IMMEDIATE: %s", failure);
-      goto out;
-    }
-  if (h->sql_inside != NULL && (failure = holder_exec (&conn, h->sql_inside)) != NULL)
-    {
-      h->failure = g_strdup_printf ("%s: %s", h->sql_inside, failure);
-      goto out;
-    }
 
   g_mutex_lock (&h->mutex);
   h->held = TRUE;
@@ -574,15 +528,68 @@ lock_holder_thread (gpointer data)
     if (!g_cond_wait_until (&h->cond, &h->mutex, deadline))
       break;
   g_mutex_unlock (&h->mutex);
+}
 
-  if ((failure = holder_exec (&conn, "COMMIT")) != NULL)
-    h->failure = g_strdup_printf ("COMMIT: %s", failure);
+/* On a dqlite target: the body of a write transaction (BEGIN IMMEDIATE
+ * takes the same write lock on the leader). */
+static gboolean
+hold_in_transaction (MsbDbConnection  *connection,
+                     gpointer          user_data,
+                     GError          **error)
+{
+  LockHolder *h = user_data;
+
+  if (h->sql_inside != NULL)
+    {
+      g_autoptr(MsbDbRows) rows = msb_db_connection_execute (connection, h->sql_inside, NULL, error);
+
+      if (rows == NULL)
+        return FALSE;
+    }
+  hold_until_released (h);
+  return TRUE;
+}
+
+static gpointer
+lock_holder_thread (gpointer data)
+{
+  LockHolder *h = data;
+  sqlite3 *db = NULL;
+  char *errmsg = NULL;
+
+  if (test_is_cluster_target (h->path))
+    {
+      h->failure = test_cluster_hold_write_lock (h->path, hold_in_transaction, h);
+      h->released_at = g_get_monotonic_time ();
+      goto out;
+    }
+  if (sqlite3_open_v2 (h->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    {
+      h->failure = g_strdup_printf ("open: %s", sqlite3_errmsg (db));
+      goto out;
+    }
+  sqlite3_busy_timeout (db, 10000);
+  if (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, &errmsg) != SQLITE_OK)
+    {
+      h->failure = g_strdup_printf ("BEGIN IMMEDIATE: %s", errmsg);
+      goto out;
+    }
+  if (h->sql_inside != NULL &&
+      sqlite3_exec (db, h->sql_inside, NULL, NULL, &errmsg) != SQLITE_OK)
+    {
+      h->failure = g_strdup_printf ("%s: %s", h->sql_inside, errmsg);
+      goto out;
+    }
+
+  hold_until_released (h);
+
+  if (sqlite3_exec (db, "COMMIT", NULL, NULL, &errmsg) != SQLITE_OK)
+    h->failure = g_strdup_printf ("COMMIT: %s", errmsg);
   h->released_at = g_get_monotonic_time ();
 
 out:
-  if (conn.cluster != NULL)
-    test_cluster_session_close (conn.cluster);
-  sqlite3_close (conn.db);
+  sqlite3_free (errmsg);
+  sqlite3_close (db);
   g_mutex_lock (&h->mutex);
   h->held = TRUE; /* wake the starter even on failure */
   g_cond_broadcast (&h->cond);

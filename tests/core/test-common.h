@@ -45,7 +45,7 @@ void        test_write_ok          (MsbDbPools    *pools,
                                     GVariant      *params);
 
 /* Independent observer: a raw SQLite connection of our own (for a
- * `dqlite://` target, a connection of MsbDb's dqlite client). */
+ * `dqlite://` target, pools of its own for each call). */
 gint64      raw_int                (const char    *path,
                                     const char    *sql);
 char       *raw_string             (const char    *path,
@@ -64,10 +64,9 @@ char       *test_cluster_raw_string  (const char    *path,
                                       const char    *sql);
 void        test_cluster_raw_exec    (const char    *path,
                                       const char    *sql);
-gpointer    test_cluster_session_open  (const char  *path);
-char       *test_cluster_session_exec  (gpointer     session,
-                                        const char  *sql);
-void        test_cluster_session_close (gpointer     session);
+char       *test_cluster_hold_write_lock (const char          *path,
+                                          MsbDbConnectionFunc  body,
+                                          gpointer             data);
 
 /* How much slower than a plain build this process runs: 1 normally, more
  * under AddressSanitizer or valgrind. Multiply upper time bounds by it. */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the seed corpora of the MsbDb fuzz harnesses.
 
     tests/fuzz/make-seeds.py    # rewrites tests/fuzz/corpus/{sql,bind,dqlite-wire}

@@ -306,6 +306,53 @@ class TestRows(OverrideTestCase):
         self.assertTrue(self.rows.is_null(1, 1))
 
 
+class TestWriteMany(OverrideTestCase):
+    def test_rows_of_python_values(self):
+        rows = self.pools.write_many(
+            'INSERT INTO t (name, n) VALUES (?, ?) RETURNING id',
+            [('a%d' % i, i) for i in range(100)])
+        self.assertEqual(rows.rowcount, 100)
+        self.assertEqual(len(rows), 100)
+        self.assertEqual(self.count(), 100)
+
+    def test_all_or_nothing(self):
+        with self.assertRaises(MsbDb.IntegrityError) as cm:
+            self.pools.write_many('INSERT INTO t (name) VALUES (?)',
+                                  [('x',), ('y',), ('x',)])
+        self.assertIn('Row 3 of 3', str(cm.exception))
+        self.assertEqual(self.count(), 0)
+
+    def test_columns_variant(self):
+        columns = GLib.Variant('(asax)', (['p', 'q'], [1, 2]))
+        self.pools.write_many('INSERT INTO t (name, n) VALUES (?, ?)', columns)
+        self.assertEqual(self.pools.read('SELECT sum(n) FROM t')[0][0], 3)
+
+    def test_not_an_iterable(self):
+        with self.assertRaises(TypeError):
+            self.pools.write_many('INSERT INTO t (name) VALUES (?)', 'abc')
+
+
+class TestCursorAndScript(OverrideTestCase):
+    def test_cursor_reads_every_row_in_parts(self):
+        self.pools.write_many('INSERT INTO t (name, n) VALUES (?, ?)',
+                              [('r%d' % i, i) for i in range(2500)])
+        with self.pools.open_cursor('SELECT n FROM t ORDER BY n') as cursor:
+            self.assertEqual(len(cursor.fetch(10)), 10)
+            rest = [n for (n,) in cursor]
+        self.assertEqual(rest, list(range(10, 2500)))
+        with self.assertRaises(MsbDb.ClosedError):
+            cursor.fetch()
+
+    def test_write_script(self):
+        self.assertTrue(self.pools.write_script(
+            "INSERT INTO t (name) VALUES ('a'); INSERT INTO t (name) VALUES ('b');"))
+        self.assertEqual(self.count(), 2)
+        with self.assertRaises(MsbDb.IntegrityError):
+            self.pools.write_script(
+                "INSERT INTO t (name) VALUES ('c'); INSERT INTO t (name) VALUES ('a');")
+        self.assertEqual(self.count(), 2)
+
+
 class TestContextManager(OverrideTestCase):
     def test_with_closes(self):
         path = os.path.join(self.tmpdir, 'with.db')

@@ -600,7 +600,7 @@ test_lock_holder (void)
 }
 
 /* A write cancelled while it waits for another process's lock has not
- * started: it must never run (CONTRACT §4, Cancellation), even if the lock
+ * started: it must never run (the documented cancellation rule), even if the lock
  * is released while the library is still retrying it. */
 typedef struct {
   MsbDbPools *pools;

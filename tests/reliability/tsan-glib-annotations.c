@@ -14,6 +14,7 @@
  *   g_cond_wait, g_cond_wait_until          release, then acquire the mutex
  *   g_async_queue_push*                     release the queue
  *   g_async_queue_*pop*                     acquire the queue (if an item)
+ *   g_async_queue_lock, _unlock             acquire, release the queue
  *   g_task_run_in_thread*                   release the task; the task's
  *                                           thread function acquires it
  *   g_thread_pool_push                      release the item; the pool's
@@ -22,6 +23,7 @@
  *   g_task_propagate_*, g_task_had_error    acquire the task
  *   g_object_unref, g_variant_unref,        release then acquire the object
  *   g_bytes_unref, g_async_queue_unref,     (the last unref sees every use)
+ *   g_atomic_rc_box_release(_full)         release; the last one then acquires
  *   g_atomic_ref_count_dec                  release; the last one then acquires
  *                                           (a function, not inline, in 2.74)
  *   g_once_init_leave                       release the location
@@ -175,6 +177,31 @@ g_async_queue_push_front (GAsyncQueue *queue,
   REAL (g_async_queue_push_front, void, GAsyncQueue *, gpointer);
   __tsan_release (queue);
   real_g_async_queue_push_front (queue, data);
+}
+
+void
+g_async_queue_lock (GAsyncQueue *queue)
+{
+  REAL (g_async_queue_lock, void, GAsyncQueue *);
+  real_g_async_queue_lock (queue);
+  __tsan_acquire (queue);
+}
+
+void
+g_async_queue_unlock (GAsyncQueue *queue)
+{
+  REAL (g_async_queue_unlock, void, GAsyncQueue *);
+  __tsan_release (queue);
+  real_g_async_queue_unlock (queue);
+}
+
+void
+g_async_queue_push_front_unlocked (GAsyncQueue *queue,
+                                   gpointer     data)
+{
+  REAL (g_async_queue_push_front_unlocked, void, GAsyncQueue *, gpointer);
+  __tsan_release (queue);
+  real_g_async_queue_push_front_unlocked (queue, data);
 }
 
 void
@@ -430,6 +457,42 @@ g_object_unref (gpointer object)
   __tsan_release (object);
   __tsan_acquire (object);
   real_g_object_unref (object);
+}
+
+/* The last release of an rc box runs its clear function (if any) and frees
+ * it, inside GLib: acquiring before the decrement would miss the releases
+ * of threads that decrement between the two. So the acquire happens in a
+ * clear function of ours, which only the last release runs, before the
+ * caller's own. */
+static __thread GDestroyNotify rc_box_clear;
+
+static void
+acquire_then_clear (gpointer mem_block)
+{
+  GDestroyNotify clear = rc_box_clear;
+
+  __tsan_acquire (mem_block);
+  if (clear != NULL)
+    clear (mem_block);
+}
+
+void
+g_atomic_rc_box_release_full (gpointer       mem_block,
+                              GDestroyNotify clear_func)
+{
+  GDestroyNotify saved = rc_box_clear;
+  REAL (g_atomic_rc_box_release_full, void, gpointer, GDestroyNotify);
+
+  __tsan_release (mem_block);
+  rc_box_clear = clear_func;
+  real_g_atomic_rc_box_release_full (mem_block, acquire_then_clear);
+  rc_box_clear = saved;
+}
+
+void
+g_atomic_rc_box_release (gpointer mem_block)
+{
+  g_atomic_rc_box_release_full (mem_block, NULL);
 }
 
 void

@@ -330,7 +330,7 @@ class TestExec(ToolTestCase):
         path = os.path.join(self.dir, "new.db")
         self.ok("exec", "-q", path, "CREATE TABLE t (a)")
         self.assertTrue(os.path.exists(path))
-        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)  # owner only (contract §5)
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)  # owner only
         con = sqlite3.connect(path)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone(), ("wal",))
         con.close()
@@ -381,7 +381,7 @@ class TestQuery(ToolTestCase):
         con.close()
 
     def test_clean_close_leaves_no_wal(self):
-        # Contract §4 (Close): a clean close of the last user leaves no -wal
+        # A clean close of the last user leaves no -wal
         # or -shm behind. The fixture has none to start with.
         self.ok("exec", "-q", self.db, "UPDATE items SET n = 1 WHERE id = 1")
         self.assertEqual(sorted(os.listdir(self.dir)), ["fixture.db"], "after exec")

@@ -397,6 +397,19 @@ def _name(where):
     return str(where) if type(where) is int else repr(where)
 
 
+def _rows_to_variant(param_rows, owner):
+    """The ``param_rows`` of :meth:`Pools.write_many`: a ``GLib.Variant``
+    as is, or an iterable of parameters (each as :func:`params_to_variant`
+    takes them) as an ``av``."""
+    if isinstance(param_rows, GLib.Variant):
+        return param_rows
+    if isinstance(param_rows, (str, bytes, dict)) or not hasattr(param_rows, '__iter__'):
+        raise TypeError('param_rows must be an iterable of parameters or a '
+                        'GLib.Variant, not %s' % type(param_rows).__name__)
+    return GLib.Variant.new_array(_VT_V, [GLib.Variant.new_variant(_to_variant(p, owner))
+                                          for p in param_rows])
+
+
 def _to_variant(params, owner):
     """:func:`params_to_variant`, with the adapters of ``owner``."""
     kind = type(params)
@@ -1172,6 +1185,78 @@ __all__.append('Connection')
 
 
 # --------------------------------------------------------------------------
+# Cursor
+# --------------------------------------------------------------------------
+
+_c_fetch = MsbDb.Cursor.fetch
+_c_fetch_async = MsbDb.Cursor.fetch_async
+_c_fetch_finish = MsbDb.Cursor.fetch_finish
+_c_cursor_is_done = MsbDb.Cursor.is_done
+_c_cursor_close = MsbDb.Cursor.close
+
+_FETCH_ROWS = 1000
+
+
+class Cursor(MsbDb.Cursor):
+    """A result read in parts (see :meth:`Pools.open_cursor`): iterating it
+    yields its rows, :data:`_FETCH_ROWS` at a time from the database, so
+    memory stays bounded by a part. Use it in a ``with`` block, or call
+    :meth:`close`: it holds a read connection until then."""
+
+    def fetch(self, max_rows=_FETCH_ROWS, cancellable=None):
+        """The next rows, at most ``max_rows``, as :class:`Rows`; empty
+        at the end."""
+        try:
+            return _c_fetch(self, max_rows, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def fetch_async(self, max_rows=_FETCH_ROWS, cancellable=None, callback=None,
+                    user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`fetch`; the callback calls
+        :meth:`fetch_finish`."""
+        _c_fetch_async(self, max_rows, cancellable,
+                       *_callback_args(callback, user_data, more_user_data,
+                                       Cursor.fetch_finish))
+
+    def fetch_finish(self, result):
+        """Finish :meth:`fetch_async`: the :class:`Rows`, or the error."""
+        try:
+            return _c_fetch_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def is_done(self):
+        """True once every row was read (or the cursor failed or closed)."""
+        return _c_cursor_is_done(self)
+
+    def close(self):
+        """Give the read connection back; fetching afterwards raises
+        :class:`ClosedError`."""
+        _c_cursor_close(self)
+
+    def __iter__(self):
+        """The rows not read yet, fetched a part at a time."""
+        while not self.is_done():
+            yield from self.fetch()
+
+    def __enter__(self):
+        """The cursor itself; the ``with`` block closes it."""
+        return self
+
+    def __exit__(self, *exc):
+        """Close the cursor."""
+        self.close()
+        return False
+
+
+Cursor = override(Cursor)
+__all__.append('Cursor')
+
+
+# --------------------------------------------------------------------------
 # Pools
 # --------------------------------------------------------------------------
 
@@ -1252,6 +1337,13 @@ _c_read_finish = MsbDb.Pools.read_finish
 _c_write = MsbDb.Pools.write
 _c_write_async = MsbDb.Pools.write_async
 _c_write_finish = MsbDb.Pools.write_finish
+_c_write_script = MsbDb.Pools.write_script
+_c_write_script_async = MsbDb.Pools.write_script_async
+_c_write_script_finish = MsbDb.Pools.write_script_finish
+_c_open_cursor = MsbDb.Pools.open_cursor
+_c_write_many = MsbDb.Pools.write_many
+_c_write_many_async = MsbDb.Pools.write_many_async
+_c_write_many_finish = MsbDb.Pools.write_many_finish
 _c_transaction = MsbDb.Pools.transaction
 _c_transaction_async = MsbDb.Pools.transaction_async
 _c_transaction_finish = MsbDb.Pools.transaction_finish
@@ -1583,6 +1675,78 @@ class Pools(MsbDb.Pools):
         raised."""
         try:
             rows = _c_write_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+        if _shaping:
+            _apply_shape(rows, self)
+        return rows
+
+    def write_script(self, sql, cancellable=None):
+        """Run every statement of ``sql`` (separated by semicolons) in one
+        transaction on the writer thread: all committed, or none."""
+        try:
+            return _c_write_script(self, sql, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def write_script_async(self, sql, cancellable=None, callback=None,
+                           user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`write_script`; the callback calls
+        :meth:`write_script_finish`."""
+        _c_write_script_async(self, sql, cancellable,
+                              *_callback_args(callback, user_data, more_user_data,
+                                              Pools.write_script_finish))
+
+    def write_script_finish(self, result):
+        """Finish :meth:`write_script_async`: True, or the error raised."""
+        try:
+            return _c_write_script_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def open_cursor(self, sql, params=None, cancellable=None):
+        """A :class:`Cursor` over the result of ``sql``, read in parts
+        inside one read transaction. ``for row in pools.open_cursor(...)``
+        reads every row with bounded memory; close it (or use ``with``)."""
+        try:
+            return _c_open_cursor(self, sql, _to_variant(params, self), cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def write_many(self, sql, param_rows, cancellable=None):
+        """Run one statement once for each element of ``param_rows`` (an
+        iterable of parameters, each as :meth:`write` takes them, or a
+        ``GLib.Variant`` as the C function takes it), all in one
+        transaction: every run is committed, or none. Returns one
+        :class:`Rows` with the ``RETURNING`` rows of every run, the total
+        ``rowcount`` and the last ``lastrowid``."""
+        param_rows = _rows_to_variant(param_rows, self)
+        try:
+            rows = _c_write_many(self, sql, param_rows, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+        if _shaping:
+            _apply_shape(rows, self)
+        return rows
+
+    def write_many_async(self, sql, param_rows, cancellable=None, callback=None,
+                         user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`write_many`; the callback calls
+        :meth:`write_many_finish`. Arguments as for :meth:`read_async`."""
+        _c_write_many_async(self, sql, _rows_to_variant(param_rows, self), cancellable,
+                            *_callback_args(callback, user_data, more_user_data,
+                                            Pools.write_many_finish))
+
+    def write_many_finish(self, result):
+        """Finish :meth:`write_many_async`: the :class:`Rows`, or the error
+        raised."""
+        try:
+            rows = _c_write_many_finish(self, result)
         except _GError as e:
             _classify(e)
             raise
