@@ -21,9 +21,9 @@
  * sequence number of its last commit. When the answer to a COMMIT is lost
  * (the leader died or stepped down after it got the request), the
  * transaction may or may not be in the cluster. The connection then finds
- * the new leader and reads its marker there: dqlite applies every entry of
- * the Raft log before it answers a query, so the new leader either has the
- * commit or never will. Present: the COMMIT is reported done. Absent: it
+ * the new leader, has it commit a write of its own first (settle_log()),
+ * and reads its marker there: the new leader either has the commit or
+ * never will. Present: the COMMIT is reported done. Absent: it
  * fails with BUSY, and the writer runs the batch again. Only when no leader
  * answers that question within the connect-timeout does the COMMIT fail,
  * with an error that says its outcome is unknown. A write outside any
@@ -444,11 +444,11 @@ open_database (MsbDbDqliteConn    *self,
 {
   if (!msb_db_dqlite_client_open (client, self->name, cancellable, error))
     return FALSE;
-  /* These also wait until the node has applied its whole log (dqlite runs
-   * a Raft barrier before a statement steps): a node just elected may not
-   * have, and dqlite 1.11 prepares a statement before that wait, against
-   * what it applied so far. Nothing is prepared on a connection before
-   * this. The marker's question after a lost COMMIT relies on it. */
+  /* These also wait until the node has applied the log it has (dqlite
+   * runs a Raft barrier before a statement steps, when one is needed): a
+   * node just elected may not have, and dqlite 1.11 prepares a statement
+   * before that wait, against what it applied so far ("no such table" for
+   * a young table). Nothing is prepared on a connection before this. */
   for (gsize i = 0; i < G_N_ELEMENTS (connection_setup); i++)
     if (!msb_db_dqlite_client_exec_sql (client, connection_setup[i], NULL, NULL, cancellable, error))
       return FALSE;
@@ -1141,18 +1141,58 @@ typedef enum {
   MARKER_UNKNOWN,
 } MarkerAnswer;
 
-/* Asks the current leader for the marker of commit @seq. */
-static MarkerAnswer
-ask_marker (MsbDbDqliteConn  *self,
-            guint64           seq,
+/* A write that always changes a page, so that it is a Raft entry: row 0,
+ * no connection's, with a random number. */
+#define MARKER_SETTLE \
+  "INSERT OR REPLACE INTO msb_db_commits (owner, seq, at) " \
+  "VALUES (0, ?, CAST (strftime ('%s', 'now') AS INTEGER))"
+
+/* Before the leader can say that a commit is not there, it must have
+ * committed an entry of its own term: until then an entry it lacks may
+ * still be on another node, which a later election could make leader and
+ * which would then commit it. (dqlite's own wait before a query does not
+ * suffice: it is skipped when the node applied all it has, or while a
+ * write transaction is open, as the lost one may still be.) So the leader
+ * first commits a write of ours, waiting out another writer for at most
+ * the deadline; once that is applied, so is every entry before it, and an
+ * absent marker is absent for good. */
+static gboolean
+settle_log (MsbDbDqliteConn  *self,
             gint64            deadline,
             GError          **error)
+{
+  for (;;)
+    {
+      GError *local_error = NULL;
+      gint64 nonce = (gint64) ((((guint64) g_random_int () << 32) | g_random_int ()) & G_MAXINT64);
+
+      if (msb_db_dqlite_client_exec_sql (self->client, MARKER_SCHEMA, NULL, NULL, NULL,
+                                         &local_error) &&
+          msb_db_dqlite_client_exec_sql (self->client, MARKER_SETTLE,
+                                         g_variant_new ("(x)", nonce), NULL, NULL, &local_error))
+        return TRUE;
+      if (!is_busy (self) || g_get_monotonic_time () >= deadline ||
+          g_atomic_int_get (&self->closing))
+        {
+          request_failed (self, local_error, error);
+          return FALSE;
+        }
+      g_error_free (local_error);
+      g_usleep (g_random_int_range (BUSY_PAUSE_MIN, BUSY_PAUSE_MAX));
+    }
+}
+
+static MarkerAnswer
+read_marker (MsbDbDqliteConn  *self,
+             guint64           seq,
+             gint64            deadline,
+             GError          **error)
 {
   g_autoptr(MsbDbRows) rows = NULL;
   GError *local_error = NULL;
   MsbDbDqliteStmt *stmt;
 
-  if (!ensure_connected (self, deadline - g_get_monotonic_time (), NULL, error))
+  if (!settle_log (self, deadline, error))
     return MARKER_UNKNOWN;
   stmt = internal_statement (self, SQL_MARKER_READ, error);
   if (stmt == NULL)
@@ -1174,6 +1214,26 @@ ask_marker (MsbDbDqliteConn  *self,
   if (msb_db_rows_get_n_rows (rows) == 1 && msb_db_rows_get_int64 (rows, 0, 0) == (gint64) seq)
     return MARKER_PRESENT;
   return MARKER_ABSENT;
+}
+
+/* Asks the current leader for the marker of commit @seq, waiting for no
+ * answer past @deadline. */
+static MarkerAnswer
+ask_marker (MsbDbDqliteConn  *self,
+            guint64           seq,
+            gint64            deadline,
+            GError          **error)
+{
+  MarkerAnswer answer;
+
+  if (!ensure_connected (self, deadline - g_get_monotonic_time (), NULL, error))
+    return MARKER_UNKNOWN;
+  msb_db_dqlite_client_set_timeout (self->client, MAX (deadline - g_get_monotonic_time (),
+                                                       G_TIME_SPAN_MILLISECOND));
+  answer = read_marker (self, seq, deadline, error);
+  if (self->client != NULL)
+    msb_db_dqlite_client_set_timeout (self->client, self->timeout);
+  return answer;
 }
 
 /* The answer to COMMIT number @seq was lost: ask the leader found next
