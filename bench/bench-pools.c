@@ -1166,6 +1166,74 @@ run_long_reader (const char *name,
   return r;
 }
 
+/* Change notifications: the same writes with a handler connected to
+ * ::changed (compared with the same scenario without one). The writer's
+ * connection then notes the tables of each commit and reads data_version
+ * before each batch; with the async caller, the main context also runs the
+ * deliveries and a poll of other processes every 100 ms. */
+
+static void
+on_bench_changed (MsbDbPools *pools,
+                  const char *table,
+                  gpointer    data)
+{
+  guint64 *signals = data;
+
+  (*signals)++;
+}
+
+static Result *
+run_notify (const char *name,
+            const char *description,
+            RunMode     mode)
+{
+  g_autofree char *path = bench_db_path (name);
+  Result *r = result_new (name, description);
+  Pools p = { 0 };
+  guint64 signals = 0;
+
+  pools_setup (&p, path, 4, 0);
+  g_signal_connect (p.pools, "changed::kv", G_CALLBACK (on_bench_changed), &signals);
+
+  if (mode == RUN_SYNC)
+    run_sync_loop (op_write_sync, &p, window_from_now (bench_config.warmup, bench_config.duration), r);
+  else
+    {
+      Driver d;
+
+      driver_init (&d, issue_write, &p, bench_config.window,
+                   window_from_now (bench_config.warmup, bench_config.duration));
+      driver_run (&d);
+      driver_result (&d, r);
+      driver_clear (&d);
+    }
+  /* Deliveries still on their way. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_signal_handlers_disconnect_by_data (p.pools, &signals);
+
+  result_add_int (r, "signals", signals);
+  result_note (r, "%" G_GUINT64_FORMAT " changed signals", signals);
+  pools_teardown (&p, r, path);
+  return r;
+}
+
+static Result *
+notify_sync_1 (void)
+{
+  return run_notify ("pools.notify.sync.1t",
+                     "MsbDbPools: blocking write(), 1 thread, a ::changed handler connected",
+                     RUN_SYNC);
+}
+
+static Result *
+notify_async_1 (void)
+{
+  return run_notify ("pools.notify.async.1t",
+                     "MsbDbPools: write_async(), one caller, 64 in flight, a ::changed handler "
+                     "connected", RUN_ASYNC);
+}
+
 static Result *
 long_reader_none (void)
 {
@@ -1191,6 +1259,8 @@ const Scenario pools_scenarios[] = {
   { "pools.read.async.c2", NULL, read_async_c2 },
   { "pools.read.async.c4", NULL, read_async_c4 },
   { "pools.mixed.async", NULL, mixed_async },
+  { "pools.notify.sync.1t", NULL, notify_sync_1 },
+  { "pools.notify.async.1t", NULL, notify_async_1 },
   { "pools.long-reader.none", NULL, long_reader_none },
   { "pools.long-reader.open", NULL, long_reader_open },
   { "pools.write_many", NULL, write_many_1 },

@@ -169,3 +169,77 @@ msb_db_backend_tidy (const MsbDbTarget *target)
       break;
     }
 }
+
+/* Optional operations ---------------------------------------------------- */
+
+static gboolean
+unsupported (MsbDbBackendConn  *conn,
+             const char        *what,
+             GError           **error)
+{
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+               "%s is not supported by the %s backend", what, conn->vtable->name);
+  return FALSE;
+}
+
+gboolean
+msb_db_backend_vacuum (MsbDbBackendConn  *conn,
+                       GCancellable      *cancellable,
+                       GError           **error)
+{
+  if (conn->vtable->vacuum == NULL)
+    return unsupported (conn, "VACUUM", error);
+  return conn->vtable->vacuum (conn, cancellable, error);
+}
+
+gboolean
+msb_db_backend_checkpoint_counted (MsbDbBackendConn     *conn,
+                                   MsbDbCheckpointMode   mode,
+                                   GTimeSpan             max_wait,
+                                   gint                 *log_frames,
+                                   gint                 *checkpointed_frames,
+                                   GError              **error)
+{
+  if (conn->vtable->checkpoint_counted == NULL)
+    return unsupported (conn, "A checkpoint", error);
+  return conn->vtable->checkpoint_counted (conn, mode, max_wait, log_frames,
+                                           checkpointed_frames, error);
+}
+
+gboolean
+msb_db_backend_backup (MsbDbBackendConn     *conn,
+                       const char           *path,
+                       MsbDbBackupStepFunc   step,
+                       gpointer              step_data,
+                       GCancellable         *cancellable,
+                       GError              **error)
+{
+  if (conn->vtable->backup == NULL)
+    return unsupported (conn, "An online backup", error);
+  return conn->vtable->backup (conn, path, step, step_data, cancellable, error);
+}
+
+gboolean
+msb_db_backend_can_track_changes (MsbDbBackendConn *conn)
+{
+  return conn->vtable->track_changes != NULL && conn->vtable->take_changes != NULL;
+}
+
+/* On the thread that uses @conn. */
+void
+msb_db_backend_track_changes (MsbDbBackendConn *conn,
+                              gboolean          track)
+{
+  if (msb_db_backend_can_track_changes (conn))
+    conn->vtable->track_changes (conn, track);
+}
+
+gboolean
+msb_db_backend_take_changes (MsbDbBackendConn  *conn,
+                             GPtrArray        **tables)
+{
+  *tables = NULL;
+  if (!msb_db_backend_can_track_changes (conn))
+    return FALSE;
+  return conn->vtable->take_changes (conn, tables);
+}

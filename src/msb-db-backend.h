@@ -6,6 +6,7 @@
 
 #include <gio/gio.h>
 
+#include "msb-db-maintenance.h"
 #include "msb-db-rows.h"
 #include "msb-db-target.h"
 
@@ -33,6 +34,9 @@ typedef struct {
   /* How long a remote backend looks for its server (a dqlite leader), and
    * waits for any one answer; 0 for the library's default. */
   GTimeSpan connect_timeout;
+  gboolean trusted_schema;    /* the application owns the schema: let it use
+                               * virtual tables and functions from triggers
+                               * and views */
 } MsbDbConnSettings;
 
 typedef enum {
@@ -51,11 +55,17 @@ typedef enum {
   MSB_DB_TX_END_JOB,
 } MsbDbTxOp;
 
-typedef enum {
-  MSB_DB_CHECKPOINT_PASSIVE,   /* copy what readers allow, never wait */
-  MSB_DB_CHECKPOINT_RESTART,   /* copy all, wait briefly for readers, restart the log */
-  MSB_DB_CHECKPOINT_TRUNCATE,  /* as RESTART, and truncate the log file to zero */
-} MsbDbCheckpointMode;
+/* MsbDbCheckpointMode (public, msb-db-maintenance.h): PASSIVE copies what
+ * readers allow and never waits; FULL waits for the writer lock and copies
+ * everything; RESTART also waits for readers so that the log starts over;
+ * TRUNCATE does that and truncates the log file to zero bytes. */
+
+/* Called after each step of a backup with the pages copied so far and the
+ * pages of the whole database. */
+typedef void (*MsbDbBackupStepFunc) (guint64  pages_done,
+                                     guint64  pages_total,
+                                     guint    page_size,
+                                     gpointer data);
 
 typedef struct {
   const char *name;
@@ -107,6 +117,38 @@ typedef struct {
   void                (*cursor_close) (MsbDbBackendConn    *conn,
                                        MsbDbBackendCursor  *cursor);
   void       (*close)          (MsbDbBackendConn  *conn);
+
+  /* The operations below are optional (NULL: the backend cannot). */
+
+  /* Rebuilds the database (VACUUM), outside any transaction. */
+  gboolean   (*vacuum)         (MsbDbBackendConn  *conn,
+                                GCancellable      *cancellable,
+                                GError           **error);
+  /* A checkpoint the application asked for: also tells how many pages
+   * the log holds and how many of them are now in the database file. */
+  gboolean   (*checkpoint_counted) (MsbDbBackendConn    *conn,
+                                    MsbDbCheckpointMode  mode,
+                                    GTimeSpan            max_wait,
+                                    gint                *log_frames,
+                                    gint                *checkpointed_frames,
+                                    GError             **error);
+  /* Copies the database as this connection's open read transaction sees
+   * it into the new, empty file at @path, in steps. */
+  gboolean   (*backup)         (MsbDbBackendConn    *conn,
+                                const char          *path,
+                                MsbDbBackupStepFunc  step,
+                                gpointer             step_data,
+                                GCancellable        *cancellable,
+                                GError             **error);
+  /* A write connection, on its own thread: start or stop noting which
+   * tables its commits change. */
+  void       (*track_changes)  (MsbDbBackendConn  *conn,
+                                gboolean           track);
+  /* What was committed since the last call: FALSE if nothing; else TRUE
+   * and @tables (transfer full) names the tables changed, or is empty
+   * when the backend cannot tell which. */
+  gboolean   (*take_changes)   (MsbDbBackendConn  *conn,
+                                GPtrArray        **tables);
 } MsbDbBackendVTable;
 
 struct _MsbDbBackendConn
@@ -158,6 +200,26 @@ void              msb_db_backend_cursor_close   (MsbDbBackendConn        *conn,
                                                  MsbDbBackendCursor      *cursor);
 void              msb_db_backend_close          (MsbDbBackendConn        *conn);
 gboolean          msb_db_backend_reset          (MsbDbBackendConn        *conn);
+gboolean          msb_db_backend_vacuum         (MsbDbBackendConn        *conn,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
+gboolean          msb_db_backend_checkpoint_counted (MsbDbBackendConn    *conn,
+                                                 MsbDbCheckpointMode      mode,
+                                                 GTimeSpan                max_wait,
+                                                 gint                    *log_frames,
+                                                 gint                    *checkpointed_frames,
+                                                 GError                 **error);
+gboolean          msb_db_backend_backup         (MsbDbBackendConn        *conn,
+                                                 const char              *path,
+                                                 MsbDbBackupStepFunc      step,
+                                                 gpointer                 step_data,
+                                                 GCancellable            *cancellable,
+                                                 GError                 **error);
+gboolean          msb_db_backend_can_track_changes (MsbDbBackendConn     *conn);
+void              msb_db_backend_track_changes  (MsbDbBackendConn        *conn,
+                                                 gboolean                 track);
+gboolean          msb_db_backend_take_changes   (MsbDbBackendConn        *conn,
+                                                 GPtrArray              **tables);
 void              msb_db_backend_tidy           (const MsbDbTarget       *target);
 
 G_END_DECLS

@@ -46,6 +46,9 @@ G_BEGIN_DECLS
  * @MSB_DB_ERROR_CANT_OPEN: the database target could not be opened, or is
  *   not a supported target
  * @MSB_DB_ERROR_CORRUPT: the file is not a database or is corrupt
+ * @MSB_DB_ERROR_SCHEMA_TOO_NEW: the database's schema is newer than the
+ *   migration steps the program knows (see [method@MsbDb.Pools.migrate]);
+ *   nothing was changed
  *
  * Error codes in the %MSB_DB_ERROR domain.
  *
@@ -63,6 +66,7 @@ typedef enum {
   MSB_DB_ERROR_INVALID_ARGUMENT,
   MSB_DB_ERROR_CANT_OPEN,
   MSB_DB_ERROR_CORRUPT,
+  MSB_DB_ERROR_SCHEMA_TOO_NEW,
 } MsbDbError;
 
 MSB_DB_AVAILABLE_IN_ALL

@@ -13,6 +13,7 @@
 #include "msb-db-enum-types.h"
 #include "msb-db-error.h"
 #include "msb-db-job.h"
+#include "msb-db-notify-private.h"
 #include "msb-db-pools-private.h"
 #include "msb-db-reader.h"
 #include "msb-db-retry.h"
@@ -106,6 +107,7 @@ struct _MsbDbPools
   GTimeSpan connect_timeout;
   GTimeSpan busy_timeout;
   gboolean read_only;
+  gboolean trusted_schema;
 
   MsbDbCounters *counters;
   MsbDbRetryPolicy retry_policy;
@@ -117,6 +119,7 @@ struct _MsbDbPools
   MsbDbReader *reader;
   MsbDbWriter *writer;
   MsbDbCompletions *completions; /* reports async calls in their context */
+  MsbDbNotify *notify;           /* ::changed */
 
   GPid owner;                    /* the process that opened the pools */
   gint generation;               /* of fork_generation, then */
@@ -133,6 +136,8 @@ enum {
   PROP_CONNECT_TIMEOUT,
   PROP_BUSY_TIMEOUT,
   PROP_READ_ONLY,
+  PROP_TRUSTED_SCHEMA,
+  PROP_CHANGE_POLL_INTERVAL,
   N_PROPS
 };
 
@@ -186,6 +191,7 @@ begin_close (MsbDbPools *self)
   if (!g_atomic_int_get (&self->closed))
     {
       g_atomic_int_set (&self->closed, TRUE);
+      msb_db_notify_stop (self->notify);
       if (self->reader != NULL)
         msb_db_reader_shutdown (self->reader);
       if (self->writer != NULL)
@@ -258,6 +264,8 @@ msb_db_pools_finalize (GObject *object)
   if (self->completions != NULL)
     msb_db_completions_shutdown (self->completions);
   g_clear_pointer (&self->completions, msb_db_completions_unref);
+  msb_db_notify_stop (self->notify);
+  g_clear_pointer (&self->notify, msb_db_notify_unref);
   g_clear_pointer (&self->reader, msb_db_reader_unref);
   g_clear_pointer (&self->writer, msb_db_writer_unref);
   g_clear_pointer (&self->counters, msb_db_counters_unref);
@@ -294,6 +302,12 @@ msb_db_pools_get_property (GObject    *object,
       break;
     case PROP_READ_ONLY:
       g_value_set_boolean (value, self->read_only);
+      break;
+    case PROP_TRUSTED_SCHEMA:
+      g_value_set_boolean (value, self->trusted_schema);
+      break;
+    case PROP_CHANGE_POLL_INTERVAL:
+      g_value_set_int64 (value, msb_db_notify_get_poll_interval (self->notify));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -334,6 +348,12 @@ msb_db_pools_set_property (GObject      *object,
       break;
     case PROP_READ_ONLY:
       self->read_only = g_value_get_boolean (value);
+      break;
+    case PROP_TRUSTED_SCHEMA:
+      self->trusted_schema = g_value_get_boolean (value);
+      break;
+    case PROP_CHANGE_POLL_INTERVAL:
+      msb_db_notify_set_poll_interval (self->notify, g_value_get_int64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -421,7 +441,42 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
   properties[PROP_READ_ONLY] =
     g_param_spec_boolean ("read-only", NULL, NULL, FALSE, flags);
 
+  /**
+   * MsbDbPools:trusted-schema:
+   *
+   * Whether the database's own schema is trusted: SQLite's
+   * `trusted_schema` setting of every connection. Off by default: then
+   * triggers, views, CHECK constraints, generated columns and indexes may
+   * only use functions SQLite knows to be harmless, and triggers and views
+   * may not use virtual tables. So SQLite's external-content FTS5 recipe
+   * (an FTS5 table kept up to date by triggers) fails on the first write
+   * with "unsafe use of virtual table".
+   *
+   * Turn it on only for a database whose schema your application wrote
+   * itself: a database file from elsewhere could then make every write
+   * run what its triggers say, with the functions your connections have.
+   */
+  properties[PROP_TRUSTED_SCHEMA] =
+    g_param_spec_boolean ("trusted-schema", NULL, NULL, FALSE, flags);
+
+  /**
+   * MsbDbPools:change-poll-interval:
+   *
+   * How often, in microseconds, the pools look for changes committed by
+   * other processes while a handler is connected to
+   * [signal@MsbDb.Pools::changed]; 0 means
+   * %MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC milliseconds. While no
+   * handler is connected nothing is polled. May be changed at any time.
+   */
+  properties[PROP_CHANGE_POLL_INTERVAL] =
+    g_param_spec_int64 ("change-poll-interval", NULL, NULL,
+                        0, G_MAXINT64,
+                        MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC * G_TIME_SPAN_MILLISECOND,
+                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  msb_db_notify_class_init (object_class);
 }
 
 static void
@@ -432,6 +487,9 @@ msb_db_pools_init (MsbDbPools *self)
   self->busy_timeout = MSB_DB_DEFAULT_BUSY_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
   self->counters = msb_db_counters_new ();
   self->completions = msb_db_completions_new ();
+  /* Here, on the thread that constructs the pools: ::changed is emitted in
+   * its thread-default main context. */
+  self->notify = msb_db_notify_new (self);
   msb_db_retry_policy_init_default (&self->retry_policy);
   g_mutex_init (&self->init_lock);
   g_mutex_init (&self->close_lock);
@@ -460,6 +518,7 @@ open_connections (MsbDbPools    *self,
     .busy_timeout = self->busy_timeout,
     .statement_cache_size = STATEMENT_CACHE_SIZE,
     .connect_timeout = self->connect_timeout,
+    .trusted_schema = self->trusted_schema,
   };
   MsbDbBackendConn *writer_conn = NULL;
 
@@ -483,6 +542,7 @@ open_connections (MsbDbPools    *self,
       writer_conn = msb_db_backend_open (target, MSB_DB_CONN_READ_WRITE, &settings, error);
       if (writer_conn == NULL)
         return FALSE;
+      msb_db_notify_take_baseline (self->notify, writer_conn);
     }
 
   self->reader = msb_db_reader_new (target, self->max_read_connections, &settings, self->counters,
@@ -529,6 +589,8 @@ msb_db_pools_initable_init (GInitable     *initable,
       self->generation = g_atomic_int_get (&fork_generation);
       if (!open_connections (self, cancellable, &local_error))
         self->init_error = local_error;
+      else
+        msb_db_notify_start (self->notify);
       g_atomic_int_set (&self->init_done, TRUE);
     }
   ok = self->init_error == NULL;
@@ -769,6 +831,23 @@ msb_db_pools_get_read_only (MsbDbPools *self)
 }
 
 /**
+ * msb_db_pools_get_trusted_schema:
+ * @self: a #MsbDbPools
+ *
+ * Gets whether @self trusts the database's schema (see
+ * #MsbDbPools:trusted-schema).
+ *
+ * Returns: %TRUE if every connection runs with `trusted_schema=ON`
+ */
+gboolean
+msb_db_pools_get_trusted_schema (MsbDbPools *self)
+{
+  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
+
+  return self->trusted_schema;
+}
+
+/**
  * msb_db_pools_is_closed:
  * @self: a #MsbDbPools
  *
@@ -864,23 +943,6 @@ check_may_block (MsbDbPools  *self,
   return FALSE;
 }
 
-/* For the pools' other modules (see msb-db-pools-private.h). */
-MsbDbReader *
-msb_db_pools_get_reader (MsbDbPools *self)
-{
-  return self->reader;
-}
-
-/* A blocking read-side call may be made now: not from inside a callback of
- * @self, and with @self open. */
-gboolean
-msb_db_pools_check_readable (MsbDbPools  *self,
-                             const char  *function,
-                             GError     **error)
-{
-  return check_may_block (self, function, error) && check_usable (self, error);
-}
-
 /* Calls ------------------------------------------------------------------ */
 
 static GTask *
@@ -943,8 +1005,11 @@ submit_async (MsbDbPools *self,
               GTask      *task)
 {
   GError *error = NULL;
-  gboolean writes = msb_db_job_get_kind (job) != MSB_DB_JOB_READ &&
-                    msb_db_job_get_kind (job) != MSB_DB_JOB_SNAPSHOT;
+  MsbDbJobKind kind = msb_db_job_get_kind (job);
+  gboolean writes = kind == MSB_DB_JOB_WRITE ||
+                    kind == MSB_DB_JOB_WRITE_MANY ||
+                    kind == MSB_DB_JOB_TRANSACTION ||
+                    kind == MSB_DB_JOB_MAINTENANCE;
 
   msb_db_job_set_task (job, task, self->completions);
   if (writes ? check_writable (self, &error) : check_usable (self, &error))
@@ -1031,6 +1096,11 @@ queue_statement_async (MsbDbPools          *self,
  * Runs @sql on a read connection, on the calling thread, waiting at most
  * #MsbDbPools:connect-timeout for a free connection. A statement that
  * writes fails with %MSB_DB_ERROR_READ_ONLY and changes nothing.
+ *
+ * Read connections are not the write connection: a `TEMP` table, view
+ * or trigger created through [method@MsbDb.Pools.write] lives on the
+ * write connection only, and a read does not see it ("no such table").
+ * Use it inside one [method@MsbDb.Pools.transaction] callback instead.
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  */
@@ -1121,6 +1191,13 @@ msb_db_pools_read_finish (MsbDbPools    *self,
  * and the row id of the last row the statement inserted (0 if it inserted
  * none). `BEGIN`, `COMMIT`, `ROLLBACK` and
  * `SAVEPOINT` are refused: use [method@MsbDb.Pools.transaction].
+ * `VACUUM` fails here (it cannot run inside the writer's transaction):
+ * use [method@MsbDb.Pools.vacuum].
+ *
+ * A `TEMP` table, view or trigger created here lives on the write
+ * connection only: later writes and transactions of @self see it, reads
+ * and snapshots (other connections) do not, and other processes never
+ * do. Prefer creating and using it inside one transaction callback.
  *
  * Returns: (transfer full): the result, or %NULL with @error set (and
  *   nothing written)
@@ -1341,144 +1418,6 @@ msb_db_pools_write_many_finish (MsbDbPools    *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_many_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/* write_script ----------------------------------------------------------- */
-
-typedef struct
-{
-  char *sql;
-  GCancellable *cancellable;
-} Script;
-
-static void
-script_free (gpointer data)
-{
-  Script *script = data;
-
-  g_free (script->sql);
-  g_clear_object (&script->cancellable);
-  g_free (script);
-}
-
-static gboolean
-run_script_on (MsbDbBackendConn  *conn,
-               gpointer           data,
-               GError           **error)
-{
-  Script *script = data;
-
-  return msb_db_backend_execute_script (conn, script->sql, script->cancellable, error);
-}
-
-static gboolean
-script_body (MsbDbConnection  *connection,
-             gpointer          user_data,
-             GError          **error)
-{
-  return msb_db_connection_run (connection, run_script_on, user_data, error);
-}
-
-static Script *
-script_new (const char   *sql,
-            GCancellable *cancellable)
-{
-  Script *script = g_new0 (Script, 1);
-
-  script->sql = g_strdup (sql);
-  script->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
-  return script;
-}
-
-/**
- * msb_db_pools_write_script:
- * @self: a #MsbDbPools
- * @sql: one or more SQL statements, separated by semicolons
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Runs every statement of @sql in turn, in one transaction on the writer
- * thread, and waits for the outcome: all of them are committed, or, if one
- * fails, none (the error names the statement). Rows that statements
- * return are dropped. Made for setting up a schema; transaction control
- * (`BEGIN`, `COMMIT`, ...) is refused as in [method@MsbDb.Pools.write].
- *
- * Returns: %TRUE if every statement ran and was committed
- */
-gboolean
-msb_db_pools_write_script (MsbDbPools    *self,
-                           const char    *sql,
-                           GCancellable  *cancellable,
-                           GError       **error)
-{
-  g_autoptr(MsbDbJob) job = NULL;
-
-  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
-  g_return_val_if_fail (sql != NULL, FALSE);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (!check_may_block (self, "msb_db_pools_write_script", error) || !check_writable (self, error))
-    return FALSE;
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
-                          script_free, cancellable);
-  return submit_and_wait (self, job, NULL, error);
-}
-
-/**
- * msb_db_pools_write_script_async:
- * @self: a #MsbDbPools
- * @sql: one or more SQL statements, separated by semicolons
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called once the script is committed or failed
- * @user_data: (closure callback): data for @callback
- *
- * Queues [method@MsbDb.Pools.write_script] for the writer thread. Finish
- * with [method@MsbDb.Pools.write_script_finish].
- */
-void
-msb_db_pools_write_script_async (MsbDbPools          *self,
-                                 const char          *sql,
-                                 GCancellable        *cancellable,
-                                 GAsyncReadyCallback  callback,
-                                 gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(MsbDbJob) job = NULL;
-
-  g_return_if_fail (MSB_DB_IS_POOLS (self));
-  g_return_if_fail (sql != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  task = new_call_task (self, cancellable, callback, user_data, msb_db_pools_write_script_async,
-                        "[msb-db] write_script");
-  job = new_callback_job (self, MSB_DB_JOB_TRANSACTION, script_body, script_new (sql, cancellable),
-                          script_free, cancellable);
-  submit_async (self, job, task);
-}
-
-/**
- * msb_db_pools_write_script_finish:
- * @self: a #MsbDbPools
- * @result: the #GAsyncResult given to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@MsbDb.Pools.write_script_async].
- *
- * Returns: %TRUE if every statement ran and was committed
- */
-gboolean
-msb_db_pools_write_script_finish (MsbDbPools    *self,
-                                  GAsyncResult  *result,
-                                  GError       **error)
-{
-  g_return_val_if_fail (MSB_DB_IS_POOLS (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_write_script_async, FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* transaction ----------------------------------------------------------- */
@@ -1772,4 +1711,94 @@ msb_db_pools_close_finish (MsbDbPools    *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == msb_db_pools_close_async, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* For the modules that build on the pools (msb-db-pools-private.h) ------ */
+
+MsbDbReader *
+msb_db_pools_get_reader (MsbDbPools *self)
+{
+  return self->reader;
+}
+
+MsbDbWriter *
+msb_db_pools_get_writer (MsbDbPools *self)
+{
+  return self->writer;
+}
+
+const MsbDbTarget *
+msb_db_pools_get_target (MsbDbPools *self)
+{
+  return self->target;
+}
+
+void
+msb_db_pools_get_conn_settings (MsbDbPools        *self,
+                                MsbDbConnSettings *settings)
+{
+  settings->busy_timeout = self->busy_timeout;
+  settings->statement_cache_size = STATEMENT_CACHE_SIZE;
+  settings->connect_timeout = self->connect_timeout;
+  settings->trusted_schema = self->trusted_schema;
+}
+
+/* A blocking read-side call may be made now: not from inside a callback of
+ * @self, and with @self open. */
+gboolean
+msb_db_pools_check_readable (MsbDbPools  *self,
+                             const char  *function,
+                             GError     **error)
+{
+  return check_may_block (self, function, error) && check_usable (self, error);
+}
+
+gboolean
+msb_db_pools_check_usable (MsbDbPools  *self,
+                           GError     **error)
+{
+  return check_usable (self, error);
+}
+
+gboolean
+msb_db_pools_check_writable (MsbDbPools  *self,
+                             GError     **error)
+{
+  return check_writable (self, error);
+}
+
+gboolean
+msb_db_pools_check_may_block (MsbDbPools  *self,
+                              const char  *function,
+                              GError     **error)
+{
+  return check_may_block (self, function, error);
+}
+
+GTask *
+msb_db_pools_new_task (MsbDbPools          *self,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data,
+                       gpointer             source_tag,
+                       const char          *name)
+{
+  return new_call_task (self, cancellable, callback, user_data, source_tag, name);
+}
+
+void
+msb_db_pools_submit_async (MsbDbPools *self,
+                           MsbDbJob   *job,
+                           GTask      *task)
+{
+  submit_async (self, job, task);
+}
+
+gboolean
+msb_db_pools_submit_and_wait (MsbDbPools  *self,
+                              MsbDbJob    *job,
+                              MsbDbRows  **rows,
+                              GError     **error)
+{
+  return submit_and_wait (self, job, rows, error);
 }

@@ -47,6 +47,13 @@ G_BEGIN_DECLS
  */
 #define MSB_DB_MAX_READ_CONNECTIONS 1024
 
+/**
+ * MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC:
+ *
+ * The default #MsbDbPools:change-poll-interval, in milliseconds.
+ */
+#define MSB_DB_DEFAULT_CHANGE_POLL_INTERVAL_MSEC 100
+
 #define MSB_DB_TYPE_POOLS (msb_db_pools_get_type ())
 
 MSB_DB_AVAILABLE_IN_ALL
@@ -88,6 +95,8 @@ MSB_DB_AVAILABLE_IN_ALL
 GTimeSpan   msb_db_pools_get_busy_timeout         (MsbDbPools *self);
 MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_get_read_only            (MsbDbPools *self);
+MSB_DB_AVAILABLE_IN_ALL
+gboolean    msb_db_pools_get_trusted_schema       (MsbDbPools *self);
 MSB_DB_AVAILABLE_IN_ALL
 gboolean    msb_db_pools_is_closed                (MsbDbPools *self);
 

@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "msb-db-bind.h"
+#include "msb-db-change-log.h"
 #include "msb-db-error-private.h"
 #include "msb-db-retry.h"
 #include "msb-db-rows-private.h"
@@ -73,6 +74,7 @@ typedef struct
   char refusal[256];           /* why the authorizer said no */
   gboolean saw_insert;         /* what the authorizer saw while preparing */
   gboolean saw_defer_fk;
+  gboolean in_vacuum;          /* our own VACUUM attaches its scratch database */
 
   /* Our transaction, from BEGIN until COMMIT or ROLLBACK. SQLite ends it by
    * itself when a statement fails in some ways (OR ROLLBACK, RAISE(ROLLBACK),
@@ -91,6 +93,10 @@ typedef struct
   GError *broken;
   int watch;                   /* inotify on the directory, or -1 */
   gboolean suspect;            /* the watch saw our names (or lost events) */
+
+  /* Which tables commits change, while someone listens (see "Change
+   * tracking" below). */
+  MsbDbChangeLog *changes;
 } MsbDbSqliteConn;
 
 static const MsbDbBackendVTable sqlite_vtable;
@@ -279,12 +285,17 @@ authorize (void       *data,
     {
     case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
-      if (self->allow_control)
+      /* ... and so does VACUUM, which runs its own transaction. */
+      if (self->allow_control || self->in_vacuum)
         return SQLITE_OK;
       return refuse (self, "Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, "
                      "RELEASE) is not accepted as SQL: run the statements in a "
                      "transaction callback with msb_db_pools_transaction()");
     case SQLITE_ATTACH:
+      /* VACUUM attaches a scratch database of its own, named "". */
+      if (self->in_vacuum && arg1 != NULL && arg1[0] == '\0')
+        return SQLITE_OK;
+      G_GNUC_FALLTHROUGH;
     case SQLITE_DETACH:
       return refuse (self, "ATTACH and DETACH are refused: a pools object serves exactly "
                      "one database file");
@@ -378,13 +389,13 @@ configure_connection (MsbDbSqliteConn          *self,
   const char * const pragmas[] = {
     "PRAGMA foreign_keys = ON",
     "PRAGMA synchronous = NORMAL",
-    "PRAGMA trusted_schema = OFF",
+    settings->trusted_schema ? "PRAGMA trusted_schema = ON" : "PRAGMA trusted_schema = OFF",
   };
 
   sqlite3_extended_result_codes (self->db, 1);
   sqlite3_db_config (self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config (self->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
-  sqlite3_db_config (self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, settings->trusted_schema ? 1 : 0, NULL);
 
   /* busy_timeout first: switching to WAL below may have to wait for a lock. */
   busy_sql = g_strdup_printf ("PRAGMA busy_timeout = %d", self->busy_timeout_ms);
@@ -793,6 +804,9 @@ step_into (MsbDbSqliteConn  *self,
         {
           g_autofree char *shown = msb_db_error_excerpt (sqlite3_sql (stmt));
 
+          /* A write's changes were all made at its first step: they stay
+           * until its transaction is rolled back. */
+          self->failed_with_effects = !sqlite3_stmt_readonly (stmt);
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
                        "The result holds more than 4 GiB of text and blobs; read it in "
                        "parts (LIMIT/OFFSET, substr()): %s", shown);
@@ -894,6 +908,45 @@ keep_params_type (CachedStatement *entry,
                                                                      empty, FALSE));
 }
 
+/* CREATE, DROP, ALTER: a schema change, which no hook reports. */
+static gboolean
+changes_schema (sqlite3_stmt *stmt)
+{
+  const char *sql = skip_insignificant (sqlite3_sql (stmt));
+
+  return g_ascii_strncasecmp (sql, "CREATE", 6) == 0 || g_ascii_strncasecmp (sql, "DROP", 4) == 0 ||
+         g_ascii_strncasecmp (sql, "ALTER", 5) == 0;
+}
+
+/* While changes are tracked, after a statement: a schema change, or rows
+ * changed where the update hook does not look (a WITHOUT ROWID table, a
+ * DELETE without WHERE), make the change one that cannot be named; a
+ * statement that commits on its own commits its changes, or takes them
+ * back. */
+static void
+log_statement_changes (MsbDbSqliteConn              *self,
+                       sqlite3_stmt                 *stmt,
+                       MsbDbRows                    *rows,
+                       guint                         rows_seen,
+                       const MsbDbChangeLogPosition *before,
+                       gboolean                      commits)
+{
+  /* A failed statement that kept none of its changes (all but OR FAIL)
+   * leaves the transaction as it found it, though the hook saw its rows. */
+  if (rows == NULL && !self->failed_with_effects)
+    msb_db_change_log_rewind (self->changes, before);
+  if (rows != NULL &&
+      ((msb_db_rows_get_changes (rows) > 0 && msb_db_change_log_rows_seen (self->changes) == rows_seen) ||
+       changes_schema (stmt)))
+    msb_db_change_log_unseen (self->changes);
+  if (!commits)
+    return;
+  if (rows != NULL)
+    msb_db_change_log_commit (self->changes);
+  else
+    msb_db_change_log_undo (self->changes);
+}
+
 static MsbDbRows *
 sqlite_execute (MsbDbBackendConn  *conn,
                 const char        *sql,
@@ -938,11 +991,20 @@ sqlite_execute (MsbDbBackendConn  *conn,
   if ((!commits || check_not_broken (self, error)) && msb_db_bind_params (stmt, params, error))
     {
       GError *local_error = NULL;
+      guint rows_seen = 0;
+      MsbDbChangeLogPosition before;
 
+      if (self->changes != NULL)
+        {
+          rows_seen = msb_db_change_log_rows_seen (self->changes);
+          msb_db_change_log_tell (self->changes, &before);
+        }
       self->cancellable = cancellable;
       self->defer_fk_changed |= entry->sets_defer_fk;
       rows = step_to_rows (self, entry, &local_error);
       self->cancellable = NULL;
+      if (self->changes != NULL)
+        log_statement_changes (self, stmt, rows, rows_seen, &before, commits);
       if (rows == NULL)
         {
           note_if_lost (self, local_error);
@@ -1144,6 +1206,20 @@ sqlite_execute_many (MsbDbBackendConn  *conn,
   return g_steal_pointer (&rows);
 }
 
+/* While changes are tracked: a statement of a script that writes where
+ * the update hook does not look (a schema change, a WITHOUT ROWID table)
+ * makes the change one that cannot be named. */
+static void
+log_script_changes (MsbDbSqliteConn *self,
+                    sqlite3_stmt    *stmt,
+                    guint            rows_seen)
+{
+  if (!sqlite3_stmt_readonly (stmt) && msb_db_change_log_rows_seen (self->changes) == rows_seen)
+    msb_db_change_log_unseen (self->changes);
+  if (!self->tx_open)
+    msb_db_change_log_commit (self->changes);
+}
+
 /* Runs every statement of @sql in turn (a schema script, a migration
  * step). Each one goes through the authorizer like any other, and a
  * statement that writes through a read-only connection is refused. */
@@ -1184,6 +1260,8 @@ sqlite_execute_script (MsbDbBackendConn  *conn,
         }
       else if (stmt != NULL)
         {
+          guint rows_seen = self->changes ? msb_db_change_log_rows_seen (self->changes) : 0;
+
           while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
             ;
           if (rc != SQLITE_DONE)
@@ -1196,6 +1274,8 @@ sqlite_execute_script (MsbDbBackendConn  *conn,
               g_propagate_error (error, local_error);
               ok = FALSE;
             }
+          else if (self->changes != NULL)
+            log_script_changes (self, stmt, rows_seen);
         }
       sqlite3_finalize (stmt);
       self->refusal[0] = '\0';
@@ -1553,14 +1633,25 @@ sqlite_control (MsbDbBackendConn  *conn,
       if (op == MSB_DB_TX_COMMIT)
         {
           remember_wal (self);
-          return check_files (self, error);
+          if (!check_files (self, error))
+            return FALSE;
+          if (self->changes != NULL)
+            msb_db_change_log_commit (self->changes);
+          return TRUE;
         }
+      if (self->changes != NULL)
+        msb_db_change_log_undo (self->changes);
       break;
     case MSB_DB_TX_RELEASE:
     case MSB_DB_TX_ROLLBACK_TO:
       end_job_settings (self);
+      if (op == MSB_DB_TX_ROLLBACK_TO && self->changes != NULL)
+        msb_db_change_log_undo_to_mark (self->changes);
       break;
     case MSB_DB_TX_SAVEPOINT:
+      if (self->changes != NULL)
+        msb_db_change_log_mark (self->changes);
+      break;
     case MSB_DB_TX_END_JOB:   /* handled above: no statement */
       break;
     }
@@ -1596,6 +1687,7 @@ sqlite_checkpoint (MsbDbBackendConn     *conn,
 
   static const int sqlite_modes[] = {
     [MSB_DB_CHECKPOINT_PASSIVE] = SQLITE_CHECKPOINT_PASSIVE,
+    [MSB_DB_CHECKPOINT_FULL] = SQLITE_CHECKPOINT_FULL,
     [MSB_DB_CHECKPOINT_RESTART] = SQLITE_CHECKPOINT_RESTART,
     [MSB_DB_CHECKPOINT_TRUNCATE] = SQLITE_CHECKPOINT_TRUNCATE,
   };
@@ -1647,12 +1739,269 @@ sqlite_close (MsbDbBackendConn *conn)
     sqlite3_finalize (self->control[i]);
   g_clear_error (&self->lost);
   g_clear_error (&self->broken);
+  msb_db_change_log_free (self->changes);
   if (self->db != NULL && sqlite3_close (self->db) != SQLITE_OK)
     g_warning ("Could not close a database connection: %s", sqlite3_errmsg (self->db));
   if (self->watch >= 0)
     close (self->watch);
   g_free (self->wal_path);
   g_free (self);
+}
+
+/* Change tracking --------------------------------------------------------- */
+
+/* Rows of ordinary (rowid) tables, from every statement, trigger and
+ * foreign key action. Changes SQLite's update hook does not report are
+ * caught per statement (see log_statement_changes()). */
+static void
+on_row_changed (void          *data,
+                int            operation,
+                const char    *database,
+                const char    *table,
+                sqlite3_int64  rowid)
+{
+  MsbDbSqliteConn *self = data;
+
+  if (g_strcmp0 (database, "main") == 0)
+    msb_db_change_log_row (self->changes, table);
+}
+
+/* A rollback SQLite made by itself (a statement that ended the
+ * transaction) takes the transaction's changes with it. */
+static void
+on_rollback (void *data)
+{
+  MsbDbSqliteConn *self = data;
+
+  msb_db_change_log_undo (self->changes);
+}
+
+static void
+sqlite_track_changes (MsbDbBackendConn *conn,
+                      gboolean          track)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+
+  if (track == (self->changes != NULL))
+    return;
+  if (track)
+    {
+      self->changes = msb_db_change_log_new ();
+      sqlite3_update_hook (self->db, on_row_changed, self);
+      sqlite3_rollback_hook (self->db, on_rollback, self);
+    }
+  else
+    {
+      sqlite3_update_hook (self->db, NULL, NULL);
+      sqlite3_rollback_hook (self->db, NULL, NULL);
+      g_clear_pointer (&self->changes, msb_db_change_log_free);
+    }
+}
+
+static gboolean
+sqlite_take_changes (MsbDbBackendConn  *conn,
+                     GPtrArray        **tables)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+
+  *tables = NULL;
+  return self->changes != NULL && msb_db_change_log_take (self->changes, tables);
+}
+
+/* Maintenance -------------------------------------------------------------- */
+
+static gboolean
+sqlite_vacuum (MsbDbBackendConn  *conn,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  gboolean ok;
+
+  if (self->tx_open || !sqlite3_get_autocommit (self->db))
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "VACUUM cannot run inside a transaction");
+      return FALSE;
+    }
+  if (!check_not_broken (self, error))
+    return FALSE;
+
+  /* Not through the statement cache: VACUUM runs rarely, and its scratch
+   * database is only let through the authorizer while it runs. */
+  self->cancellable = cancellable;
+  self->in_vacuum = TRUE;
+  ok = run_setup_statement (self, "VACUUM", NULL, error);
+  self->in_vacuum = FALSE;
+  self->cancellable = NULL;
+  if (ok)
+    {
+      remember_wal (self);
+      ok = check_files (self, error);
+    }
+  /* It rewrote every page, and changed no row. */
+  if (self->changes != NULL)
+    msb_db_change_log_undo (self->changes);
+  return ok;
+}
+
+static gboolean
+sqlite_checkpoint_counted (MsbDbBackendConn     *conn,
+                           MsbDbCheckpointMode   mode,
+                           GTimeSpan             max_wait,
+                           gint                 *log_frames,
+                           gint                 *checkpointed_frames,
+                           GError              **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  int log = -1, copied = -1;
+  int rc;
+
+  static const int sqlite_modes[] = {
+    [MSB_DB_CHECKPOINT_PASSIVE] = SQLITE_CHECKPOINT_PASSIVE,
+    [MSB_DB_CHECKPOINT_FULL] = SQLITE_CHECKPOINT_FULL,
+    [MSB_DB_CHECKPOINT_RESTART] = SQLITE_CHECKPOINT_RESTART,
+    [MSB_DB_CHECKPOINT_TRUNCATE] = SQLITE_CHECKPOINT_TRUNCATE,
+  };
+
+  /* A TRUNCATE checkpoint reports an empty log, which it is afterwards:
+   * count the pages with a PASSIVE one first. */
+  if (mode == MSB_DB_CHECKPOINT_TRUNCATE &&
+      sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) != SQLITE_OK)
+    log = copied = -1;
+
+  /* Every mode but PASSIVE waits for locks through the busy handler. */
+  sqlite3_busy_timeout (self->db, (int) CLAMP (max_wait / G_TIME_SPAN_MILLISECOND, 1, G_MAXINT));
+  if (mode == MSB_DB_CHECKPOINT_TRUNCATE)
+    {
+      rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+      if (rc == SQLITE_OK)
+        copied = log;
+    }
+  else
+    rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, sqlite_modes[mode], &log, &copied);
+  sqlite3_busy_timeout (self->db, self->busy_timeout_ms);
+  if (log_frames != NULL)
+    *log_frames = log;
+  if (checkpointed_frames != NULL)
+    *checkpointed_frames = copied;
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self, sqlite3_extended_errcode (self->db), NULL, error);
+      if ((rc & 0xff) == SQLITE_BUSY)
+        g_prefix_error (error, "The checkpoint could not finish: %d of %d pages of the log "
+                        "were copied, and %s: ", MAX (copied, 0), MAX (log, 0),
+                        mode == MSB_DB_CHECKPOINT_FULL ? "another writer holds the database"
+                        : "a reader still uses the log");
+      return FALSE;
+    }
+  if (mode == MSB_DB_CHECKPOINT_RESTART || mode == MSB_DB_CHECKPOINT_TRUNCATE)
+    self->wal_frames = 0;
+  return TRUE;
+}
+
+/* Online backup ------------------------------------------------------------ */
+
+/* Pages copied per step: 4 MiB with the default page size. Between steps
+ * the cancellable is looked at and progress reported. */
+#define BACKUP_STEP_PAGES 1024
+
+/* The caller names the file: the backup's own, not the temporary one. */
+static void
+set_dest_error (sqlite3     *dest,
+                int          code,
+                GError     **error)
+{
+  g_autofree char *message = msb_db_error_excerpt (dest ? sqlite3_errmsg (dest) : sqlite3_errstr (code));
+
+  g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s]", message,
+               result_code_name (code));
+}
+
+/* Copies the database, as seen by the read transaction open on @conn,
+ * into the empty file at @path. With the source's snapshot held for the
+ * whole copy, SQLite never restarts it: writers go on (in the log) and the
+ * copy is of one committed state. */
+static gboolean
+sqlite_backup (MsbDbBackendConn     *conn,
+               const char           *path,
+               MsbDbBackupStepFunc   step,
+               gpointer              step_data,
+               GCancellable         *cancellable,
+               GError              **error)
+{
+  MsbDbSqliteConn *self = (MsbDbSqliteConn *) conn;
+  g_autofree char *page_size_text = NULL;
+  sqlite3 *dest = NULL;
+  sqlite3_backup *backup;
+  guint page_size;
+  int rc;
+
+  if (!self->tx_open)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "A backup needs the read transaction of a snapshot");
+      return FALSE;
+    }
+  /* A deferred BEGIN takes its snapshot at the first read: take it now,
+   * or each step would read the latest state instead. */
+  if (!run_setup_statement (self, "SELECT count(*) FROM sqlite_schema", NULL, error) ||
+      !run_setup_statement (self, "PRAGMA page_size", &page_size_text, error))
+    return FALSE;
+  page_size = (guint) g_ascii_strtoull (page_size_text ? page_size_text : "0", NULL, 10);
+
+  rc = sqlite3_open_v2 (path, &dest, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                        SQLITE_OPEN_EXRESCODE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_dest_error (dest, rc, error);
+      sqlite3_close (dest);
+      return FALSE;
+    }
+  sqlite3_extended_result_codes (dest, 1);
+  sqlite3_db_config (dest, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+  backup = sqlite3_backup_init (dest, "main", self->db, "main");
+  if (backup == NULL)
+    {
+      set_dest_error (dest, sqlite3_extended_errcode (dest), error);
+      sqlite3_close (dest);
+      return FALSE;
+    }
+
+  do
+    {
+      if (g_cancellable_is_cancelled (cancellable) || g_atomic_int_get (&self->closing))
+        break;
+      rc = sqlite3_backup_step (backup, BACKUP_STEP_PAGES);
+      if ((rc == SQLITE_OK || rc == SQLITE_DONE) && step != NULL)
+        {
+          guint64 total = (guint64) sqlite3_backup_pagecount (backup);
+
+          step (total - (guint64) sqlite3_backup_remaining (backup), total, page_size, step_data);
+        }
+    }
+  while (rc == SQLITE_OK);
+
+  sqlite3_backup_finish (backup);
+  if (rc != SQLITE_DONE)
+    {
+      if (g_atomic_int_get (&self->closing))
+        g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CLOSED,
+                             "The database is being closed: the backup was stopped");
+      else if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+        set_dest_error (dest, sqlite3_extended_errcode (dest) != SQLITE_OK
+                              ? sqlite3_extended_errcode (dest) : rc, error);
+      sqlite3_close (dest);
+      return FALSE;
+    }
+  rc = sqlite3_close (dest);
+  if (rc != SQLITE_OK)
+    {
+      set_dest_error (NULL, rc, error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static const MsbDbBackendVTable sqlite_vtable = {
@@ -1670,6 +2019,11 @@ static const MsbDbBackendVTable sqlite_vtable = {
   .wal_size = sqlite_wal_size,
   .wal_frames = sqlite_wal_frames,
   .close = sqlite_close,
+  .vacuum = sqlite_vacuum,
+  .checkpoint_counted = sqlite_checkpoint_counted,
+  .backup = sqlite_backup,
+  .track_changes = sqlite_track_changes,
+  .take_changes = sqlite_take_changes,
 };
 
 /* After the last read-only connection of a process closed: a read-only

@@ -84,6 +84,10 @@ struct _MsbDbWriter
   GMutex lock;
   gint accepting;             /* atomic */
 
+  MsbDbWriterHook hook;       /* set before the first job */
+  gpointer hook_data;
+  GDestroyNotify hook_data_free;
+
   gint64 next_checkpoint;     /* not before this, after a failed one */
   gint64 next_gate;           /* no held attempt before this */
   GTimeSpan gate_backoff;     /* after a held attempt failed */
@@ -96,6 +100,8 @@ writer_clear (MsbDbWriter *self)
   g_assert (self->conn == NULL);
   if (self->gate_data_free != NULL)
     self->gate_data_free (self->gate_data);
+  if (self->hook_data_free != NULL)
+    self->hook_data_free (self->hook_data);
   g_async_queue_unref (self->queue);
   msb_db_counters_unref (self->counters);
   g_mutex_clear (&self->conn_lock);
@@ -106,6 +112,15 @@ void
 msb_db_writer_unref (MsbDbWriter *self)
 {
   g_atomic_rc_box_release_full (self, (GDestroyNotify) writer_clear);
+}
+
+/* Around each unit of work (see MsbDbWriterHook). */
+static void
+call_hook (MsbDbWriter *self,
+           gboolean     done)
+{
+  if (self->hook != NULL)
+    self->hook (self->hook_data, self->conn, done);
 }
 
 /* Running one job ------------------------------------------------------- */
@@ -548,9 +563,13 @@ run_batch (MsbDbWriter *self,
 {
   Batch run = { self, batch, stopping };
   g_autoptr(GError) error = NULL;
+  gboolean ok;
 
-  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
-                        attempt_batch, &run, &error))
+  call_hook (self, FALSE);
+  ok = msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                         attempt_batch, &run, &error);
+  call_hook (self, TRUE);
+  if (ok)
     report_committed (self, batch);
   else
     report_failed (self, batch, error);
@@ -583,9 +602,13 @@ run_maintenance (MsbDbWriter *self,
 {
   MaintenanceAttempt run = { self, job, NULL };
   GError *error = NULL;
+  gboolean ok;
 
-  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
-                        attempt_maintenance, &run, &error))
+  call_hook (self, FALSE);
+  ok = msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                         attempt_maintenance, &run, &error);
+  call_hook (self, TRUE);
+  if (ok)
     msb_db_job_set_rows (job, run.rows);
   else
     {
@@ -876,6 +899,7 @@ msb_db_writer_run (MsbDbWriter   *self,
 {
   LoneWrite write = { self, sql, params, cancellable, NULL };
   GError *local_error = NULL;
+  gboolean ok;
 
   if (!take_idle_connection (self))
     {
@@ -888,8 +912,11 @@ msb_db_writer_run (MsbDbWriter   *self,
       return rows;
     }
 
-  if (msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
-                        attempt_lone_write, &write, &local_error))
+  call_hook (self, FALSE);
+  ok = msb_db_retry_run (&self->policy, MSB_DB_COUNTER (self->counters, busy_retries),
+                         attempt_lone_write, &write, &local_error);
+  call_hook (self, TRUE);
+  if (ok)
     {
       MSB_DB_COUNT (self->counters, write_batches);
       MSB_DB_COUNT (self->counters, writes);
@@ -902,6 +929,23 @@ msb_db_writer_run (MsbDbWriter   *self,
   if (local_error != NULL)
     g_propagate_error (error, local_error);
   return write.rows;
+}
+
+/* Sets the hook called around each unit of work, once, before any job is
+ * queued. The writer keeps @data until it goes, then frees it with
+ * @data_free. */
+void
+msb_db_writer_set_hook (MsbDbWriter     *self,
+                        MsbDbWriterHook  hook,
+                        gpointer         data,
+                        GDestroyNotify   data_free)
+{
+  g_mutex_lock (&self->lock);
+  g_assert (self->hook == NULL);
+  self->hook = hook;
+  self->hook_data = data;
+  self->hook_data_free = data_free;
+  g_mutex_unlock (&self->lock);
 }
 
 /* Stops accepting jobs; the ones queued so far still run. Does not wait;

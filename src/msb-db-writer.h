@@ -22,6 +22,15 @@ typedef gboolean (*MsbDbReaderGate) (gpointer   data,
                                      gboolean   hold,
                                      GTimeSpan *wait);
 
+/* Called with the writer's connection by the thread that holds it (the
+ * writer's thread, or a caller running a write itself), outside any
+ * transaction: before a unit of work (@done FALSE), and after it, once
+ * what it committed is committed and before its callers hear of it (@done
+ * TRUE). */
+typedef void (*MsbDbWriterHook) (gpointer          data,
+                                 MsbDbBackendConn *conn,
+                                 gboolean          done);
+
 MsbDbWriter *msb_db_writer_new      (MsbDbBackendConn       *conn,
                                      MsbDbCounters          *counters,
                                      const MsbDbRetryPolicy *policy,
@@ -37,6 +46,10 @@ MsbDbRows   *msb_db_writer_run      (MsbDbWriter            *self,
                                      GCancellable           *cancellable,
                                      GTimeSpan               timeout,
                                      GError                **error);
+void         msb_db_writer_set_hook (MsbDbWriter            *self,
+                                     MsbDbWriterHook         hook,
+                                     gpointer                data,
+                                     GDestroyNotify          data_free);
 void         msb_db_writer_shutdown (MsbDbWriter            *self);
 void         msb_db_writer_join     (MsbDbWriter            *self);
 void         msb_db_writer_unref    (MsbDbWriter            *self);

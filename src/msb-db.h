@@ -15,5 +15,9 @@
 #include "msb-db-connection.h"
 #include "msb-db-pools.h"
 #include "msb-db-cursor.h"
+#include "msb-db-migrate.h"
+#include "msb-db-backup.h"
+#include "msb-db-maintenance.h"
+#include "msb-db-notify.h"
 
 #undef MSB_DB_INSIDE

@@ -18,6 +18,7 @@ typedef struct {
   gboolean      text;
   gboolean      quiet;
   gboolean      stats;
+  gboolean      trusted_schema;
   double        busy_timeout;
 } SqlOptions;
 
@@ -100,6 +101,9 @@ open_pools (const char        *path,
   GTimeSpan busy = msb_tool_seconds_to_timespan (options->busy_timeout);
   GTimeSpan connect = MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND;
 
+  if (options->trusted_schema)
+    return msb_tool_open (path, write ? MSB_TOOL_OPEN_CREATE : MSB_TOOL_OPEN_READ_ONLY, TRUE,
+                          options->busy_timeout, error);
   if (write)
     return msb_db_pools_open (path, 1, connect, busy, NULL, error);
   return msb_db_pools_open_read_only (path, 1, connect, busy, NULL, error);
@@ -125,6 +129,9 @@ run_sql (int      argc,
       "Wait this long for a lock held by another process (default: 5)", "SECONDS" },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &options.stats,
       "Print the MsbDbStats counters on stderr afterwards", NULL },
+    { "trusted-schema", 0, 0, G_OPTION_ARG_NONE, &options.trusted_schema,
+      "Trust the database's schema: let triggers and views use virtual tables "
+      "and functions (SQLite's FTS5 external-content recipe needs it)", NULL },
     /* exec only: query stops the array here */
     { write ? "quiet" : NULL, 'q', 0, G_OPTION_ARG_NONE, &options.quiet,
       "Do not print the number of rows changed", NULL },

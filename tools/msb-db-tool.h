@@ -42,7 +42,22 @@ typedef struct {
   { "table", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer) msb_tool_option_format, \
     "Print an aligned table (the default)", NULL }
 
+/* How a command opens its database. */
+typedef enum {
+  MSB_TOOL_OPEN_CREATE,     /* read-write, created if missing */
+  MSB_TOOL_OPEN_EXISTING,   /* read-write, must exist */
+  MSB_TOOL_OPEN_READ_ONLY,  /* read-only pools: never created, never written */
+} MsbToolOpen;
+
 /* msb-db.c: helpers shared by the subcommands */
+MsbDbPools *msb_tool_open          (const char       *target,
+                                    MsbToolOpen       how,
+                                    gboolean          trusted_schema,
+                                    double            busy_timeout,
+                                    GError          **error);
+gboolean    msb_tool_busy_timeout_ok (double          seconds);
+const char *msb_tool_target_file   (const char       *target);
+char       *msb_tool_format_size   (gint64            bytes);
 void        msb_tool_print_error   (const char       *prefix,
                                     const GError     *error);
 void        msb_tool_print_stats   (const MsbDbStats *stats);
@@ -82,5 +97,10 @@ int         msb_tool_demo          (int argc, char **argv);
 int         msb_tool_demo_writer   (int argc, char **argv);
 int         msb_tool_cluster       (int argc, char **argv);
 int         msb_tool_node          (int argc, char **argv);
+int         msb_tool_migrate       (int argc, char **argv);
+int         msb_tool_backup        (int argc, char **argv);
+int         msb_tool_watch         (int argc, char **argv);
+int         msb_tool_vacuum        (int argc, char **argv);
+int         msb_tool_checkpoint    (int argc, char **argv);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
  * to the locale's charset); diagnostics go to stderr, one line each.
  */
 #include <locale.h>
+#include <math.h>
 #include <string.h>
 
 #include "msb-db-tool.h"
@@ -26,6 +27,16 @@ static const Command commands[] = {
     "Run one read-only SQL statement (never creates the database)", FALSE },
   { "check", msb_tool_check,
     "Check a database: integrity, WAL, sizes and the PRAGMAs as seen", FALSE },
+  { "migrate", msb_tool_migrate,
+    "Bring a database's schema to the latest of the NNNN-name.sql files of a directory", FALSE },
+  { "backup", msb_tool_backup,
+    "Copy a database, consistently, while it is in use", FALSE },
+  { "watch", msb_tool_watch,
+    "Print a line for each change committed to a database, until interrupted", FALSE },
+  { "vacuum", msb_tool_vacuum,
+    "Rebuild a database file (VACUUM) while others keep reading it", FALSE },
+  { "checkpoint", msb_tool_checkpoint,
+    "Copy the write-ahead log back into the database file", FALSE },
   { "cluster", msb_tool_cluster,
     "List the nodes of a dqlite cluster; move its leadership, remove a node", FALSE },
 #ifdef MSB_DB_HAVE_DQLITE_NODE
@@ -49,7 +60,7 @@ print_global_help (FILE *out)
            MSB_DB_VERSION_S);
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (!commands[i].hidden)
-      fprintf (out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+      fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf (out,
            "\n"
            "Options:\n"
@@ -110,6 +121,70 @@ GTimeSpan
 msb_tool_seconds_to_timespan (double seconds)
 {
   return (GTimeSpan) (seconds * G_TIME_SPAN_SECOND);
+}
+
+/* "512 bytes", "8.0 KiB", "4.2 MiB": with a plain space, for scripts too
+ * (g_format_size() puts a no-break space). */
+char *
+msb_tool_format_size (gint64 bytes)
+{
+  static const char * const units[] = { "KiB", "MiB", "GiB", "TiB" };
+  double value = bytes;
+  gsize unit = 0;
+
+  if (bytes < 1024)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " bytes", bytes);
+  value /= 1024;
+  while (value >= 1024 && unit + 1 < G_N_ELEMENTS (units))
+    {
+      value /= 1024;
+      unit++;
+    }
+  return g_strdup_printf ("%.1f %s", value, units[unit]);
+}
+
+gboolean
+msb_tool_busy_timeout_ok (double seconds)
+{
+  return isfinite (seconds) && seconds >= 0 && seconds <= 86400;
+}
+
+/* The file behind a database target, or NULL for a target that is not a
+ * local file. */
+const char *
+msb_tool_target_file (const char *target)
+{
+  if (g_str_has_prefix (target, "sqlite://"))
+    return target + strlen ("sqlite://");
+  if (strstr (target, "://") != NULL)
+    return NULL;
+  return target;
+}
+
+/* Opens @target the way a command needs it, with the GObject properties
+ * (trusted-schema has no open() shorthand). */
+MsbDbPools *
+msb_tool_open (const char   *target,
+               MsbToolOpen   how,
+               gboolean      trusted_schema,
+               double        busy_timeout,
+               GError      **error)
+{
+  const char *file = msb_tool_target_file (target);
+
+  if (how == MSB_TOOL_OPEN_EXISTING && file != NULL && !g_file_test (file, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
+                   "There is no database at “%s” (this command does not create one)", target);
+      return NULL;
+    }
+  return g_initable_new (MSB_DB_TYPE_POOLS, NULL, error,
+                         "path", target,
+                         "max-read-connections", 1,
+                         "busy-timeout", msb_tool_seconds_to_timespan (busy_timeout),
+                         "read-only", how == MSB_TOOL_OPEN_READ_ONLY,
+                         "trusted-schema", trusted_schema,
+                         NULL);
 }
 
 /* --json[=lines|array], --json-array, --csv, --table. Two different

@@ -74,7 +74,7 @@ class TestHierarchy(unittest.TestCase):
             'INVALID_ARGUMENT': MsbDb.InvalidArgumentError,
             'CANT_OPEN': MsbDb.CantOpenError,
             'CORRUPT': MsbDb.CorruptError,
-            'SCHEMA_TOO_NEW': MsbDb.OperationalError,
+            'SCHEMA_TOO_NEW': MsbDb.SchemaTooNewError,
         }
         import gi.overrides.MsbDb as override_module
         for info in MsbDb.Error.__info__.get_values():

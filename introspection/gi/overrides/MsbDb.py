@@ -121,7 +121,9 @@ class DatabaseError(GLib.Error):
     * :class:`ProgrammingError`: ``SQL``, ``INVALID_ARGUMENT``;
     * ``DatabaseError`` itself: ``FAILED``, and codes added to the library
       later that have no class of their own yet; ``CORRUPT`` is
-      :class:`CorruptError`, a direct subclass.
+      :class:`CorruptError`, a direct subclass;
+    * ``SCHEMA_TOO_NEW`` is :class:`SchemaTooNewError`, an
+      :class:`OperationalError`.
 
     Each code also has its own class (:class:`BusyError`,
     :class:`SqlError`...). Cancellation is not a ``DatabaseError``: it stays
@@ -213,6 +215,13 @@ class CorruptError(DatabaseError):
     _default_code = MsbDb.Error.CORRUPT
 
 
+class SchemaTooNewError(OperationalError):
+    """The database's schema is newer than the migration steps the program
+    knows (see :meth:`Pools.migrate`); nothing was changed. Code
+    ``MsbDb.Error.SCHEMA_TOO_NEW``."""
+    _default_code = MsbDb.Error.SCHEMA_TOO_NEW
+
+
 # Code -> class. By name, so that a code the library adds later lands in
 # the class chosen here as soon as it exists, and DatabaseError until then.
 _ERROR_CLASSES = {}
@@ -226,7 +235,7 @@ for _name, _class in (('FAILED', DatabaseError),
                       ('INVALID_ARGUMENT', InvalidArgumentError),
                       ('CANT_OPEN', CantOpenError),
                       ('CORRUPT', CorruptError),
-                      ('SCHEMA_TOO_NEW', OperationalError)):
+                      ('SCHEMA_TOO_NEW', SchemaTooNewError)):
     _code = getattr(MsbDb.Error, _name, None)
     if _code is not None:
         _ERROR_CLASSES[int(_code)] = _class
@@ -235,7 +244,7 @@ del _name, _class, _code
 for _class in (DatabaseError, IntegrityError, OperationalError,
                ProgrammingError, BusyError, PoolTimeoutError, ClosedError,
                CantOpenError, ReadOnlyError, SqlError, InvalidArgumentError,
-               CorruptError):
+               CorruptError, SchemaTooNewError):
     _class.__module__ = 'gi.repository.MsbDb'
     __all__.append(_class.__name__)
 del _class
@@ -1320,6 +1329,20 @@ def _opened(pools):
     return pools
 
 
+def _open_trusted(path, size, connect, busy, read_only, cancellable):
+    """open() with the trusted-schema property, which the C shorthands do
+    not take: the GObject way, properties then GInitable."""
+    pools = Pools(path=path, max_read_connections=size,
+                  connect_timeout=connect, busy_timeout=busy,
+                  read_only=read_only, trusted_schema=True)
+    try:
+        pools.init(cancellable)
+    except _GError as e:
+        _classify(e)
+        raise
+    return _opened(pools)
+
+
 def _finish_open(source, result):
     return Pools.open_finish(result)
 
@@ -1358,8 +1381,79 @@ _c_get_max_read_connections = MsbDb.Pools.get_max_read_connections
 _c_get_connect_timeout = MsbDb.Pools.get_connect_timeout
 _c_get_busy_timeout = MsbDb.Pools.get_busy_timeout
 _c_get_read_only = MsbDb.Pools.get_read_only
+_c_get_trusted_schema = MsbDb.Pools.get_trusted_schema
+_c_get_change_poll_interval = MsbDb.Pools.get_change_poll_interval
+_c_set_change_poll_interval = MsbDb.Pools.set_change_poll_interval
 _c_is_closed = MsbDb.Pools.is_closed
 _c_get_stats = MsbDb.Pools.get_stats
+_c_migrate = MsbDb.Pools.migrate
+_c_migrate_async = MsbDb.Pools.migrate_async
+_c_migrate_finish = MsbDb.Pools.migrate_finish
+_c_get_schema_version = MsbDb.Pools.get_schema_version
+_c_backup = MsbDb.Pools.backup
+_c_backup_async = MsbDb.Pools.backup_async
+_c_backup_finish = MsbDb.Pools.backup_finish
+_c_vacuum = MsbDb.Pools.vacuum
+_c_vacuum_async = MsbDb.Pools.vacuum_async
+_c_vacuum_finish = MsbDb.Pools.vacuum_finish
+_c_checkpoint = MsbDb.Pools.checkpoint
+_c_checkpoint_async = MsbDb.Pools.checkpoint_async
+_c_checkpoint_finish = MsbDb.Pools.checkpoint_finish
+
+
+def _steps_list(steps):
+    """Migration steps: a sequence of str (not one str, which would be
+    taken for a sequence of one-character steps)."""
+    if isinstance(steps, (str, bytes)) or \
+            not isinstance(steps, collections.abc.Sequence):
+        raise TypeError('steps must be a list of SQL strings, not %s'
+                        % type(steps).__name__)
+    for i, step in enumerate(steps):
+        if not isinstance(step, str):
+            raise TypeError('steps[%d] must be a str of SQL, not %s'
+                            % (i, type(step).__name__))
+        if '\0' in step:
+            raise ValueError('steps[%d] contains a NUL character' % i)
+    return list(steps)
+
+
+def _backup_flags(replace):
+    return MsbDb.BackupFlags.REPLACE if replace else MsbDb.BackupFlags.NONE
+
+
+class _Progress(object):
+    """A backup's progress callable, called from C, which cannot take an
+    exception: the blocking backup raises it again once the copy is over,
+    the async one logs it (logger ``MsbDb``). Either way the callable is
+    not called again."""
+
+    __slots__ = ('func', 'error', 'log')
+
+    def __init__(self, func, log):
+        if not callable(func):
+            raise TypeError('progress must be callable, not %s'
+                            % type(func).__name__)
+        self.func = func
+        self.error = None
+        self.log = log
+
+    def __call__(self, current, total, *unused):
+        if self.error is not None:
+            return
+        try:
+            self.func(current, total)
+        except BaseException as e:
+            self.error = e
+            if self.log:
+                _log.error('MsbDb: the progress callback of backup_async() '
+                           'raised: %s', e, exc_info=e)
+
+
+def _checkpoint_mode(mode):
+    if isinstance(mode, bool) or not isinstance(mode, int):
+        raise TypeError('mode must be an MsbDb.CheckpointMode, not %s'
+                        % type(mode).__name__)
+    return MsbDb.CheckpointMode(mode)
 
 
 class Pools(MsbDb.Pools):
@@ -1386,7 +1480,7 @@ class Pools(MsbDb.Pools):
 
     @staticmethod
     def open(path, max_read_connections=None, *, connect_timeout=None,
-             busy_timeout=None, cancellable=None):
+             busy_timeout=None, trusted_schema=False, cancellable=None):
         """Open ``path`` (a file path or ``sqlite:///abs/path``) for reading
         and writing, creating it if needed. Blocks.
 
@@ -1399,11 +1493,19 @@ class Pools(MsbDb.Pools):
         anything else raises ``ValueError`` (``TypeError`` if not a number).
         SQLite counts the busy timeout in whole milliseconds, rounding up.
 
+        ``trusted_schema=True`` sets the construct-only property
+        ``trusted-schema``: for a database whose schema the application
+        wrote itself, it lets triggers and views use virtual tables and
+        functions (SQLite's external-content FTS5 recipe needs it); see
+        ``docs/python.md`` for what it trades away.
+
         The pools are closed at interpreter exit if the program did not
         close them."""
         size = _pool_size(max_read_connections)
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
+        if trusted_schema:
+            return _open_trusted(path, size, connect, busy, False, cancellable)
         try:
             return _opened(_c_open(path, size, connect, busy, cancellable))
         except _GError as e:
@@ -1413,13 +1515,15 @@ class Pools(MsbDb.Pools):
     @staticmethod
     def open_read_only(path, max_read_connections=None, *,
                        connect_timeout=None, busy_timeout=None,
-                       cancellable=None):
+                       trusted_schema=False, cancellable=None):
         """Open ``path`` for reading only: no writer thread, the file is
         never created (a missing file raises :class:`CantOpenError`). Same
         arguments as :meth:`open`."""
         size = _pool_size(max_read_connections)
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
+        if trusted_schema:
+            return _open_trusted(path, size, connect, busy, True, cancellable)
         try:
             return _opened(_c_open_read_only(path, size, connect, busy,
                                              cancellable))
@@ -1429,8 +1533,8 @@ class Pools(MsbDb.Pools):
 
     @staticmethod
     def open_async(path, max_read_connections=None, *, connect_timeout=None,
-                   busy_timeout=None, cancellable=None, callback=None,
-                   user_data=_OMITTED):
+                   busy_timeout=None, trusted_schema=False, cancellable=None,
+                   callback=None, user_data=_OMITTED):
         """Asynchronous :meth:`open` (same arguments), in a worker thread.
         ``callback(source, result)`` (or ``callback(source, result,
         user_data)``) runs in the caller's thread-default main context and
@@ -1440,8 +1544,15 @@ class Pools(MsbDb.Pools):
         size = _pool_size(max_read_connections)
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
-        _c_open_async(path, size, connect, busy, cancellable,
-                      *_callback_args(callback, user_data, (), _finish_open))
+        args = _callback_args(callback, user_data, (), _finish_open)
+        if trusted_schema:
+            # What open_async() does in C, with one more property.
+            pools = Pools(path=path, max_read_connections=size,
+                          connect_timeout=connect, busy_timeout=busy,
+                          trusted_schema=True)
+            pools.init_async(GLib.PRIORITY_DEFAULT, cancellable, *args)
+            return
+        _c_open_async(path, size, connect, busy, cancellable, *args)
 
     @staticmethod
     def open_finish(result):
@@ -1475,6 +1586,22 @@ class Pools(MsbDb.Pools):
     def get_read_only(self):
         """True if these pools only read (no writer thread)."""
         return _c_get_read_only(self)
+
+    def get_trusted_schema(self):
+        """True if the pools were opened with ``trusted_schema=True``."""
+        return _c_get_trusted_schema(self)
+
+    def get_change_poll_interval(self):
+        """How often changes of other processes are looked for while a
+        ``changed`` handler is connected, in **microseconds** (the C
+        unit)."""
+        return _c_get_change_poll_interval(self)
+
+    def set_change_poll_interval(self, interval):
+        """Set how often changes of other processes are looked for while a
+        ``changed`` handler is connected, in **microseconds**; 0 for the
+        default (``MsbDb.DEFAULT_CHANGE_POLL_INTERVAL_MSEC`` ms)."""
+        _c_set_change_poll_interval(self, interval)
 
     def is_closed(self):
         """True once :meth:`close` was called."""
@@ -1830,6 +1957,171 @@ class Pools(MsbDb.Pools):
         """Finish :meth:`snapshot_async`: ``func``'s return value, or its
         exception re-raised."""
         return _finish_body(result, _c_snapshot_finish, self, result)
+
+    # -- schema migrations ------------------------------------------------
+
+    def migrate(self, steps, cancellable=None):
+        """Bring the schema to version ``len(steps)``: ``steps[i]`` is the
+        SQL (one or more statements) that takes it from version ``i`` to
+        ``i + 1``; the version is ``PRAGMA user_version``. Each pending step
+        runs on the writer thread in one transaction with the version bump.
+        Returns the version reached, ``len(steps)``.
+
+        Several processes may migrate the same file at once: each step is
+        applied once. A step that fails is rolled back (the ones before it
+        stay) and raises with the step number and the SQL error. A database
+        newer than ``steps`` raises :class:`SchemaTooNewError` and is left
+        unchanged."""
+        steps = _steps_list(steps)
+        try:
+            _c_migrate(self, steps, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+        return len(steps)
+
+    def migrate_async(self, steps, cancellable=None, callback=None,
+                      user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`migrate`; the callback calls
+        :meth:`migrate_finish`. Arguments as for :meth:`read_async`."""
+        _c_migrate_async(self, _steps_list(steps), cancellable,
+                         *_callback_args(callback, user_data, more_user_data,
+                                         Pools.migrate_finish))
+
+    def migrate_finish(self, result):
+        """Finish :meth:`migrate_async`: True, or the error raised."""
+        try:
+            return _c_migrate_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def get_schema_version(self, cancellable=None):
+        """The schema version, ``PRAGMA user_version``: the number of
+        migration steps applied (0 in a new database)."""
+        try:
+            return _c_get_schema_version(self, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    # -- online backup ----------------------------------------------------
+
+    def backup(self, path, *, replace=False, progress=None,
+               cancellable=None):
+        """Write a consistent copy of the database to ``path`` while readers
+        and writers keep going (SQLite's online backup API, in steps, inside
+        one read transaction). The copy is one self-contained file, written
+        to a temporary file beside ``path`` and renamed into place when
+        complete; on failure (a full disk, cancellation) nothing is left. An
+        existing ``path`` raises :class:`InvalidArgumentError` unless
+        ``replace`` is true. ``progress(copied_bytes, total_bytes)`` is
+        called on this thread after each step (4 MiB) and at the end; an
+        exception it raises is raised here once the backup is over.
+        Returns True."""
+        report = None if progress is None else _Progress(progress, False)
+        try:
+            done = _c_backup(self, path, _backup_flags(replace), cancellable,
+                             report, None)
+        except _GError as e:
+            _classify(e)
+            raise
+        if report is not None and report.error is not None:
+            raise report.error
+        return done
+
+    def backup_async(self, path, *, replace=False, progress=None,
+                     cancellable=None, callback=None, user_data=_OMITTED):
+        """Asynchronous :meth:`backup`. ``progress(copied, total)`` runs in
+        the caller's thread-default main context, as
+        ``Gio.File.copy_async()``'s does, the last time before
+        ``callback(pools, result)`` (or ``callback(pools, result,
+        user_data)``), which calls :meth:`backup_finish`; an exception it
+        raises is logged (logger ``MsbDb``). Keyword-only arguments after
+        ``path``. Without a callback, a failure is logged too."""
+        report = None if progress is None else _Progress(progress, True)
+        # PyGObject takes the data of a callback it must keep (scope
+        # notified) as a tuple of extra arguments: () for none.
+        _c_backup_async(self, path, _backup_flags(replace), cancellable,
+                        report, (),
+                        *_callback_args(callback, user_data, (),
+                                        Pools.backup_finish))
+
+    def backup_finish(self, result):
+        """Finish :meth:`backup_async`: True, or the error raised."""
+        try:
+            return _c_backup_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    # -- maintenance ------------------------------------------------------
+
+    def vacuum(self, cancellable=None):
+        """Rebuild the database file (``VACUUM``), on the writer thread
+        outside any transaction (``write('VACUUM')`` cannot do it), while
+        reads go on. Returns True."""
+        try:
+            return _c_vacuum(self, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def vacuum_async(self, cancellable=None, callback=None,
+                     user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`vacuum`; the callback calls
+        :meth:`vacuum_finish`. Arguments as for :meth:`read_async`."""
+        _c_vacuum_async(self, cancellable,
+                        *_callback_args(callback, user_data, more_user_data,
+                                        Pools.vacuum_finish))
+
+    def vacuum_finish(self, result):
+        """Finish :meth:`vacuum_async`: True, or the error raised."""
+        try:
+            return _c_vacuum_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def checkpoint(self, mode=MsbDb.CheckpointMode.PASSIVE,
+                   cancellable=None):
+        """Copy the write-ahead log back into the database file, on the
+        writer thread between batches. ``mode`` is an
+        ``MsbDb.CheckpointMode``: ``PASSIVE`` (the default, as SQLite's
+        ``PRAGMA wal_checkpoint``), ``FULL``, ``RESTART`` or ``TRUNCATE``
+        (which also empties the ``-wal`` file). Returns ``(log_frames,
+        checkpointed_frames)``: the pages in the log, and how many of them
+        are in the database file now. A reader of an old snapshot makes
+        ``RESTART``/``TRUNCATE`` raise :class:`BusyError` after the busy
+        timeout."""
+        try:
+            _, log, done = _c_checkpoint(self, _checkpoint_mode(mode),
+                                         cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+        return log, done
+
+    def checkpoint_async(self, mode=MsbDb.CheckpointMode.PASSIVE,
+                         cancellable=None, callback=None,
+                         user_data=_OMITTED, *more_user_data):
+        """Asynchronous :meth:`checkpoint`; the callback calls
+        :meth:`checkpoint_finish`. Arguments as for :meth:`read_async`,
+        with ``mode`` first."""
+        _c_checkpoint_async(self, _checkpoint_mode(mode), cancellable,
+                            *_callback_args(callback, user_data,
+                                            more_user_data,
+                                            Pools.checkpoint_finish))
+
+    def checkpoint_finish(self, result):
+        """Finish :meth:`checkpoint_async`: ``(log_frames,
+        checkpointed_frames)``, or the error raised."""
+        try:
+            _, log, done = _c_checkpoint_finish(self, result)
+        except _GError as e:
+            _classify(e)
+            raise
+        return log, done
 
 
 Pools = override(Pools)

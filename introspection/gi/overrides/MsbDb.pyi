@@ -24,9 +24,11 @@ _Params = Union[None, GLib.Variant, Sequence[_Value], Mapping[str, _Value]]
 _SqlValue = Union[None, int, float, str, bytes]
 _Seconds = Union[int, float, None]
 _ReadyCallback = Callable[..., None]
+_ProgressCallback = Callable[[int, int], Any]
 _RowFactory = Callable[['Rows', Tuple[Any, ...]], Any]
 
 DEFAULT_BUSY_TIMEOUT_SECS: int
+DEFAULT_CHANGE_POLL_INTERVAL_MSEC: int
 DEFAULT_CONNECT_TIMEOUT_SECS: int
 DEFAULT_MAX_READ_CONNECTIONS: int
 MAX_READ_CONNECTIONS: int
@@ -56,9 +58,22 @@ class Error(GObject.GEnum):
     INVALID_ARGUMENT: ClassVar['Error']
     CANT_OPEN: ClassVar['Error']
     CORRUPT: ClassVar['Error']
+    SCHEMA_TOO_NEW: ClassVar['Error']
 
     @staticmethod
     def quark() -> int: ...
+
+
+class CheckpointMode(GObject.GEnum):
+    PASSIVE: ClassVar['CheckpointMode']
+    FULL: ClassVar['CheckpointMode']
+    RESTART: ClassVar['CheckpointMode']
+    TRUNCATE: ClassVar['CheckpointMode']
+
+
+class BackupFlags(GObject.GFlags):
+    NONE: ClassVar['BackupFlags']
+    REPLACE: ClassVar['BackupFlags']
 
 
 class ValueType(GObject.GEnum):
@@ -88,6 +103,7 @@ class ReadOnlyError(OperationalError): ...
 class SqlError(ProgrammingError): ...
 class InvalidArgumentError(ProgrammingError): ...
 class CorruptError(DatabaseError): ...
+class SchemaTooNewError(OperationalError): ...
 
 
 # -- results ----------------------------------------------------------------
@@ -204,17 +220,20 @@ class Pools(GObject.Object, Gio.AsyncInitable, Gio.Initable):
     @staticmethod
     def open(path: str, max_read_connections: Optional[int] = None, *,
              connect_timeout: _Seconds = None, busy_timeout: _Seconds = None,
+             trusted_schema: bool = False,
              cancellable: Optional[Gio.Cancellable] = None) -> 'Pools': ...
     @staticmethod
     def open_read_only(path: str, max_read_connections: Optional[int] = None,
                        *, connect_timeout: _Seconds = None,
                        busy_timeout: _Seconds = None,
+                       trusted_schema: bool = False,
                        cancellable: Optional[Gio.Cancellable] = None
                        ) -> 'Pools': ...
     @staticmethod
     def open_async(path: str, max_read_connections: Optional[int] = None, *,
                    connect_timeout: _Seconds = None,
                    busy_timeout: _Seconds = None,
+                   trusted_schema: bool = False,
                    cancellable: Optional[Gio.Cancellable] = None,
                    callback: Optional[_ReadyCallback] = None,
                    user_data: Any = ...) -> None: ...
@@ -292,12 +311,52 @@ class Pools(GObject.Object, Gio.AsyncInitable, Gio.Initable):
                        user_data: Any = ...) -> None: ...
     def snapshot_finish(self, result: Gio.AsyncResult) -> Any: ...
 
+    def migrate(self, steps: Sequence[str],
+                cancellable: Optional[Gio.Cancellable] = None) -> int: ...
+    def migrate_async(self, steps: Sequence[str],
+                      cancellable: Optional[Gio.Cancellable] = None,
+                      callback: Optional[_ReadyCallback] = None,
+                      user_data: Any = ...,
+                      *more_user_data: Any) -> None: ...
+    def migrate_finish(self, result: Gio.AsyncResult) -> bool: ...
+    def get_schema_version(self, cancellable: Optional[Gio.Cancellable] = None
+                           ) -> int: ...
+
+    def backup(self, path: str, *, replace: bool = False,
+               progress: Optional[_ProgressCallback] = None,
+               cancellable: Optional[Gio.Cancellable] = None) -> bool: ...
+    def backup_async(self, path: str, *, replace: bool = False,
+                     progress: Optional[_ProgressCallback] = None,
+                     cancellable: Optional[Gio.Cancellable] = None,
+                     callback: Optional[_ReadyCallback] = None,
+                     user_data: Any = ...) -> None: ...
+    def backup_finish(self, result: Gio.AsyncResult) -> bool: ...
+
+    def vacuum(self, cancellable: Optional[Gio.Cancellable] = None) -> bool: ...
+    def vacuum_async(self, cancellable: Optional[Gio.Cancellable] = None,
+                     callback: Optional[_ReadyCallback] = None,
+                     user_data: Any = ...,
+                     *more_user_data: Any) -> None: ...
+    def vacuum_finish(self, result: Gio.AsyncResult) -> bool: ...
+    def checkpoint(self, mode: CheckpointMode = ...,
+                   cancellable: Optional[Gio.Cancellable] = None
+                   ) -> Tuple[int, int]: ...
+    def checkpoint_async(self, mode: CheckpointMode = ...,
+                         cancellable: Optional[Gio.Cancellable] = None,
+                         callback: Optional[_ReadyCallback] = None,
+                         user_data: Any = ...,
+                         *more_user_data: Any) -> None: ...
+    def checkpoint_finish(self, result: Gio.AsyncResult) -> Tuple[int, int]: ...
+
     # The introspected getters.
     def get_busy_timeout(self) -> int: ...
     def get_connect_timeout(self) -> int: ...
     def get_max_read_connections(self) -> int: ...
     def get_path(self) -> str: ...
     def get_read_only(self) -> bool: ...
+    def get_trusted_schema(self) -> bool: ...
+    def get_change_poll_interval(self) -> int: ...
+    def set_change_poll_interval(self, interval: int) -> None: ...
     def get_stats(self) -> Stats: ...
     def is_closed(self) -> bool: ...
 
