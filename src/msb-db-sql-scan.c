@@ -684,3 +684,87 @@ msb_db_sql_find_returning (const char *sql)
     }
   return NULL;
 }
+
+/* An identifier as SQLite reads it: without its quotes, a doubled quote
+ * standing for one. */
+static char *
+identifier_text (const Token *token)
+{
+  char open, close;
+  GString *text;
+
+  if (token->kind == TOKEN_WORD)
+    return g_strndup (token->start, token->length);
+  open = token->start[0];
+  close = open == '[' ? ']' : open;
+  if (token->length < 2 || token->start[token->length - 1] != close)
+    return NULL;
+  text = g_string_new (NULL);
+  for (gsize i = 1; i + 1 < token->length; i++)
+    {
+      g_string_append_c (text, token->start[i]);
+      if (close != ']' && token->start[i] == close)
+        i++;
+    }
+  return g_string_free (text, FALSE);
+}
+
+/**
+ * msb_db_sql_get_dml_table:
+ * @sql: SQL text
+ *
+ * The table that the first statement of @sql writes rows to, if it is an
+ * `INSERT`, `REPLACE`, `UPDATE` or `DELETE` of a table of the main
+ * database, not after `WITH`. What triggers or foreign key actions also
+ * change is not told.
+ *
+ * Returns: (transfer full) (nullable): the name as written, unquoted, or
+ *   %NULL
+ */
+char *
+msb_db_sql_get_dml_table (const char *sql)
+{
+  Token token, name, after;
+  const char *p = first_token (sql, &token);
+  g_autofree char *schema = NULL;
+
+  if (token_is (&token, "INSERT") || token_is (&token, "UPDATE"))
+    {
+      gboolean insert = token_is (&token, "INSERT");
+
+      p = next_token (p, &token);
+      if (token_is (&token, "OR"))
+        {
+          p = next_token (p, &token);   /* ROLLBACK, ABORT, REPLACE, FAIL, IGNORE */
+          p = next_token (p, &token);
+        }
+      if (insert && !token_is (&token, "INTO"))
+        return NULL;
+      if (insert)
+        p = next_token (p, &token);
+    }
+  else if (token_is (&token, "REPLACE") || token_is (&token, "DELETE"))
+    {
+      const char *expected = token_is (&token, "REPLACE") ? "INTO" : "FROM";
+
+      p = next_token (p, &token);
+      if (!token_is (&token, expected))
+        return NULL;
+      p = next_token (p, &token);
+    }
+  else
+    return NULL;
+
+  name = token;
+  p = next_token (p, &after);
+  if (token_is_punct (&after, '.'))
+    {
+      schema = name.kind == TOKEN_WORD || name.kind == TOKEN_QUOTED ? identifier_text (&name) : NULL;
+      if (schema == NULL || g_ascii_strcasecmp (schema, "main") != 0)
+        return NULL;
+      next_token (p, &name);
+    }
+  if (name.kind != TOKEN_WORD && name.kind != TOKEN_QUOTED)
+    return NULL;
+  return identifier_text (&name);
+}

@@ -47,6 +47,7 @@ gboolean        msb_db_sql_is_blank         (const char           *sql);
 char           *msb_db_sql_get_pragma       (const char           *sql,
                                              gboolean             *sets_value);
 const char     *msb_db_sql_find_returning   (const char           *sql);
+char           *msb_db_sql_get_dml_table    (const char           *sql);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbSqlParams, msb_db_sql_params_free)
 

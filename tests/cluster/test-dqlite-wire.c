@@ -507,6 +507,36 @@ test_scanner_may_write (void)
   sqlite3_close (db);
 }
 
+/* The table a write names, for change notifications. */
+static void
+test_scanner_dml_table (void)
+{
+  static const struct { const char *sql; const char *table; } cases[] = {
+    { "INSERT INTO notes (body) VALUES (1)", "notes" },
+    { "  insert or replace into \"Odd \"\"name\"\"\" VALUES (1)", "Odd \"name\"" },
+    { "REPLACE INTO main.kv VALUES (1, 2)", "kv" },
+    { "UPDATE OR IGNORE [t 1] SET a = 1", "t 1" },
+    { "UPDATE `t` SET a = 1", "t" },
+    { "DELETE FROM \"main\".tags WHERE id = 1", "tags" },
+    { "; DELETE FROM tags", "tags" },
+    { "DELETE FROM temp.tags", NULL },
+    { "INSERT INTO aux.t VALUES (1)", NULL },
+    { "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", NULL },
+    { "SELECT * FROM t", NULL },
+    { "CREATE TABLE t (a)", NULL },
+    { "INSERT t VALUES (1)", NULL },
+    { "DELETE", NULL },
+    { "", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *table = msb_db_sql_get_dml_table (cases[i].sql);
+
+      g_assert_cmpstr (table, ==, cases[i].table);
+    }
+}
+
 /* Where the first statement ends, checked against SQLite's own tail, and
  * what it does. */
 static void
@@ -1039,6 +1069,7 @@ main (int    argc,
   g_test_add_func ("/dqlite-wire/scanner/matches-sqlite", test_scanner_matches_sqlite);
   g_test_add_func ("/dqlite-wire/scanner/may-write", test_scanner_may_write);
   g_test_add_func ("/dqlite-wire/scanner/statements", test_scanner_statements);
+  g_test_add_func ("/dqlite-wire/scanner/dml-table", test_scanner_dml_table);
   g_test_add_func ("/dqlite-wire/decode/header", test_decode_header);
   g_test_add_func ("/dqlite-wire/decode/responses", test_decode_responses);
   g_test_add_func ("/dqlite-wire/decode/servers-lies", test_decode_servers_lies);
