@@ -137,7 +137,6 @@ static gint schema_changes;
  * synchronisation). */
 static const char * const connection_setup[] = {
   "PRAGMA foreign_keys = ON",
-  "PRAGMA trusted_schema = OFF",
 };
 
 /* PRAGMAs MsbDb sets, or that would step around its settings: read only.
@@ -166,6 +165,7 @@ typedef struct
   GTimeSpan timeout;           /* connect-timeout: discovery, and each answer */
   GTimeSpan busy_timeout;
   guint cache_size;
+  gboolean trusted_schema;
 
   /* `client` changes only on the thread that uses the connection, under
    * `lock`; interrupt() reads it under `lock` from any thread. */
@@ -207,6 +207,19 @@ typedef struct
   guint64 owner;               /* this connection's marker row */
   guint64 seq;                 /* of its last commit */
   gboolean marker_ready;       /* the marker table exists and was pruned */
+
+  /* Change notifications. No update hook across the wire: the tables are
+   * those the writes name (msb_db_sql_get_dml_table()), "*" for a write
+   * that could have changed any. */
+  gboolean tracking;
+  GPtrArray *tx_tables;        /* written in the transaction */
+  guint job_mark;              /* tx_tables->len when the job began */
+  GPtrArray *committed_tables; /* committed since the last take */
+  GHashTable *known_tables;    /* lower case -> the schema's name */
+  gint known_tables_seen;      /* schema_changes when read; -1: never */
+  gboolean schema_side_effects;/* triggers, foreign key actions, virtual
+                                * tables: a write changes more than it
+                                * names */
 } MsbDbDqliteConn;
 
 static const MsbDbBackendVTable dqlite_vtable;
@@ -452,6 +465,10 @@ open_database (MsbDbDqliteConn    *self,
   for (gsize i = 0; i < G_N_ELEMENTS (connection_setup); i++)
     if (!msb_db_dqlite_client_exec_sql (client, connection_setup[i], NULL, NULL, cancellable, error))
       return FALSE;
+  if (!msb_db_dqlite_client_exec_sql (client, self->trusted_schema ? "PRAGMA trusted_schema = ON"
+                                                                   : "PRAGMA trusted_schema = OFF",
+                                      NULL, NULL, cancellable, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -810,6 +827,31 @@ refresh_schema (MsbDbDqliteConn  *self,
   return TRUE;
 }
 
+/* A write that succeeded in the transaction, while changes are tracked:
+ * the table it names, or "*" when it may have changed any (DDL, WITH).
+ * A write that changed no row changed no table (SQLite has no statement
+ * triggers). */
+static void
+note_write (MsbDbDqliteConn  *self,
+            const char       *sql,
+            MsbDbSqlVerb      verb,
+            MsbDbRows        *rows)
+{
+  char *table;
+
+  if (verb == MSB_DB_SQL_VERB_PRAGMA)
+    return;
+  if (!is_dml (verb))
+    {
+      g_ptr_array_add (self->tx_tables, g_strdup ("*"));
+      return;
+    }
+  if (msb_db_rows_get_changes (rows) == 0)
+    return;
+  table = msb_db_sql_get_dml_table (sql);
+  g_ptr_array_add (self->tx_tables, table != NULL ? table : g_strdup ("*"));
+}
+
 /* Runs one statement on the current connection. A statement that may
  * write runs as EXEC, prepared once and kept (@cache) or as text (a
  * script); with RETURNING, as a query (we are in a transaction). A read
@@ -877,6 +919,8 @@ run_statement (MsbDbDqliteConn  *self,
 
   if (self->tx_open)
     self->tx_used = TRUE;
+  if (rows != NULL && may_write && self->tracking && self->tx_open)
+    note_write (self, sql, verb, rows);
   if (rows == NULL && may_write && self->tx_open && self->client != NULL &&
       !connection_gone (self))
     self->job_failed = TRUE;
@@ -921,6 +965,14 @@ check_statement (MsbDbDqliteConn  *self,
       g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                    "ATTACH and DETACH are refused: a pools object serves exactly one "
                    "database [SQLITE_AUTH] in SQL: %s", shown);
+      return FALSE;
+    case MSB_DB_SQL_VERB_VACUUM:
+      /* On a read connection: refused as a write, below. */
+      if (self->parent.mode == MSB_DB_CONN_READ_ONLY)
+        break;
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "VACUUM cannot run inside the writer's transaction: use "
+                   "msb_db_pools_vacuum() [SQLITE_AUTH] in SQL: %s", shown);
       return FALSE;
     default:
       break;
@@ -1027,6 +1079,8 @@ end_transaction (MsbDbDqliteConn *self)
   self->tx_writes = FALSE;
   self->tx_used = FALSE;
   self->job_failed = FALSE;
+  g_ptr_array_set_size (self->tx_tables, 0);
+  self->job_mark = 0;
   self->fk_baseline = -1;
   self->job_defers_fk = FALSE;
   g_clear_error (&self->lost);
@@ -1287,11 +1341,23 @@ commit_outcome_unknown (MsbDbDqliteConn *self)
          (code & 0xff) == SQLITE_IOERR;
 }
 
+/* Change notifications: what a commit wrote, noted while tracked. */
+static void
+note_committed (MsbDbDqliteConn *self,
+                GPtrArray       *written)
+{
+  if (!self->tracking)
+    return;
+  for (guint i = 0; i < written->len; i++)
+    g_ptr_array_add (self->committed_tables, g_strdup (written->pdata[i]));
+}
+
 static gboolean
 commit (MsbDbDqliteConn  *self,
         GError          **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GPtrArray) written = NULL;
   guint64 seq;
 
   if (refuse_if_lost (self, error))
@@ -1324,6 +1390,7 @@ commit (MsbDbDqliteConn  *self,
     }
   if (local_error == NULL)
     {
+      note_committed (self, self->tx_tables);
       end_transaction (self);
       return TRUE;
     }
@@ -1335,9 +1402,15 @@ commit (MsbDbDqliteConn  *self,
       return FALSE;
     }
 
+  written = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < self->tx_tables->len; i++)
+    g_ptr_array_add (written, g_strdup (self->tx_tables->pdata[i]));
   drop_client (self);
   end_transaction (self);
-  return resolve_commit (self, seq, local_error, error);
+  if (!resolve_commit (self, seq, local_error, error))
+    return FALSE;
+  note_committed (self, written);
+  return TRUE;
 }
 
 static gboolean
@@ -1484,8 +1557,7 @@ execute_one (MsbDbDqliteConn  *self,
       refuse_write (self, sql, cancellable, error);
       return NULL;
     }
-  if (may_write && self->parent.mode == MSB_DB_CONN_READ_WRITE && !self->tx_open &&
-      msb_db_sql_get_verb (sql) != MSB_DB_SQL_VERB_VACUUM)
+  if (may_write && self->parent.mode == MSB_DB_CONN_READ_WRITE && !self->tx_open)
     return execute_in_own_transaction (self, sql, params, cancellable, error);
   if (!flush_release (self, error) || (may_write && !note_defer_pragma (self, sql, error)))
     return NULL;
@@ -1931,6 +2003,7 @@ dqlite_control (MsbDbBackendConn  *conn,
       return commit (self, error);
     case MSB_DB_TX_SAVEPOINT:
       self->job_failed = FALSE;
+      self->job_mark = self->tx_tables->len;
       return !refuse_if_lost (self, error) && savepoint (self, error) &&
              prepare_fk_check (self, error);
     case MSB_DB_TX_RELEASE:
@@ -1945,6 +2018,7 @@ dqlite_control (MsbDbBackendConn  *conn,
       if (refuse_if_lost (self, error) || !flush_release (self, error) ||
           !run_internal (self, tx_op_sql[op], NULL, error))
         return FALSE;
+      g_ptr_array_set_size (self->tx_tables, self->job_mark);
       end_job_settings (self);
       return TRUE;
     case MSB_DB_TX_END_JOB:
@@ -2010,10 +2084,138 @@ dqlite_close (MsbDbBackendConn *conn)
   g_hash_table_destroy (self->cache);
   g_clear_pointer (&self->no_columns, msb_db_columns_unref);
   g_clear_error (&self->lost);
+  g_ptr_array_unref (self->tx_tables);
+  g_ptr_array_unref (self->committed_tables);
+  g_clear_pointer (&self->known_tables, g_hash_table_unref);
   g_strfreev (self->addresses);
   g_free (self->name);
   g_mutex_clear (&self->lock);
   g_free (self);
+}
+
+/* Maintenance ------------------------------------------------------------- */
+
+/* VACUUM, outside any transaction: dqlite 1.11 replicates the rebuilt
+ * database like any other commit. Run again after a leader change (BUSY),
+ * which is harmless. */
+static gboolean
+dqlite_vacuum (MsbDbBackendConn  *conn,
+               GCancellable      *cancellable,
+               GError           **error)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+  GError *local_error = NULL;
+
+  if (self->tx_open)
+    {
+      g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+                           "VACUUM cannot run inside a transaction");
+      return FALSE;
+    }
+  if (!ensure_connected (self, self->timeout, cancellable, error))
+    return FALSE;
+  if (msb_db_dqlite_client_exec_sql (self->client, "VACUUM", NULL, NULL, cancellable,
+                                     &local_error))
+    return TRUE;
+  request_failed (self, local_error, error);
+  return FALSE;
+}
+
+/* Change notifications --------------------------------------------------- */
+
+static void
+dqlite_track_changes (MsbDbBackendConn *conn,
+                      gboolean          track)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+
+  self->tracking = track;
+  g_ptr_array_set_size (self->committed_tables, 0);
+}
+
+static gboolean
+contains_ascii_nocase (const char *haystack,
+                       const char *needle)
+{
+  g_autofree char *down = g_ascii_strdown (haystack, -1);
+
+  return strstr (down, needle) != NULL;
+}
+
+/* The tables of the schema (to give each name as the schema has it), and
+ * whether a write may change more than the table it names: read again
+ * after a schema change through this process. */
+static gboolean
+load_known_tables (MsbDbDqliteConn *self)
+{
+  gint changes = g_atomic_int_get (&schema_changes);
+  g_autoptr(MsbDbRows) rows = NULL;
+  GError *local_error = NULL;
+
+  if (self->known_tables != NULL && self->known_tables_seen == changes)
+    return TRUE;
+  if (self->client == NULL)
+    return FALSE;
+  rows = msb_db_dqlite_client_query_sql (self->client, "SELECT type, name, sql FROM sqlite_master",
+                                         NULL, NULL, &local_error);
+  if (rows == NULL)
+    {
+      request_failed (self, local_error, NULL);
+      return FALSE;
+    }
+  g_clear_pointer (&self->known_tables, g_hash_table_unref);
+  self->known_tables = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->schema_side_effects = FALSE;
+  for (guint r = 0; r < msb_db_rows_get_n_rows (rows); r++)
+    {
+      const char *type = msb_db_rows_get_string (rows, r, 0);
+      const char *name = msb_db_rows_get_string (rows, r, 1);
+      const char *sql = msb_db_rows_get_string (rows, r, 2);
+
+      if (g_strcmp0 (type, "trigger") == 0)
+        self->schema_side_effects = TRUE;
+      if (g_strcmp0 (type, "table") != 0 || name == NULL)
+        continue;
+      if (sql != NULL && (contains_ascii_nocase (sql, "on delete") ||
+                          contains_ascii_nocase (sql, "on update") ||
+                          contains_ascii_nocase (sql, "create virtual")))
+        self->schema_side_effects = TRUE;
+      g_hash_table_replace (self->known_tables, g_ascii_strdown (name, -1), g_strdup (name));
+    }
+  self->known_tables_seen = changes;
+  return TRUE;
+}
+
+/* What was committed since the last call: the tables the writes named, as
+ * the schema names them; an empty list (every table) when a write may
+ * have changed others, or named one the schema does not have. */
+static gboolean
+dqlite_take_changes (MsbDbBackendConn  *conn,
+                     GPtrArray        **tables)
+{
+  MsbDbDqliteConn *self = (MsbDbDqliteConn *) conn;
+  g_autoptr(GPtrArray) named = g_ptr_array_new_with_free_func (g_free);
+  gboolean all;
+
+  *tables = NULL;
+  if (self->committed_tables->len == 0)
+    return FALSE;
+  all = !load_known_tables (self) || self->schema_side_effects;
+  for (guint i = 0; i < self->committed_tables->len && !all; i++)
+    {
+      g_autofree char *key = g_ascii_strdown (self->committed_tables->pdata[i], -1);
+      const char *table = g_hash_table_lookup (self->known_tables, key);
+
+      if (table == NULL)
+        all = TRUE;
+      else if (!g_ptr_array_find_with_equal_func (named, table, g_str_equal, NULL))
+        g_ptr_array_add (named, g_strdup (table));
+    }
+  g_ptr_array_set_size (self->committed_tables, 0);
+  if (all)
+    g_ptr_array_set_size (named, 0);
+  *tables = g_steal_pointer (&named);
+  return TRUE;
 }
 
 static const MsbDbBackendVTable dqlite_vtable = {
@@ -2031,6 +2233,9 @@ static const MsbDbBackendVTable dqlite_vtable = {
   .cursor_fetch = dqlite_cursor_fetch,
   .cursor_close = dqlite_cursor_close,
   .close = dqlite_close,
+  .vacuum = dqlite_vacuum,
+  .track_changes = dqlite_track_changes,
+  .take_changes = dqlite_take_changes,
 };
 
 /* A random id, the same for no two write connections. */
@@ -2077,6 +2282,7 @@ msb_db_dqlite_backend_open (const MsbDbTarget       *target,
   self->timeout = settings->connect_timeout > 0 ? settings->connect_timeout : DEFAULT_TIMEOUT;
   self->busy_timeout = MAX (settings->busy_timeout, 0);
   self->cache_size = MAX (settings->statement_cache_size, 1);
+  self->trusted_schema = settings->trusted_schema;
   g_mutex_init (&self->lock);
   self->cache = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->lru);
@@ -2084,6 +2290,9 @@ msb_db_dqlite_backend_open (const MsbDbTarget       *target,
   self->fk_deferrable = -1;
   self->fk_baseline = -1;
   self->owner = new_owner_id ();
+  self->tx_tables = g_ptr_array_new_with_free_func (g_free);
+  self->committed_tables = g_ptr_array_new_with_free_func (g_free);
+  self->known_tables_seen = -1;
 
   if (!ensure_connected (self, self->timeout, NULL, &local_error))
     {
