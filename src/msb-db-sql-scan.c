@@ -70,12 +70,15 @@ skip_quoted (const char *p)
   return p;
 }
 
+/* Spaces and comments. A vertical tab is a space to SQLite inside a run
+ * of white space (and an illegal token alone); g_ascii_isspace() does not
+ * count it. */
 static const char *
 skip_space (const char *p)
 {
   for (;;)
     {
-      if (g_ascii_isspace (*p))
+      if (g_ascii_isspace (*p) || *p == '\v')
         p++;
       else if (p[0] == '-' && p[1] == '-')
         {

@@ -562,6 +562,8 @@ test_scanner_statements (void)
       "UPDATE t SET a = CASE WHEN b THEN 1 ELSE 2 END; END; SELECT 1",
       MSB_DB_SQL_VERB_OTHER, 123 },
     { "create temp trigger tr after delete on t begin delete from t; end", MSB_DB_SQL_VERB_OTHER, 65 },
+    /* A vertical tab after a space is a space to SQLite (found by fuzzing). */
+    { "CREATE \v\vTRIGGER tr BEFORE DELETE ON t BEGIN SELECT 1; END", MSB_DB_SQL_VERB_OTHER, 58 },
     { "", MSB_DB_SQL_VERB_NONE, 0 },
     { " -- nothing\n ; ", MSB_DB_SQL_VERB_NONE, 15 },
   };

@@ -289,6 +289,12 @@ SCANNER_SQL = [
     "UPDATE u SET y = CASE WHEN ? THEN 'a' ELSE 'b' END; END; SELECT :after",
     "EXPLAIN QUERY PLAN CREATE TEMP TRIGGER tr BEFORE DELETE ON t BEGIN SELECT 1; END",
     "SELECT ';' AS x; -- done\n INSERT INTO t (a) VALUES (?) RETURNING id",
+    # found by fuzzing: a vertical tab continues a run of white space
+    "CREATE \v\v\vTRIGGER tr BEFORE DELETE ON t BEGIN SELECT RAISE(ABORT, ''); END",
+    # the table a write names
+    "INSERT OR REPLACE INTO main.\"t\" (a) VALUES (?)",
+    "UPDATE OR IGNORE [u] SET y = ? WHERE x = 1",
+    "DELETE FROM `t` WHERE id = ?",
 ]
 
 WIRE_PARAMS = [
