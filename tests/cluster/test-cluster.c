@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "cluster-nodes.h"
@@ -873,6 +874,35 @@ test_cli_subcommands (void)
                      json_object_get_int_member (check, "page_size") *
                      json_object_get_int_member (check, "page_count"));
     g_assert_cmpint (json_object_get_int_member (check, "foreign_keys"), ==, 1);
+  }
+  {
+    /* migrate and vacuum as on a file; checkpoint and backup say no. */
+    g_autofree char *dir = g_dir_make_tmp ("msb-db-migrate-XXXXXX", &error);
+    g_autofree char *step = g_build_filename (dir, "0001-notes.sql", NULL);
+    g_autofree char *dest = g_build_filename (dir, "copy.db", NULL);
+    const char *migrate[] = { "migrate", target, dir, NULL };
+    const char *status[] = { "migrate", "--status", "--json", target, dir, NULL };
+    const char *vacuum[] = { "vacuum", target, NULL };
+    const char *checkpoint[] = { "checkpoint", target, NULL };
+    const char *backup[] = { "backup", target, dest, NULL };
+
+    g_assert_no_error (error);
+    g_assert_true (g_file_set_contents (step, "CREATE TABLE notes (body TEXT);", -1, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (run_tool (NULL, NULL, migrate), ==, 0);
+    g_assert_cmpint (run_tool (&out, NULL, status), ==, 0);
+    g_assert_nonnull (strstr (out, "\"current\":1"));
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (run_tool (NULL, NULL, vacuum), ==, 0);
+    g_assert_cmpint (run_tool (NULL, &err, checkpoint), ==, 1);
+    g_assert_nonnull (strstr (err, "not supported by the dqlite backend"));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_tool (NULL, &err, backup), ==, 1);
+    g_assert_nonnull (strstr (err, "not supported by the dqlite backend"));
+    g_clear_pointer (&err, g_free);
+    g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+    g_remove (step);
+    g_rmdir (dir);
   }
   {
     const char *args[] = { "exec", "dqlite://127.0.0.1/cli", "SELECT 1", NULL };
