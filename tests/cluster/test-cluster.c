@@ -874,6 +874,7 @@ test_cli_subcommands (void)
                      json_object_get_int_member (check, "page_size") *
                      json_object_get_int_member (check, "page_count"));
     g_assert_cmpint (json_object_get_int_member (check, "foreign_keys"), ==, 1);
+    g_clear_pointer (&out, g_free);
   }
   {
     /* migrate and vacuum as on a file; checkpoint and backup say no. */
