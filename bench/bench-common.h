@@ -216,6 +216,10 @@ extern const Scenario raw_scenarios[];
 extern const Scenario pools_scenarios[];
 extern const Scenario gom_scenarios[];
 extern const Scenario peer_scenarios[];
+extern const Scenario cluster_scenarios[];   /* bench-cluster.c */
+
+gboolean bench_cluster_selectable (const Scenario *s);
+void     bench_cluster_shutdown (void);
 
 /* The better-sqlite3 peer: probed once; @why says why it cannot run. */
 gboolean peer_available (const char **why);

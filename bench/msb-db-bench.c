@@ -41,6 +41,9 @@ static const struct {
   { "pools.rss.", "raw.mixed" },
   { "pools.wal-soak", "raw.mixed" },   /* and pools.wal-soak.pinned */
   { "gom.mixed.", "raw.mixed" },
+  { "dqlite-benchmark.kvwrite.w4", "dqlite-benchmark.kvwrite.w1" },
+  { "cluster.insert.", "dqlite-benchmark.kvwrite.w1" },
+  { "cluster.read.", "dqlite-benchmark.kvreadwrite.w1" },
 };
 
 /* Rows that insert are also compared with the physical limit of one
@@ -100,6 +103,12 @@ static const struct {
     "pools.long-reader.open", { "pools.long-reader.none" }, 2.0 },
   { "long snapshot open: write throughput >= 0.8x of the same load without it", TARGET_RATIO,
     "pools.long-reader.open", { "pools.long-reader.none" }, 0.8 },
+  /* Three dqlite nodes on 127.0.0.1, beside dqlite's own Go benchmark. */
+  { "cluster: async inserts >= 2x dqlite-benchmark kvwrite writes/s (best of 1, 4 workers)",
+    TARGET_RATIO, "cluster.insert.async",
+    { "dqlite-benchmark.kvwrite.w1", "dqlite-benchmark.kvwrite.w4" }, 2.0 },
+  { "cluster: async point reads >= 1x dqlite-benchmark kvreadwrite reads/s", TARGET_RATIO,
+    "cluster.read.async", { "dqlite-benchmark.kvreadwrite.w1" }, 1.0 },
 };
 
 static char **scenario_patterns;
@@ -285,7 +294,7 @@ extra_double (Result     *r,
 }
 
 static const Scenario * const families[] = {
-  raw_scenarios, peer_scenarios, gom_scenarios, pools_scenarios,
+  raw_scenarios, peer_scenarios, gom_scenarios, pools_scenarios, cluster_scenarios,
 };
 
 static gboolean
@@ -622,7 +631,8 @@ run_scenario (const Scenario *s)
 static gboolean
 runs_once (const Scenario *s)
 {
-  return g_str_has_prefix (s->name, "pools.rss") || g_str_has_prefix (s->name, "pools.wal-soak");
+  return g_str_has_prefix (s->name, "pools.rss") || g_str_has_prefix (s->name, "pools.wal-soak") ||
+         g_str_has_prefix (s->name, "cluster.failover");
 }
 
 static gint
@@ -868,7 +878,8 @@ main (int   argc,
     for (const Scenario *s = families[f]; s->name; s++)
       if (scenario_selected (s->name) &&
           !(skip_soak && g_str_has_prefix (s->name, "pools.wal-soak")) &&
-          !(families[f] == peer_scenarios && !peer_selectable ()))
+          !(families[f] == peer_scenarios && !peer_selectable ()) &&
+          !(families[f] == cluster_scenarios && !bench_cluster_selectable (s)))
         g_ptr_array_add (selected, (gpointer) s);
 
   /* Round after round through every scenario: a baseline and the scenario
@@ -899,6 +910,7 @@ main (int   argc,
         g_ptr_array_add (results, take_median (runs));
     }
 
+  bench_cluster_shutdown ();
   machine.load_end = loadavg ();
   print_table (results);
   print_targets (results, targets_json);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "msb-db-backend.h"
+#include "msb-db-dqlite-backend.h"
 #include "msb-db-error.h"
 #include "msb-db-sqlite.h"
 
@@ -18,6 +19,8 @@ msb_db_backend_open (const MsbDbTarget       *target,
     {
     case MSB_DB_TARGET_SQLITE_FILE:
       return msb_db_sqlite_open (target->path, mode, settings, error);
+    case MSB_DB_TARGET_DQLITE:
+      return msb_db_dqlite_backend_open (target, mode, settings, error);
     default:
       g_set_error_literal (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                            "No backend serves this database target");

@@ -13,8 +13,8 @@
 G_BEGIN_DECLS
 
 /* The writer thread and the read pool never see SQLite: they hold
- * MsbDbBackendConn and call the functions below. A backend (the local SQLite
- * file today, a dqlite cluster next) fills in the vtable. Errors come back
+ * MsbDbBackendConn and call the functions below. A backend (a local SQLite
+ * file, or a database in a dqlite cluster) fills in the vtable. Errors come back
  * in the MSB_DB_ERROR domain; MSB_DB_ERROR_BUSY means "retry the whole unit
  * of work", whatever the backend's own reason was. */
 
@@ -31,6 +31,9 @@ typedef enum {
 typedef struct {
   GTimeSpan busy_timeout;
   guint statement_cache_size;
+  /* How long a remote backend looks for its server (a dqlite leader), and
+   * waits for any one answer; 0 for the library's default. */
+  GTimeSpan connect_timeout;
   gboolean trusted_schema;    /* the application owns the schema: let it use
                                * virtual tables and functions from triggers
                                * and views */

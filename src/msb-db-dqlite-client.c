@@ -24,7 +24,7 @@
 #include <sqlite3.h>
 
 #include "msb-db-dqlite-client.h"
-#include "msb-db-error.h"
+#include "msb-db-error-private.h"
 #include "msb-db-sql-scan.h"
 
 /* dqlite's own codes on top of SQLite's extended result codes. */
@@ -34,7 +34,6 @@
 #define DQLITE_PARSE                  1005
 
 #define TARGET_EXAMPLE "dqlite://127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003/app.db"
-#define MAX_SQL_IN_MESSAGE 500
 
 /* After a cancelled query, how long the client waits for the server to
  * finish sending before it gives the connection up. */
@@ -61,6 +60,7 @@ struct _MsbDbDqliteClient
   guint32 db_id;
   gboolean db_open;
   gboolean broken;
+  guint64 failure_code;      /* of the last FAILURE response, or 0 */
   gint aborted;              /* atomic: msb_db_dqlite_client_abort() */
 };
 
@@ -385,7 +385,8 @@ set_server_error (guint64      code,
                   const char  *sql,
                   GError     **error)
 {
-  g_autofree char *valid = g_utf8_make_valid (message, -1);
+  /* The server's message quotes whatever it was sent, and may be as long. */
+  g_autofree char *valid = msb_db_error_excerpt (message);
   g_autofree char *valid_sql = NULL;
 
   if (sql == NULL || is_leader_change_code (code))
@@ -394,14 +395,7 @@ set_server_error (guint64      code,
       return;
     }
 
-  valid_sql = g_utf8_make_valid (sql, -1);
-  if (g_utf8_strlen (valid_sql, -1) > MAX_SQL_IN_MESSAGE)
-    {
-      g_autofree char *head = g_utf8_substring (valid_sql, 0, MAX_SQL_IN_MESSAGE);
-
-      g_free (valid_sql);
-      valid_sql = g_strconcat (head, "…", NULL);
-    }
+  valid_sql = msb_db_error_excerpt (sql);
   g_set_error (error, MSB_DB_ERROR, error_code_for (code), "%s [%s] in SQL: %s",
                valid, code_name (code), valid_sql);
 }
@@ -659,6 +653,7 @@ begin_request (MsbDbDqliteClient  *self,
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
+  self->failure_code = 0;
   if (self->in->len > KEEP_BUFFER)
     {
       g_byte_array_unref (self->in);
@@ -691,6 +686,7 @@ check_response (MsbDbDqliteClient  *self,
   if (!msb_db_dqlite_wire_decode_failure (self->in->data, self->in->len, &code, &message,
                                           &local_error))
     return protocol_failed (self, local_error, error);
+  self->failure_code = code;
   set_server_error (code, message, sql, error);
   return FALSE;
 }
@@ -891,6 +887,15 @@ msb_db_dqlite_client_set_timeout (MsbDbDqliteClient *self,
   self->timeout = timeout;
 }
 
+/* The code of the server's FAILURE response to the last request (SQLite's
+ * extended result code, or one of dqlite's own), or 0 if the last request
+ * got none. */
+guint64
+msb_db_dqlite_client_get_failure_code (MsbDbDqliteClient *self)
+{
+  return self->failure_code;
+}
+
 /* TRUE once the connection cannot take requests any more: connect again. */
 gboolean
 msb_db_dqlite_client_is_broken (MsbDbDqliteClient *self)
@@ -1038,11 +1043,14 @@ static gboolean
 check_query (const char  *sql,
              GError     **error)
 {
+  g_autofree char *shown = NULL;
+
   if (!msb_db_sql_may_write (sql))
     return TRUE;
+  shown = msb_db_error_excerpt (sql);
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY,
                "This statement may write, and a dqlite query only reads (dqlite does not "
-               "replicate a write run as a query): run it with exec: %s", sql);
+               "replicate a write run as a query): run it with exec: %s", shown);
   return FALSE;
 }
 
@@ -1053,12 +1061,14 @@ static gboolean
 check_exec (const char  *sql,
             GError     **error)
 {
+  g_autofree char *shown = NULL;
+
   if (!msb_db_sql_has_returning (sql))
     return TRUE;
+  shown = msb_db_error_excerpt (sql);
   g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-               "dqlite cannot run a statement with RETURNING (its leader would fail on "
-               "the next write): write without RETURNING and read the rows back in the "
-               "same transaction: %s", sql);
+               "dqlite cannot run a statement with RETURNING for its effect (its leader would "
+               "fail on the next write): run it as a query inside a transaction: %s", shown);
   return FALSE;
 }
 
@@ -1175,8 +1185,34 @@ abandon_query (MsbDbDqliteClient *self)
     }
 }
 
-/* Reads the ROWS batches of a query whose request was sent. */
-static MsbDbRows *
+/* A FAILURE that dqlite 1.11 sent in place of the ROWS it had begun (see
+ * msb_db_dqlite_wire_failure_is_rows_start()): the statement failed while
+ * it ran, and the real code and message are lost. @prepared: a QUERY of a
+ * prepared statement, whose own errors came with PREPARE, so that even one
+ * column name is not a genuine message. */
+static gboolean
+unreported_failure (MsbDbDqliteClient  *self,
+                    const char         *sql,
+                    gboolean            prepared,
+                    GError            **error)
+{
+  g_autofree char *shown = NULL;
+
+  if (self->header.type != MSB_DB_DQLITE_RESPONSE_FAILURE ||
+      !msb_db_dqlite_wire_failure_is_rows_start (self->in->data, self->in->len, prepared ? 1 : 2))
+    return FALSE;
+  self->failure_code = MSB_DB_DQLITE_FAILURE_UNREPORTED;
+  shown = msb_db_error_excerpt (sql);
+  g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_FAILED,
+               "The statement failed while it ran on dqlite node %s, which did not say why "
+               "(dqlite 1.11 sends the column names in place of the error) [DQLITE_UNREPORTED] "
+               "in SQL: %s", self->address, shown);
+  return TRUE;
+}
+
+/* Reads the ROWS batches of a query whose request was sent, into a decoder
+ * the caller finishes. */
+static MsbDbDqliteRowsDecoder *
 receive_rows (MsbDbDqliteClient  *self,
               const char         *sql,
               MsbDbColumns      **columns,
@@ -1199,7 +1235,8 @@ receive_rows (MsbDbDqliteClient  *self,
           g_propagate_error (error, local_error);
           return NULL;
         }
-      if (!check_response (self, MSB_DB_DQLITE_RESPONSE_ROWS, sql, error))
+      if (unreported_failure (self, sql, columns != NULL, error) ||
+          !check_response (self, MSB_DB_DQLITE_RESPONSE_ROWS, sql, error))
         return NULL;
       if (!msb_db_dqlite_rows_decoder_feed (decoder, self->in->data, self->in->len, &done,
                                             &local_error))
@@ -1225,7 +1262,27 @@ receive_rows (MsbDbDqliteClient  *self,
       g_clear_pointer (columns, msb_db_columns_unref);
       *columns = msb_db_columns_ref (msb_db_dqlite_rows_decoder_get_columns (decoder));
     }
-  return msb_db_dqlite_rows_decoder_finish (decoder, 0, 0);
+  return g_steal_pointer (&decoder);
+}
+
+/* Sends the QUERY of @stmt and reads its rows into a decoder. */
+static MsbDbDqliteRowsDecoder *
+run_query (MsbDbDqliteClient  *self,
+           MsbDbDqliteStmt    *stmt,
+           GVariant           *params,
+           GCancellable       *cancellable,
+           GError            **error)
+{
+  gint64 deadline;
+
+  if (!msb_db_dqlite_wire_encode_query (self->out, self->db_id, stmt->id, stmt->sql,
+                                        (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
+                                        params, error))
+    return NULL;
+  deadline = g_get_monotonic_time () + self->timeout;
+  if (!send_request (self, deadline, cancellable, error))
+    return NULL;
+  return receive_rows (self, stmt->sql, &stmt->columns, deadline, cancellable, error);
 }
 
 /**
@@ -1251,21 +1308,90 @@ msb_db_dqlite_client_query (MsbDbDqliteClient  *self,
                             GError            **error)
 {
   g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
-  gint64 deadline;
+  g_autoptr(MsbDbDqliteRowsDecoder) decoder = NULL;
 
   g_return_val_if_fail (stmt != NULL && stmt->client == self, NULL);
 
   if (!check_stmt (self, stmt, error) || !check_query (stmt->sql, error) ||
       !begin_request (self, cancellable, error))
     return NULL;
-  if (!msb_db_dqlite_wire_encode_query (self->out, self->db_id, stmt->id, stmt->sql,
-                                        (gint64) MIN (stmt->n_params, (guint64) G_MAXINT64),
-                                        owned, error))
+  decoder = run_query (self, stmt, owned, cancellable, error);
+  if (decoder == NULL)
+    return NULL;
+  return msb_db_dqlite_rows_decoder_finish (decoder, 0, 0);
+}
+
+/* Sends QUERY_SQL for @sql and reads its rows into a decoder. */
+static MsbDbDqliteRowsDecoder *
+run_query_sql (MsbDbDqliteClient  *self,
+               const char         *sql,
+               GVariant           *params,
+               GCancellable       *cancellable,
+               GError            **error)
+{
+  gint64 deadline;
+
+  if (!msb_db_dqlite_wire_encode_query_sql (self->out, self->db_id, sql, params, error))
     return NULL;
   deadline = g_get_monotonic_time () + self->timeout;
   if (!send_request (self, deadline, cancellable, error))
     return NULL;
-  return receive_rows (self, stmt->sql, &stmt->columns, deadline, cancellable, error);
+  return receive_rows (self, sql, NULL, deadline, cancellable, error);
+}
+
+/**
+ * msb_db_dqlite_client_query_returning:
+ * @self: a client
+ * @sql: one statement with RETURNING
+ * @params: (nullable): a tuple, an a{sv}, or %NULL; a floating reference
+ *   is consumed
+ * @inserts: whether the result keeps SQLite's last_insert_rowid()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs a statement that writes and returns rows (RETURNING) as a query,
+ * then reads SQLite's changes() and last_insert_rowid() after it, for the
+ * result. Only inside a transaction: dqlite 1.11 replicates what a query
+ * wrote with the COMMIT that follows, but not a query that commits by
+ * itself (its leader then fails on the next write); and it cannot run such
+ * a statement as EXEC at all (it stops at the first row).
+ *
+ * Returns: (transfer full): the rows, or %NULL
+ */
+MsbDbRows *
+msb_db_dqlite_client_query_returning (MsbDbDqliteClient  *self,
+                                      const char         *sql,
+                                      GVariant           *params,
+                                      gboolean            inserts,
+                                      GCancellable       *cancellable,
+                                      GError            **error)
+{
+  g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
+  g_autoptr(MsbDbDqliteRowsDecoder) decoder = NULL;
+  g_autoptr(MsbDbRows) counts = NULL;
+  gint64 changes, rowid;
+
+  g_return_val_if_fail (sql != NULL, NULL);
+
+  if (!msb_db_sql_has_returning (sql))
+    {
+      g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                   "Only a statement with RETURNING runs as a query that writes: %s", sql);
+      return NULL;
+    }
+  if (!check_open (self, error) || !begin_request (self, cancellable, error))
+    return NULL;
+  decoder = run_query_sql (self, sql, owned, cancellable, error);
+  if (decoder == NULL)
+    return NULL;
+  /* Asked at once, on the same connection: nothing ran in between. */
+  counts = msb_db_dqlite_client_query_sql (self, "SELECT changes (), last_insert_rowid ()", NULL,
+                                           NULL, error);
+  if (counts == NULL)
+    return NULL;
+  changes = msb_db_rows_get_int64 (counts, 0, 0);
+  rowid = inserts && changes > 0 ? msb_db_rows_get_int64 (counts, 0, 1) : 0;
+  return msb_db_dqlite_rows_decoder_finish (decoder, changes, rowid);
 }
 
 /* Frees @stmt on the server; the caller still frees the local object, which
@@ -1318,19 +1444,17 @@ msb_db_dqlite_client_query_sql (MsbDbDqliteClient  *self,
                                 GError            **error)
 {
   g_autoptr(GVariant) owned = params ? g_variant_ref_sink (params) : NULL;
-  gint64 deadline;
+  g_autoptr(MsbDbDqliteRowsDecoder) decoder = NULL;
 
   g_return_val_if_fail (sql != NULL, NULL);
 
   if (!check_open (self, error) || !check_query (sql, error) ||
       !begin_request (self, cancellable, error))
     return NULL;
-  if (!msb_db_dqlite_wire_encode_query_sql (self->out, self->db_id, sql, owned, error))
+  decoder = run_query_sql (self, sql, owned, cancellable, error);
+  if (decoder == NULL)
     return NULL;
-  deadline = g_get_monotonic_time () + self->timeout;
-  if (!send_request (self, deadline, cancellable, error))
-    return NULL;
-  return receive_rows (self, sql, NULL, deadline, cancellable, error);
+  return msb_db_dqlite_rows_decoder_finish (decoder, 0, 0);
 }
 
 /* INTERRUPT on an idle connection: a round trip that leaves nothing

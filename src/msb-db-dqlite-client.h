@@ -39,6 +39,10 @@ typedef struct {
 
 #define MSB_DB_DQLITE_DEFAULT_TIMEOUT (10 * G_TIME_SPAN_SECOND)
 
+/* msb_db_dqlite_client_get_failure_code() after a query that failed while
+ * it ran: dqlite 1.11 did not say why. */
+#define MSB_DB_DQLITE_FAILURE_UNREPORTED G_GUINT64_CONSTANT (0xffffffff00000001)
+
 MsbDbDqliteTarget *msb_db_dqlite_parse_target     (const char         *text,
                                                    GError            **error);
 char             **msb_db_dqlite_parse_addresses  (const char         *list,
@@ -61,6 +65,7 @@ const char        *msb_db_dqlite_client_get_address    (MsbDbDqliteClient   *sel
 void               msb_db_dqlite_client_set_timeout    (MsbDbDqliteClient   *self,
                                                         GTimeSpan            timeout);
 gboolean           msb_db_dqlite_client_is_broken      (MsbDbDqliteClient   *self);
+guint64            msb_db_dqlite_client_get_failure_code (MsbDbDqliteClient *self);
 void               msb_db_dqlite_client_abort          (MsbDbDqliteClient   *self);
 
 gboolean           msb_db_dqlite_client_leader         (MsbDbDqliteClient   *self,
@@ -91,6 +96,12 @@ gboolean           msb_db_dqlite_client_exec           (MsbDbDqliteClient   *sel
 MsbDbRows         *msb_db_dqlite_client_query          (MsbDbDqliteClient   *self,
                                                         MsbDbDqliteStmt     *stmt,
                                                         GVariant            *params,
+                                                        GCancellable        *cancellable,
+                                                        GError             **error);
+MsbDbRows         *msb_db_dqlite_client_query_returning (MsbDbDqliteClient  *self,
+                                                        const char          *sql,
+                                                        GVariant            *params,
+                                                        gboolean             inserts,
                                                         GCancellable        *cancellable,
                                                         GError             **error);
 gboolean           msb_db_dqlite_client_finalize       (MsbDbDqliteClient   *self,

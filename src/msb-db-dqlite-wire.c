@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "msb-db-dqlite-wire.h"
+#include "msb-db-error-private.h"
 #include "msb-db-error.h"
 #include "msb-db-rows-private.h"
 #include "msb-db-sql-scan.h"
@@ -528,8 +529,12 @@ report_unbound (const MsbDbSqlParams  *names,
         continue;
       name = msb_db_sql_params_get_name (names, i);
       if (name != NULL)
-        g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-                     "Parameter %s of the statement was given no value", name);
+        {
+          g_autofree char *shown = msb_db_error_excerpt (name);
+
+          g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
+                       "Parameter %s of the statement was given no value", shown);
+        }
       else
         g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
                      "Parameter %u of the statement is positional (?) and cannot "
@@ -573,8 +578,10 @@ collect_named (GVariant              *vardict,
 
       if (index == 0)
         {
+          g_autofree char *shown = msb_db_error_excerpt (key);
+
           g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT,
-                       "The statement has no parameter named “%s”", key);
+                       "The statement has no parameter named “%s”", shown);
           g_variant_unref (value);
           return FALSE;
         }
@@ -874,6 +881,41 @@ msb_db_dqlite_wire_decode_failure (const guint8  *body,
     return malformed (error, "bad FAILURE");
   *message = g_strdup (text);
   return TRUE;
+}
+
+/**
+ * msb_db_dqlite_wire_failure_is_rows_start:
+ * @body: the body of a FAILURE response to a query
+ * @size: its size
+ * @min_columns: the smallest column count to take for one
+ *
+ * dqlite 1.11 answers a query that fails while it runs with a FAILURE
+ * whose body is the start of the ROWS body it had begun: the column count
+ * where the code belongs, the column names where the message belongs.
+ * Tells whether @body is exactly that: a count n of at least @min_columns,
+ * then n names, then nothing. (With one column it reads like a genuine
+ * SQLITE_ERROR: the caller chooses @min_columns.)
+ *
+ * Returns: %TRUE if @body looks like the start of a ROWS body
+ */
+gboolean
+msb_db_dqlite_wire_failure_is_rows_start (const guint8 *body,
+                                          gsize         size,
+                                          guint64       min_columns)
+{
+  Cursor c = { body, size };
+  guint64 n;
+
+  if (!get_u64 (&c, &n) || n < MAX (min_columns, 1) || n > MSB_DB_DQLITE_MAX_COLUMNS)
+    return FALSE;
+  for (guint64 i = 0; i < n; i++)
+    {
+      const char *name;
+
+      if (!get_text (&c, &name, NULL))
+        return FALSE;
+    }
+  return c.left == 0;
 }
 
 gboolean

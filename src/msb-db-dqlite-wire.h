@@ -160,6 +160,9 @@ gboolean msb_db_dqlite_wire_decode_failure   (const guint8       *body,
                                               guint64            *code,
                                               char              **message,
                                               GError            **error);
+gboolean msb_db_dqlite_wire_failure_is_rows_start (const guint8  *body,
+                                                   gsize          size,
+                                                   guint64        min_columns);
 gboolean msb_db_dqlite_wire_decode_server    (const guint8       *body,
                                               gsize               size,
                                               guint64            *node_id,

@@ -38,11 +38,17 @@
  * owner only), then the read connections open. A database created by
  * [func@MsbDb.Pools.open_read_only] is never created: the file must exist.
  *
- * The `path` is a file path, or `sqlite:///absolute/path`. Any other
- * `scheme://` target fails with %MSB_DB_ERROR_CANT_OPEN, and so does a
- * `file:` URI (SQLite would read its parameters, which could change how
- * the file is opened; a file whose name starts with `file:` is
- * `./file:…`).
+ * The `path` is a file path, or `sqlite:///absolute/path`, or
+ * `dqlite://HOST:PORT[,HOST:PORT...]/NAME`: the database NAME in a dqlite
+ * cluster, found through any of the listed nodes (see the
+ * [cluster page](cluster.html): what stays the same, what changes, and
+ * dqlite's own limits). Any other `scheme://` target fails with
+ * %MSB_DB_ERROR_CANT_OPEN, and so does a malformed `dqlite://` target (the
+ * message shows a correct one) and a `file:` URI (SQLite would read its
+ * parameters, which could change how the file is opened; a file whose name
+ * starts with `file:` is `./file:…`). A cluster where no node names a
+ * leader within #MsbDbPools:connect-timeout fails with
+ * %MSB_DB_ERROR_CANT_OPEN naming every node tried and why.
  *
  * ## Reads and writes
  *
@@ -377,7 +383,9 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
   /**
    * MsbDbPools:path:
    *
-   * The database target: a file path, or `sqlite:///absolute/path`.
+   * The database target: a file path, `sqlite:///absolute/path`, or
+   * `dqlite://HOST:PORT[,HOST:PORT...]/NAME` for the database NAME in a
+   * dqlite cluster (the nodes listed are where leader discovery starts).
    */
   properties[PROP_PATH] =
     g_param_spec_string ("path", NULL, NULL, NULL, flags);
@@ -405,7 +413,8 @@ msb_db_pools_class_init (MsbDbPoolsClass *klass)
    * How long, in microseconds, a call waits for its turn (a free read
    * connection, or the writer) before failing with
    * %MSB_DB_ERROR_POOL_TIMEOUT. 0 means
-   * %MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS.
+   * %MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS. On a `dqlite://` target it also
+   * bounds the search for the leader and each wait for its answer.
    */
   properties[PROP_CONNECT_TIMEOUT] =
     g_param_spec_int64 ("connect-timeout", NULL, NULL,
@@ -508,6 +517,7 @@ open_connections (MsbDbPools    *self,
   MsbDbConnSettings settings = {
     .busy_timeout = self->busy_timeout,
     .statement_cache_size = STATEMENT_CACHE_SIZE,
+    .connect_timeout = self->connect_timeout,
     .trusted_schema = self->trusted_schema,
   };
   MsbDbBackendConn *writer_conn = NULL;
@@ -604,7 +614,8 @@ msb_db_pools_async_initable_iface_init (GAsyncInitableIface *iface)
 
 /**
  * msb_db_pools_open:
- * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @path: the database target: a file path, `sqlite:///absolute/path`, or
+ *   `dqlite://HOST:PORT[,HOST:PORT...]/NAME`
  * @max_read_connections: the size of the read pool, 0 for the default
  * @connect_timeout: how long a call waits for its turn, in microseconds;
  *   0 for the default
@@ -640,7 +651,8 @@ msb_db_pools_open (const char    *path,
 
 /**
  * msb_db_pools_open_read_only:
- * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @path: the database target: a file path, `sqlite:///absolute/path`, or
+ *   `dqlite://HOST:PORT[,HOST:PORT...]/NAME`
  * @max_read_connections: the size of the read pool, 0 for the default
  * @connect_timeout: how long a call waits for its turn, in microseconds;
  *   0 for the default
@@ -677,7 +689,8 @@ msb_db_pools_open_read_only (const char    *path,
 
 /**
  * msb_db_pools_open_async:
- * @path: the database target: a file path or `sqlite:///absolute/path`
+ * @path: the database target: a file path, `sqlite:///absolute/path`, or
+ *   `dqlite://HOST:PORT[,HOST:PORT...]/NAME`
  * @max_read_connections: the size of the read pool, 0 for the default
  * @connect_timeout: how long a call waits for its turn, in microseconds;
  *   0 for the default
@@ -1762,6 +1775,7 @@ msb_db_pools_get_conn_settings (MsbDbPools        *self,
 {
   settings->busy_timeout = self->busy_timeout;
   settings->statement_cache_size = STATEMENT_CACHE_SIZE;
+  settings->connect_timeout = self->connect_timeout;
   settings->trusted_schema = self->trusted_schema;
 }
 

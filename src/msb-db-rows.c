@@ -282,7 +282,7 @@ msb_db_rows_seal (MsbDbRows *self,
         memcpy ((guint8 *) self->block + cells_size, scratch->bytes->data, scratch->bytes->len);
     }
   self->cells = self->block;
-  self->bytes = (const guint8 *) self->block + cells_size;
+  self->bytes = self->block ? (const guint8 *) self->block + cells_size : NULL;
   scratch_give_back (scratch);
 }
 

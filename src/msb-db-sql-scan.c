@@ -70,12 +70,15 @@ skip_quoted (const char *p)
   return p;
 }
 
+/* Spaces and comments. A vertical tab is a space to SQLite inside a run
+ * of white space (and an illegal token alone); g_ascii_isspace() does not
+ * count it. */
 static const char *
 skip_space (const char *p)
 {
   for (;;)
     {
-      if (g_ascii_isspace (*p))
+      if (g_ascii_isspace (*p) || *p == '\v')
         p++;
       else if (p[0] == '-' && p[1] == '-')
         {
@@ -345,8 +348,8 @@ msb_db_sql_params_find (const MsbDbSqlParams *self,
 
 /* After WITH: the common table expressions are SELECTs; the first keyword
  * outside their parentheses says what the statement does. */
-static gboolean
-with_may_write (const char *p)
+static MsbDbSqlVerb
+with_verb (const char *p)
 {
   int depth = 0;
   Token token;
@@ -359,12 +362,21 @@ with_may_write (const char *p)
       else if (token_is_punct (&token, ')'))
         depth--;
       else if (depth == 0 && (token_is (&token, "SELECT") || token_is (&token, "VALUES")))
-        return FALSE;
-      else if (depth == 0 && (token_is (&token, "INSERT") || token_is (&token, "REPLACE") ||
-                              token_is (&token, "UPDATE") || token_is (&token, "DELETE")))
-        return TRUE;
+        return MSB_DB_SQL_VERB_READ;
+      else if (depth == 0 && (token_is (&token, "INSERT") || token_is (&token, "REPLACE")))
+        return MSB_DB_SQL_VERB_INSERT;
+      else if (depth == 0 && token_is (&token, "UPDATE"))
+        return MSB_DB_SQL_VERB_UPDATE;
+      else if (depth == 0 && token_is (&token, "DELETE"))
+        return MSB_DB_SQL_VERB_DELETE;
     }
-  return TRUE;
+  return MSB_DB_SQL_VERB_OTHER;
+}
+
+static gboolean
+with_may_write (const char *p)
+{
+  return with_verb (p) != MSB_DB_SQL_VERB_READ;
 }
 
 /* PRAGMAs that change the database even when only read. */
@@ -475,4 +487,287 @@ msb_db_sql_has_returning (const char *sql)
     if (token_is (&token, "RETURNING"))
       return TRUE;
   return FALSE;
+}
+
+/* Statements ---------------------------------------------------------------- */
+
+static gboolean
+token_in (const Token        *token,
+          const char * const *words)
+{
+  for (gsize i = 0; words[i] != NULL; i++)
+    if (token_is (token, words[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/**
+ * msb_db_sql_get_verb:
+ * @sql: SQL text
+ *
+ * What the first statement of @sql does, from its leading keywords (and,
+ * after WITH, the first keyword outside the common table expressions).
+ *
+ * Returns: the kind of statement
+ */
+MsbDbSqlVerb
+msb_db_sql_get_verb (const char *sql)
+{
+  static const char * const transaction[] = {
+    "BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", NULL
+  };
+  Token token;
+  const char *p = first_token (sql, &token);
+
+  if (token.kind == TOKEN_END)
+    return MSB_DB_SQL_VERB_NONE;
+  if (token_is (&token, "SELECT") || token_is (&token, "VALUES"))
+    return MSB_DB_SQL_VERB_READ;
+  if (token_is (&token, "INSERT") || token_is (&token, "REPLACE"))
+    return MSB_DB_SQL_VERB_INSERT;
+  if (token_is (&token, "UPDATE"))
+    return MSB_DB_SQL_VERB_UPDATE;
+  if (token_is (&token, "DELETE"))
+    return MSB_DB_SQL_VERB_DELETE;
+  if (token_is (&token, "WITH"))
+    return with_verb (p);
+  if (token_in (&token, transaction))
+    return MSB_DB_SQL_VERB_TRANSACTION;
+  if (token_is (&token, "ATTACH") || token_is (&token, "DETACH"))
+    return MSB_DB_SQL_VERB_ATTACH;
+  if (token_is (&token, "PRAGMA"))
+    return MSB_DB_SQL_VERB_PRAGMA;
+  if (token_is (&token, "VACUUM"))
+    return MSB_DB_SQL_VERB_VACUUM;
+  return MSB_DB_SQL_VERB_OTHER;
+}
+
+/* TRUE if the statement whose first token is @token creates a trigger:
+ * [EXPLAIN [QUERY PLAN]] CREATE [TEMP|TEMPORARY] TRIGGER. Its body holds
+ * statements of its own, each ending in a semicolon. */
+static gboolean
+starts_trigger (const char *p,
+                Token      *token)
+{
+  if (token_is (token, "EXPLAIN"))
+    {
+      p = next_token (p, token);
+      if (token_is (token, "QUERY"))
+        {
+          p = next_token (p, token);
+          p = next_token (p, token);
+        }
+    }
+  if (!token_is (token, "CREATE"))
+    return FALSE;
+  p = next_token (p, token);
+  if (token_is (token, "TEMP") || token_is (token, "TEMPORARY"))
+    next_token (p, token);
+  return token_is (token, "TRIGGER");
+}
+
+/**
+ * msb_db_sql_statement_end:
+ * @sql: SQL text
+ *
+ * Where the first statement of @sql ends, as SQLite's prepare reports it:
+ * just past its semicolon, or at the end of the text. Empty statements
+ * before it are skipped, and the semicolons inside the body of CREATE
+ * TRIGGER (which ends with `END;`) do not end it.
+ *
+ * Returns: (transfer none): a pointer into @sql
+ */
+const char *
+msb_db_sql_statement_end (const char *sql)
+{
+  Token token;
+  const char *p = first_token (sql, &token);
+  gboolean trigger, after_semicolon = FALSE, after_end = FALSE;
+
+  if (token.kind == TOKEN_END)
+    return p;
+  {
+    Token first = token;
+
+    trigger = starts_trigger (p, &first);
+  }
+  for (; token.kind != TOKEN_END; p = next_token (p, &token))
+    {
+      if (token.kind != TOKEN_SEMICOLON)
+        {
+          after_end = trigger && after_semicolon && token_is (&token, "END");
+          after_semicolon = FALSE;
+          continue;
+        }
+      if (!trigger || after_end)
+        return p;
+      after_semicolon = TRUE;
+      after_end = FALSE;
+    }
+  return p;
+}
+
+/**
+ * msb_db_sql_is_blank:
+ * @sql: SQL text
+ *
+ * Returns: %TRUE if @sql holds nothing but white space, comments and
+ *   semicolons
+ */
+gboolean
+msb_db_sql_is_blank (const char *sql)
+{
+  Token token;
+
+  first_token (sql, &token);
+  return token.kind == TOKEN_END;
+}
+
+/**
+ * msb_db_sql_get_pragma:
+ * @sql: SQL text
+ * @sets_value: (out) (optional): whether the PRAGMA is given a value
+ *   (`= value`, or `(value)` for a PRAGMA that is not a query of a table)
+ *
+ * The name of the PRAGMA that the first statement of @sql runs.
+ *
+ * Returns: (transfer full) (nullable): the name in lower case, or %NULL if
+ *   the statement is no PRAGMA
+ */
+char *
+msb_db_sql_get_pragma (const char *sql,
+                       gboolean   *sets_value)
+{
+  Token name, token;
+  const char *p = first_token (sql, &token);
+
+  if (!token_is (&token, "PRAGMA"))
+    return NULL;
+  p = next_token (p, &name);
+  p = next_token (p, &token);
+  if (token_is_punct (&token, '.'))
+    {
+      p = next_token (p, &name);
+      next_token (p, &token);
+    }
+  if (name.kind != TOKEN_WORD)
+    return NULL;
+  if (sets_value != NULL)
+    *sets_value = token_is_punct (&token, '=') ||
+                  (token_is_punct (&token, '(') &&
+                   !pragma_in (&name, reading_pragmas_with_argument,
+                               G_N_ELEMENTS (reading_pragmas_with_argument)));
+  return g_ascii_strdown (name.start, (gssize) name.length);
+}
+
+/**
+ * msb_db_sql_find_returning:
+ * @sql: SQL text
+ *
+ * Where the RETURNING clause of the first statement of @sql starts: the
+ * keyword outside any parentheses.
+ *
+ * Returns: (transfer none) (nullable): a pointer into @sql, or %NULL
+ */
+const char *
+msb_db_sql_find_returning (const char *sql)
+{
+  Token token;
+  const char *p = first_token (sql, &token);
+  int depth = 0;
+
+  for (; token.kind != TOKEN_END && token.kind != TOKEN_SEMICOLON; p = next_token (p, &token))
+    {
+      if (token_is_punct (&token, '('))
+        depth++;
+      else if (token_is_punct (&token, ')'))
+        depth--;
+      else if (depth == 0 && token_is (&token, "RETURNING"))
+        return token.start;
+    }
+  return NULL;
+}
+
+/* An identifier as SQLite reads it: without its quotes, a doubled quote
+ * standing for one. */
+static char *
+identifier_text (const Token *token)
+{
+  char open, close;
+  GString *text;
+
+  if (token->kind == TOKEN_WORD)
+    return g_strndup (token->start, token->length);
+  open = token->start[0];
+  close = open == '[' ? ']' : open;
+  if (token->length < 2 || token->start[token->length - 1] != close)
+    return NULL;
+  text = g_string_new (NULL);
+  for (gsize i = 1; i + 1 < token->length; i++)
+    {
+      g_string_append_c (text, token->start[i]);
+      if (close != ']' && token->start[i] == close)
+        i++;
+    }
+  return g_string_free (text, FALSE);
+}
+
+/**
+ * msb_db_sql_get_dml_table:
+ * @sql: SQL text
+ *
+ * The table that the first statement of @sql writes rows to, if it is an
+ * `INSERT`, `REPLACE`, `UPDATE` or `DELETE` of a table of the main
+ * database, not after `WITH`. What triggers or foreign key actions also
+ * change is not told.
+ *
+ * Returns: (transfer full) (nullable): the name as written, unquoted, or
+ *   %NULL
+ */
+char *
+msb_db_sql_get_dml_table (const char *sql)
+{
+  Token token, name, after;
+  const char *p = first_token (sql, &token);
+  g_autofree char *schema = NULL;
+
+  if (token_is (&token, "INSERT") || token_is (&token, "UPDATE"))
+    {
+      gboolean insert = token_is (&token, "INSERT");
+
+      p = next_token (p, &token);
+      if (token_is (&token, "OR"))
+        {
+          p = next_token (p, &token);   /* ROLLBACK, ABORT, REPLACE, FAIL, IGNORE */
+          p = next_token (p, &token);
+        }
+      if (insert && !token_is (&token, "INTO"))
+        return NULL;
+      if (insert)
+        p = next_token (p, &token);
+    }
+  else if (token_is (&token, "REPLACE") || token_is (&token, "DELETE"))
+    {
+      const char *expected = token_is (&token, "REPLACE") ? "INTO" : "FROM";
+
+      p = next_token (p, &token);
+      if (!token_is (&token, expected))
+        return NULL;
+      p = next_token (p, &token);
+    }
+  else
+    return NULL;
+
+  name = token;
+  p = next_token (p, &after);
+  if (token_is_punct (&after, '.'))
+    {
+      schema = name.kind == TOKEN_WORD || name.kind == TOKEN_QUOTED ? identifier_text (&name) : NULL;
+      if (schema == NULL || g_ascii_strcasecmp (schema, "main") != 0)
+        return NULL;
+      next_token (p, &name);
+    }
+  if (name.kind != TOKEN_WORD && name.kind != TOKEN_QUOTED)
+    return NULL;
+  return identifier_text (&name);
 }

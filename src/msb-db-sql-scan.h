@@ -27,6 +27,28 @@ guint           msb_db_sql_params_find      (const MsbDbSqlParams *self,
 gboolean        msb_db_sql_may_write        (const char           *sql);
 gboolean        msb_db_sql_has_returning    (const char           *sql);
 
+/* What the first statement of a text does, by its leading keyword(s). */
+typedef enum {
+  MSB_DB_SQL_VERB_NONE,         /* no statement at all */
+  MSB_DB_SQL_VERB_READ,         /* SELECT, VALUES, WITH ... SELECT */
+  MSB_DB_SQL_VERB_INSERT,       /* INSERT, REPLACE, also after WITH */
+  MSB_DB_SQL_VERB_UPDATE,
+  MSB_DB_SQL_VERB_DELETE,
+  MSB_DB_SQL_VERB_TRANSACTION,  /* BEGIN, COMMIT, END, ROLLBACK, SAVEPOINT, RELEASE */
+  MSB_DB_SQL_VERB_ATTACH,       /* ATTACH, DETACH */
+  MSB_DB_SQL_VERB_PRAGMA,
+  MSB_DB_SQL_VERB_VACUUM,
+  MSB_DB_SQL_VERB_OTHER,        /* CREATE, DROP, ALTER, ANALYZE, EXPLAIN, ... */
+} MsbDbSqlVerb;
+
+MsbDbSqlVerb    msb_db_sql_get_verb         (const char           *sql);
+const char     *msb_db_sql_statement_end    (const char           *sql);
+gboolean        msb_db_sql_is_blank         (const char           *sql);
+char           *msb_db_sql_get_pragma       (const char           *sql,
+                                             gboolean             *sets_value);
+const char     *msb_db_sql_find_returning   (const char           *sql);
+char           *msb_db_sql_get_dml_table    (const char           *sql);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MsbDbSqlParams, msb_db_sql_params_free)
 
 G_END_DECLS

@@ -6,10 +6,12 @@
 
 #include <string.h>
 
+#include "msb-db-dqlite-client.h"
 #include "msb-db-error-private.h"
 #include "msb-db-target.h"
 
 #define SQLITE_SCHEME "sqlite://"
+#define DQLITE_SCHEME "dqlite://"
 
 /* "scheme://" per RFC 3986: a letter, then letters, digits, '+', '-', '.'. */
 static gsize
@@ -24,6 +26,25 @@ scheme_length (const char *text)
   if (g_str_has_prefix (text + i, "://"))
     return i;
   return 0;
+}
+
+/* `dqlite://HOST:PORT[,HOST:PORT...]/NAME`: checked at once, so that a
+ * malformed target fails before any node is contacted. */
+static MsbDbTarget *
+parse_dqlite (MsbDbTarget  *target,
+              const char   *text,
+              GError      **error)
+{
+  g_autoptr(MsbDbTarget) owned = target;
+  g_autoptr(MsbDbDqliteTarget) parsed = msb_db_dqlite_parse_target (text, error);
+
+  if (parsed == NULL)
+    return NULL;
+  owned->kind = MSB_DB_TARGET_DQLITE;
+  owned->path = g_strdup (text);
+  owned->addresses = g_steal_pointer (&parsed->addresses);
+  owned->name = g_steal_pointer (&parsed->name);
+  return g_steal_pointer (&owned);
 }
 
 MsbDbTarget *
@@ -82,6 +103,9 @@ msb_db_target_parse (const char  *text,
       return g_steal_pointer (&target);
     }
 
+  if (g_ascii_strncasecmp (text, DQLITE_SCHEME, strlen (DQLITE_SCHEME)) == 0)
+    return parse_dqlite (g_steal_pointer (&target), text, error);
+
   if (g_ascii_strncasecmp (text, SQLITE_SCHEME, strlen (SQLITE_SCHEME)) == 0)
     g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                  "“%s” is not a supported database target: sqlite:// takes an "
@@ -89,7 +113,8 @@ msb_db_target_parse (const char  *text,
   else
     g_set_error (error, MSB_DB_ERROR, MSB_DB_ERROR_CANT_OPEN,
                  "“%s” is not a supported database target: the “%.*s” scheme is "
-                 "not supported (use a file path or sqlite:///absolute/path)",
+                 "not supported (use a file path, sqlite:///absolute/path or "
+                 "dqlite://HOST:PORT[,HOST:PORT…]/NAME)",
                  shown, (int) scheme_len, text);
   return NULL;
 }
@@ -101,6 +126,8 @@ msb_db_target_copy (const MsbDbTarget *target)
 
   copy->kind = target->kind;
   copy->path = g_strdup (target->path);
+  copy->addresses = g_strdupv (target->addresses);
+  copy->name = g_strdup (target->name);
   return copy;
 }
 
@@ -110,5 +137,7 @@ msb_db_target_free (MsbDbTarget *target)
   if (target == NULL)
     return;
   g_free (target->path);
+  g_strfreev (target->addresses);
+  g_free (target->name);
   g_free (target);
 }

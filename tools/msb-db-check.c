@@ -6,7 +6,8 @@
  * one snapshot on one read connection: PRAGMA integrity_check, the sizes
  * (page_size, page_count, freelist_count, the file and its -wal as found
  * before opening), and the PRAGMAs the library set on the connection as
- * SQLite reports them. The exit status is 1 when the integrity check finds
+ * SQLite reports them. On a dqlite:// target the leader answers, and the
+ * size is page_size × page_count (there is no file here). The exit status is 1 when the integrity check finds
  * a problem or the database cannot be read.
  */
 #include <math.h>
@@ -131,6 +132,13 @@ target_file (const char *target)
   return target;
 }
 
+/* A database in a dqlite cluster: no file here to measure. */
+static gboolean
+is_cluster_target (const char *target)
+{
+  return g_ascii_strncasecmp (target, "dqlite://", 9) == 0;
+}
+
 /* Size of @path in bytes, or -1 when it does not exist. */
 static gint64
 file_size (const char *path)
@@ -172,8 +180,11 @@ print_text (const char        *target,
     }
   printf ("journal_mode    %s%s\n", result->journal_mode,
           g_ascii_strcasecmp (result->journal_mode, "wal") == 0 ? "" : " (MsbDb expects wal)");
-  printf ("file_size       %" G_GINT64_FORMAT " bytes\n", db_bytes);
-  if (wal_bytes >= 0)
+  printf ("file_size       %" G_GINT64_FORMAT " bytes%s\n", db_bytes,
+          is_cluster_target (target) ? " (page_size × page_count, on the leader)" : "");
+  if (is_cluster_target (target))
+    printf ("wal_size        none here (dqlite keeps its own log on every node)\n");
+  else if (wal_bytes >= 0)
     printf ("wal_size        %" G_GINT64_FORMAT " bytes\n", wal_bytes);
   else
     printf ("wal_size        none (no -wal file)\n");
@@ -282,7 +293,7 @@ msb_tool_check (int    argc,
   /* the -wal as found, before this process opens the database */
   target = args[1];
   wal_path = g_strconcat (target_file (target), "-wal", NULL);
-  wal_bytes = file_size (wal_path);
+  wal_bytes = is_cluster_target (target) ? -1 : file_size (wal_path);
 
   pools = msb_db_pools_open_read_only (target, 1,
                                        MSB_DB_DEFAULT_CONNECT_TIMEOUT_SECS * G_TIME_SPAN_SECOND,
@@ -294,7 +305,8 @@ msb_tool_check (int    argc,
       msb_tool_print_error ("msb-db check", error);
       return MSB_TOOL_EXIT_FAILURE;
     }
-  db_bytes = file_size (target_file (target));
+  db_bytes = is_cluster_target (target) ? result.page_size * result.page_count
+                                        : file_size (target_file (target));
 
   if (options.json)
     print_json (target, &result, db_bytes, wal_bytes);

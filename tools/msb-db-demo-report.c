@@ -132,8 +132,9 @@ print_verification (Demo             *demo,
   printf ("  snapshots       %" G_GUINT64_FORMAT " checks, %" G_GUINT64_FORMAT " inconsistent\n",
           demo_counter_get (&c->snapshot_checks), demo_counter_get (&c->snapshot_violations));
   printf ("  quick_check     %s\n", verify->quick_check != NULL ? verify->quick_check : "?");
-  printf ("  -wal/-shm       %s\n", verify->leftovers ? "left behind by the last writer's close"
-                                                      : "none left by the last writer's close");
+  if (demo->cluster == NULL)
+    printf ("  -wal/-shm       %s\n", verify->leftovers ? "left behind by the last writer's close"
+                                                        : "none left by the last writer's close");
 }
 
 /* @verify is NULL when the verification could not read the file. */
@@ -146,6 +147,8 @@ demo_print_summary (Demo             *demo,
 {
   print_operations (demo);
   print_library_counters (demo, stats);
+  if (demo->cluster != NULL)
+    demo_print_failover (demo);
   printf ("errors            %" G_GUINT64_FORMAT "\n", errors);
   for (guint i = 0; i < demo->messages->len; i++)
     printf ("  %s\n", (const char *) g_ptr_array_index (demo->messages, i));

@@ -63,6 +63,8 @@ demo_ack (Demo         *demo,
           guint         n_items)
 {
   g_mutex_lock (&demo->lock);
+  if (demo->cluster != NULL)
+    demo_cluster_note_ack (demo);
   if (batch_id > 0)
     g_array_append_val (demo->acked_batches, batch_id);
   g_array_append_vals (demo->acked_items, item_ids, n_items);
@@ -129,6 +131,8 @@ demo_free (Demo *demo)
   g_clear_pointer (&demo->acked_batches, g_array_unref);
   g_clear_pointer (&demo->loop, g_main_loop_unref);
   g_mutex_clear (&demo->lock);
+  local_cluster_stop (demo->cluster);
+  g_free (demo->killed_node);
   g_free (demo->db);
   g_free (demo->tmp_dir);
   g_free (demo->path);
@@ -160,7 +164,14 @@ static gboolean
 demo_prepare (Demo    *demo,
               GError **error)
 {
-  if (demo->db != NULL)
+  if (demo->cluster_mode)
+    {
+      demo->cluster = demo_cluster_start (error);
+      if (demo->cluster == NULL)
+        return FALSE;
+      demo->path = local_cluster_target (demo->cluster, "demo");
+    }
+  else if (demo->db != NULL)
     demo->path = g_strdup (demo->db);
   else
     {
@@ -215,6 +226,8 @@ demo_run (Demo    *demo,
     }
   demo_start_workload (demo);
 
+  if (demo->cluster != NULL)
+    demo_cluster_schedule_kill (demo);
   progress_id = g_timeout_add (demo->tty ? 200 : 1000, demo_progress_cb, demo);
   demo->sigint_id = g_unix_signal_add (SIGINT, demo_sigint_cb, demo);
   if (demo->threads_running > 0 || demo->async_in_flight > 0 || demo->children_running > 0)
@@ -247,6 +260,8 @@ validate_options (Demo *demo)
     return "--writers takes 0 to 64 threads";
   if (demo->processes < 0 || demo->processes > 16)
     return "--processes takes 0 to 16 processes";
+  if (demo->cluster_mode && demo->db != NULL)
+    return "--cluster makes its own database: it takes no --db";
   return NULL;
 }
 
@@ -271,6 +286,8 @@ demo_parse_options (Demo  *demo,
       "Keep the temporary database", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &demo->stats,
       "Print the MsbDbStats counters on stderr afterwards", NULL },
+    { "cluster", 0, 0, G_OPTION_ARG_NONE, &demo->cluster_mode,
+      "Run on three local dqlite nodes, and kill the leader half-way", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new (NULL);
@@ -285,6 +302,9 @@ demo_parse_options (Demo  *demo,
     "verify that every acknowledged write is on disk. Needs no setup: the\n"
     "database is made in a temporary directory, removed afterwards.");
   g_option_context_set_description (context,
+    "With --cluster, the database is a dqlite database on three local nodes\n"
+    "(`msb-db node` processes in a temporary directory), and the leader is\n"
+    "killed with SIGKILL half-way: the report adds how long callers waited.\n"
     "The exit status is 0 only when no call failed and the verification passed.");
 
   if (!msb_tool_parse_options (context, entries, &args, &error))

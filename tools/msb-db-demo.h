@@ -15,10 +15,13 @@
  *   msb-db-demo-verify.c    the file opened again: every acknowledged write
  *                           is on disk
  *   msb-db-demo-report.c    the progress line and the summary
+ *   msb-db-demo-cluster.c   --cluster: three local dqlite nodes, the leader
+ *                           killed half-way
  */
 #pragma once
 
 #include "msb-db-tool.h"
+#include "msb-db-local-cluster.h"
 
 G_BEGIN_DECLS
 
@@ -116,6 +119,12 @@ struct _Demo {
   char        *db;
   gboolean     keep;
   gboolean     stats;
+  gboolean     cluster_mode;
+
+  LocalCluster *cluster;  /* --cluster: three local dqlite nodes */
+  char        *killed_node;
+  gint64       killed_us;    /* when the leader died; under `lock` */
+  gint64       failover_us;  /* from then to the next acknowledged write */
 
   char        *tmp_dir;   /* made by the demo, removed unless --keep */
   char        *path;
@@ -194,6 +203,12 @@ const char *demo_child_label        (DemoChild        *child);
 gboolean    demo_verify             (Demo             *demo,
                                      DemoVerify       *verify,
                                      GError          **error);
+
+/* msb-db-demo-cluster.c */
+LocalCluster *demo_cluster_start      (GError          **error);
+void        demo_cluster_schedule_kill (Demo            *demo);
+void        demo_cluster_note_ack   (Demo             *demo);
+void        demo_print_failover     (Demo             *demo);
 
 /* msb-db-demo-report.c */
 void        demo_print_banner       (Demo             *demo);

@@ -14,54 +14,23 @@
  */
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "msb-db-dqlite-client.h"
+#include "cluster-nodes.h"
+#include "msb-db-backend.h"
 #include "msb-db-error.h"
 #include "../core/test-common.h"
-#include "../reliability/rel-util.h"
 
 #define N_NODES 3
 #define DB_NAME "test"
-#define READY_TIMEOUT (30 * G_TIME_SPAN_SECOND)
 #define FIND_TIMEOUT (15 * G_TIME_SPAN_SECOND)
 
-typedef struct {
-  guint64      id;
-  char        *address;
-  char        *dir;
-  GSubprocess *process;
-  RelLines    *lines;
-} Node;
-
-static struct {
-  const char *tool;
-  char       *tmp;
-  Node        nodes[N_NODES + 1];   /* the last one joins and leaves */
-  char      **addresses;            /* of the first N_NODES */
-  char       *target;
-} cluster;
+static Cluster *cl;
+static char *db_target;
 
 /* Helpers ------------------------------------------------------------------ */
-
-static guint16
-free_port (void)
-{
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                            G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (socket, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
 
 /* A socket that accepts connections (in the kernel's backlog) and never
  * answers: a server that hangs. */
@@ -82,101 +51,6 @@ silent_listener (char **address)
   *address = g_strdup_printf ("127.0.0.1:%u",
                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
   return g_steal_pointer (&socket);
-}
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GSubprocess *
-spawn_tool (GSubprocessFlags     flags,
-            const char * const  *args,
-            GError             **error)
-{
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_ptr_array_add (argv, (gpointer) cluster.tool);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  return g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, error);
-}
-
-/* Starts `msb-db node` for @node and waits for its "ready" line. */
-static void
-node_start (Node       *node,
-            const char *join)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *id = g_strdup_printf ("%" G_GUINT64_FORMAT, node->id);
-  g_autofree char *line = NULL;
-  const char *args[] = { "node", "--id", id, "--address", node->address, "--dir", node->dir,
-                         join ? "--join" : NULL, join, NULL };
-
-  g_assert_null (node->process);
-  node->process = spawn_tool (G_SUBPROCESS_FLAGS_STDOUT_PIPE, args, &error);
-  g_assert_no_error (error);
-  node->lines = rel_lines_new (node->process);
-  line = rel_lines_next_timeout (node->lines, READY_TIMEOUT);
-  if (line == NULL || strstr (line, "ready") == NULL)
-    g_error ("node %s did not say ready: %s", node->address, line ? line : "(nothing)");
-}
-
-static void
-node_forget (Node *node)
-{
-  g_clear_pointer (&node->lines, rel_lines_free);
-  g_clear_object (&node->process);
-}
-
-/* SIGTERM, and the exit status once it is gone. */
-static int
-node_stop (Node *node)
-{
-  int status;
-
-  g_subprocess_send_signal (node->process, SIGTERM);
-  status = rel_child_wait (node->process, SLOW (20 * G_TIME_SPAN_SECOND));
-  node_forget (node);
-  return status;
-}
-
-static void
-node_kill (Node *node)
-{
-  g_subprocess_force_exit (node->process);
-  rel_child_wait (node->process, SLOW (20 * G_TIME_SPAN_SECOND));
-  node_forget (node);
-}
-
-static Node *
-node_by_address (const char *address)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (cluster.nodes); i++)
-    if (cluster.nodes[i].address != NULL && g_str_equal (cluster.nodes[i].address, address))
-      return &cluster.nodes[i];
-  g_error ("no node at %s", address);
-}
-
-static MsbDbDqliteClient *
-leader_client (const char *db)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MsbDbDqliteClient) client =
-    msb_db_dqlite_client_connect_leader ((const char * const *) cluster.addresses,
-                                         FIND_TIMEOUT, NULL, &error);
-
-  g_assert_no_error (error);
-  if (db != NULL)
-    {
-      g_assert_true (msb_db_dqlite_client_open (client, db, NULL, &error));
-      g_assert_no_error (error);
-    }
-  return g_steal_pointer (&client);
 }
 
 static void
@@ -209,7 +83,7 @@ run_tool (char               **out,
           const char * const  *args)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) process = spawn_tool (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+  g_autoptr(GSubprocess) process = cluster_spawn_tool (cl->tool, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                G_SUBPROCESS_FLAGS_STDERR_PIPE, args, &error);
   g_autofree char *stdout_text = NULL;
   g_autofree char *stderr_text = NULL;
@@ -222,17 +96,6 @@ run_tool (char               **out,
   if (err != NULL)
     *err = g_steal_pointer (&stderr_text);
   return g_subprocess_get_exit_status (process);
-}
-
-static void
-current_leader (guint64  *id,
-                char    **address)
-{
-  g_autoptr(MsbDbDqliteClient) client = leader_client (NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (msb_db_dqlite_client_leader (client, id, address, NULL, &error));
-  g_assert_no_error (error);
 }
 
 typedef struct {
@@ -267,12 +130,12 @@ test_handshake (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(MsbDbDqliteClient) client =
-        msb_db_dqlite_client_connect (cluster.nodes[i].address, 5 * G_TIME_SPAN_SECOND, NULL, &error);
+        msb_db_dqlite_client_connect (cl->nodes[i].address, 5 * G_TIME_SPAN_SECOND, NULL, &error);
       g_autofree char *address = NULL;
       guint64 heartbeat = 0, id = 0;
 
       g_assert_no_error (error);
-      g_assert_cmpstr (msb_db_dqlite_client_get_address (client), ==, cluster.nodes[i].address);
+      g_assert_cmpstr (msb_db_dqlite_client_get_address (client), ==, cl->nodes[i].address);
       g_assert_true (msb_db_dqlite_client_identify (client, 42, &heartbeat, NULL, &error));
       g_assert_no_error (error);
       g_assert_cmpuint (heartbeat, >, 0);
@@ -293,18 +156,18 @@ static void
 test_leader_follower_first (void)
 {
   g_autofree char *leader = NULL;
-  g_autofree char *dead = g_strdup_printf ("127.0.0.1:%u", free_port ());
+  g_autofree char *dead = g_strdup_printf ("127.0.0.1:%u", cluster_free_port ());
   g_autoptr(GPtrArray) list = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(MsbDbDqliteClient) client = NULL;
   guint64 id;
 
-  current_leader (&id, &leader);
+  cluster_current_leader (cl, &id, &leader);
   /* A dead address, then the followers, the leader last. */
   g_ptr_array_add (list, dead);
   for (guint i = 0; i < N_NODES; i++)
-    if (!g_str_equal (cluster.nodes[i].address, leader))
-      g_ptr_array_add (list, cluster.nodes[i].address);
+    if (!g_str_equal (cl->nodes[i].address, leader))
+      g_ptr_array_add (list, cl->nodes[i].address);
   g_ptr_array_add (list, leader);
   g_ptr_array_add (list, NULL);
 
@@ -328,8 +191,8 @@ test_leader_follower_first (void)
 static void
 test_leader_none_reachable (void)
 {
-  g_autofree char *dead1 = g_strdup_printf ("127.0.0.1:%u", free_port ());
-  g_autofree char *dead2 = g_strdup_printf ("127.0.0.1:%u", free_port ());
+  g_autofree char *dead1 = g_strdup_printf ("127.0.0.1:%u", cluster_free_port ());
+  g_autofree char *dead2 = g_strdup_printf ("127.0.0.1:%u", cluster_free_port ());
   g_autofree char *silent = NULL;
   /* Kept open to the end of the test: connections to it hang. */
   g_autoptr(GSocket) listener = silent_listener (&silent);
@@ -398,7 +261,7 @@ test_target_parse (void)
 static void
 test_values (void)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(MsbDbDqliteStmt) insert = NULL;
   g_autoptr(MsbDbDqliteStmt) select = NULL;
   g_autoptr(MsbDbRows) rows = NULL;
@@ -495,7 +358,7 @@ test_values (void)
 static void
 test_named_params (void)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(MsbDbDqliteStmt) stmt = NULL;
   g_autoptr(MsbDbRows) rows = NULL;
   g_autoptr(GError) error = NULL;
@@ -534,7 +397,7 @@ test_named_params (void)
 static void
 test_paged_rows (void)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(MsbDbRows) rows = NULL;
   g_autoptr(GError) error = NULL;
   const guint n = 40000;
@@ -573,7 +436,7 @@ assert_contains (const GError *error,
 static void
 test_failures (void)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(MsbDbDqliteClient) follower = NULL;
   g_autoptr(MsbDbRows) rows = NULL;
   g_autoptr(GError) error = NULL;
@@ -645,8 +508,8 @@ test_failures (void)
   /* A follower refuses, and the refusal is recognisable as such. */
   g_assert_true (msb_db_dqlite_client_leader (client, &leader_id, &leader, NULL, &error));
   for (guint i = 0; i < N_NODES && follower == NULL; i++)
-    if (!g_str_equal (cluster.nodes[i].address, leader))
-      follower = msb_db_dqlite_client_connect (cluster.nodes[i].address, G_TIME_SPAN_SECOND * 5,
+    if (!g_str_equal (cl->nodes[i].address, leader))
+      follower = msb_db_dqlite_client_connect (cl->nodes[i].address, G_TIME_SPAN_SECOND * 5,
                                                NULL, &error);
   g_assert_no_error (error);
   g_assert_true (msb_db_dqlite_client_open (follower, DB_NAME, NULL, &error));
@@ -672,7 +535,7 @@ test_failures (void)
 static void
 test_interrupt (void)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(GError) error = NULL;
   guint in_step = 0, given_up = 0, completed = 0;
 
@@ -708,7 +571,7 @@ test_interrupt (void)
         {
           given_up++;
           g_clear_pointer (&client, msb_db_dqlite_client_free);
-          client = leader_client (DB_NAME);
+          client = cluster_leader_client (cl, DB_NAME);
           continue;
         }
       in_step++;
@@ -803,7 +666,7 @@ cluster_json (JsonParser *parser)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr(GError) error = NULL;
-  const char *args[] = { "cluster", "--json", cluster.target, NULL };
+  const char *args[] = { "cluster", "--json", db_target, NULL };
 
   g_assert_cmpint (run_tool (&out, &err, args), ==, 0);
   /* Exactly one object, on one line. */
@@ -824,7 +687,7 @@ wait_for_leader_other_than (const char *old_leader)
       g_autofree char *address = NULL;
       guint64 id;
 
-      current_leader (&id, &address);
+      cluster_current_leader (cl, &id, &address);
       if (!g_str_equal (address, old_leader))
         return (guint) id;
       g_usleep (50 * G_TIME_SPAN_MILLISECOND);
@@ -844,9 +707,9 @@ test_cli_cluster (void)
   JsonArray *nodes;
   guint64 leader_id;
   guint new_leader;
-  const char *table_args[] = { "cluster", cluster.addresses[0], NULL };
+  const char *table_args[] = { "cluster", cl->addresses[0], NULL };
 
-  current_leader (&leader_id, &leader);
+  cluster_current_leader (cl, &leader_id, &leader);
   root = cluster_json (parser);
   leader_object = json_object_get_object_member (root, "leader");
   g_assert_cmpint (json_object_get_int_member (leader_object, "id"), ==, (gint64) leader_id);
@@ -861,7 +724,7 @@ test_cli_cluster (void)
       g_assert_cmpint (id, >=, 1);
       g_assert_cmpint (id, <=, N_NODES);
       g_assert_cmpstr (json_object_get_string_member (node, "address"), ==,
-                       cluster.nodes[id - 1].address);
+                       cl->nodes[id - 1].address);
       g_assert_cmpstr (json_object_get_string_member (node, "role"), ==, "voter");
     }
 
@@ -876,7 +739,7 @@ test_cli_cluster (void)
   /* Move the leadership to another node. */
   target_id = g_strdup_printf ("%" G_GUINT64_FORMAT, leader_id % N_NODES + 1);
   {
-    const char *args[] = { "cluster", cluster.target, "transfer", target_id, NULL };
+    const char *args[] = { "cluster", db_target, "transfer", target_id, NULL };
 
     g_assert_cmpint (run_tool (&out, &err, args), ==, 0);
     g_test_message ("%s", out);
@@ -888,7 +751,7 @@ test_cli_cluster (void)
 
   /* Usage errors. */
   {
-    const char *args[] = { "cluster", cluster.target, "transfer", "x", NULL };
+    const char *args[] = { "cluster", db_target, "transfer", "x", NULL };
     g_assert_cmpint (run_tool (NULL, &err, args), ==, 2);
     g_clear_pointer (&err, g_free);
   }
@@ -904,15 +767,15 @@ test_cli_cluster (void)
 static void
 test_cli_remove (void)
 {
-  Node *extra = &cluster.nodes[N_NODES];
+  ClusterNode *extra = &cl->nodes[N_NODES];
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
-  g_autofree char *join = g_strjoinv (",", cluster.addresses);
-  const char *args[] = { "cluster", cluster.target, "remove", "4", NULL };
+  g_autofree char *join = g_strjoinv (",", cl->addresses);
+  const char *args[] = { "cluster", db_target, "remove", "4", NULL };
   JsonObject *root;
 
-  node_start (extra, join);
+  cluster_node_start (cl, extra, join);
   root = cluster_json (parser);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "nodes")), ==,
                     N_NODES + 1);
@@ -922,20 +785,20 @@ test_cli_remove (void)
   root = cluster_json (parser);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (root, "nodes")), ==,
                     N_NODES);
-  g_assert_cmpint (node_stop (extra), ==, 0);
+  g_assert_cmpint (cluster_node_stop (extra), ==, 0);
 }
 
 static void
 test_cli_node_usage (void)
 {
   g_autofree char *err = NULL;
-  g_autofree char *fresh = g_build_filename (cluster.tmp, "fresh", "deeper", NULL);
-  g_autofree char *port = g_strdup_printf ("127.0.0.1:%u", free_port ());
+  g_autofree char *fresh = g_build_filename (cl->tmp, "fresh", "deeper", NULL);
+  g_autofree char *port = g_strdup_printf ("127.0.0.1:%u", cluster_free_port ());
   struct stat st;
 
   {
     const char *args[] = { "node", "--id", "1", "--address", port, "--dir", fresh,
-                           "--join", cluster.addresses[0], NULL };
+                           "--join", cl->addresses[0], NULL };
     g_assert_cmpint (run_tool (NULL, &err, args), ==, 2);
     g_assert_nonnull (strstr (err, "bootstraps"));
     g_clear_pointer (&err, g_free);
@@ -958,13 +821,177 @@ test_cli_node_usage (void)
   }
 }
 
+/* Every subcommand that opens a database takes a dqlite:// target. */
+static void
+test_cli_subcommands (void)
+{
+  g_autofree char *target = cluster_target (cl, "cli");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  JsonObject *check;
+
+  {
+    const char *args[] = { "exec", target, "CREATE TABLE kv (k TEXT PRIMARY KEY, v)", NULL };
+    g_assert_cmpint (run_tool (NULL, NULL, args), ==, 0);
+  }
+  {
+    const char *args[] = { "exec", "--json", target, "INSERT INTO kv VALUES (?, ?)", "a", "1", NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_cmpstr (out, ==, "{\"changes\":1,\"last_insert_rowid\":1}\n");
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    /* RETURNING prints its rows, as on a file. */
+    const char *args[] = { "exec", "--csv", target, "INSERT INTO kv VALUES ('b', 2) RETURNING k, v", NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_cmpstr (out, ==, "k,v\r\nb,2\r\n");
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    const char *args[] = { "query", "--json", "--stats", target, "SELECT k, v FROM kv ORDER BY k", NULL };
+    g_assert_cmpint (run_tool (&out, &err, args), ==, 0);
+    g_assert_cmpstr (out, ==, "{\"k\":\"a\",\"v\":1}\n{\"k\":\"b\",\"v\":2}\n");
+    g_assert_nonnull (strstr (err, "stats: reads=1 "));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "query", target, "DELETE FROM kv", NULL };
+    g_assert_cmpint (run_tool (NULL, &err, args), ==, 1);
+    g_assert_nonnull (strstr (err, "only reads"));
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "check", "--json", target, NULL };
+    g_assert_cmpint (run_tool (&out, NULL, args), ==, 0);
+    g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+    g_assert_no_error (error);
+    check = json_node_get_object (json_parser_get_root (parser));
+    g_assert_true (json_object_get_boolean_member (check, "ok"));
+    g_assert_cmpint (json_object_get_int_member (check, "file_size"), ==,
+                     json_object_get_int_member (check, "page_size") *
+                     json_object_get_int_member (check, "page_count"));
+    g_assert_cmpint (json_object_get_int_member (check, "foreign_keys"), ==, 1);
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    /* migrate and vacuum as on a file; checkpoint and backup say no. */
+    g_autofree char *dir = g_dir_make_tmp ("msb-db-migrate-XXXXXX", &error);
+    g_autofree char *step = g_build_filename (dir, "0001-notes.sql", NULL);
+    g_autofree char *dest = g_build_filename (dir, "copy.db", NULL);
+    const char *migrate[] = { "migrate", target, dir, NULL };
+    const char *status[] = { "migrate", "--status", "--json", target, dir, NULL };
+    const char *vacuum[] = { "vacuum", target, NULL };
+    const char *checkpoint[] = { "checkpoint", target, NULL };
+    const char *backup[] = { "backup", target, dest, NULL };
+
+    g_assert_no_error (error);
+    g_assert_true (g_file_set_contents (step, "CREATE TABLE notes (body TEXT);", -1, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (run_tool (NULL, NULL, migrate), ==, 0);
+    g_assert_cmpint (run_tool (&out, NULL, status), ==, 0);
+    g_assert_nonnull (strstr (out, "\"current\":1"));
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (run_tool (NULL, NULL, vacuum), ==, 0);
+    g_assert_cmpint (run_tool (NULL, &err, checkpoint), ==, 1);
+    g_assert_nonnull (strstr (err, "not supported by the dqlite backend"));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_tool (NULL, &err, backup), ==, 1);
+    g_assert_nonnull (strstr (err, "not supported by the dqlite backend"));
+    g_clear_pointer (&err, g_free);
+    g_assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+    g_remove (step);
+    g_rmdir (dir);
+  }
+  {
+    const char *args[] = { "exec", "dqlite://127.0.0.1/cli", "SELECT 1", NULL };
+    g_assert_cmpint (run_tool (NULL, &err, args), ==, 1);
+    g_assert_nonnull (strstr (err, "has no port"));
+  }
+}
+
+/* The backend's script call (the library's maintenance work): every
+ * statement in turn, a trigger body whole, writes refused on a read
+ * connection. */
+static void
+test_backend_script (void)
+{
+  g_autofree char *text = cluster_target (cl, "script");
+  g_autoptr(MsbDbTarget) target = NULL;
+  MsbDbConnSettings settings = { 5 * G_TIME_SPAN_SECOND, 16, 10 * G_TIME_SPAN_SECOND };
+  MsbDbBackendConn *writer, *reader;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MsbDbRows) rows = NULL;
+
+  target = msb_db_target_parse (text, &error);
+  g_assert_no_error (error);
+  writer = msb_db_backend_open (target, MSB_DB_CONN_READ_WRITE, &settings, &error);
+  g_assert_no_error (error);
+  reader = msb_db_backend_open (target, MSB_DB_CONN_READ_ONLY, &settings, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (msb_db_backend_execute_script (writer,
+    "CREATE TABLE a (x INTEGER);\n"
+    "CREATE TABLE log (x INTEGER);\n"
+    "CREATE TRIGGER a_log AFTER INSERT ON a BEGIN INSERT INTO log VALUES (new.x); "
+    "INSERT INTO log VALUES (new.x * 10); END;\n"
+    "SELECT 'rows are dropped';\n"
+    "INSERT INTO a VALUES (1); INSERT INTO a VALUES (2);", NULL, &error));
+  g_assert_no_error (error);
+  rows = msb_db_backend_execute (reader, "SELECT group_concat(x) FROM (SELECT x FROM log ORDER BY x)",
+                                 NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (msb_db_rows_get_string (rows, 0, 0), ==, "1,2,10,20");
+
+  /* A failing statement stops the script; what ran before it stays. */
+  g_assert_false (msb_db_backend_execute_script (writer, "INSERT INTO a VALUES (3); INSERT INTO nowhere VALUES (1); INSERT INTO a VALUES (4)",
+                                                 NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_SQL);
+  g_clear_error (&error);
+  g_assert_false (msb_db_backend_execute_script (writer, "BEGIN; INSERT INTO a VALUES (5); COMMIT",
+                                                 NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (msb_db_backend_execute_script (reader, "SELECT 1; DELETE FROM a", NULL, &error));
+  g_assert_error (error, MSB_DB_ERROR, MSB_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_clear_object (&rows);
+  rows = msb_db_backend_execute (reader, "SELECT group_concat(x) FROM (SELECT x FROM a ORDER BY x)",
+                                 NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (msb_db_rows_get_string (rows, 0, 0), ==, "1,2,3");
+  g_assert_false (msb_db_backend_in_transaction (writer));
+
+  msb_db_backend_close (reader);
+  msb_db_backend_close (writer);
+}
+
+/* The scale-out demo: its own three nodes, the leader killed half-way. */
+static void
+test_cli_demo_cluster (void)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *args[] = { "demo", "--cluster", "--seconds", "3", NULL };
+  int status = run_tool (&out, &err, args);
+
+  g_test_message ("%s%s", out, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "killed with SIGKILL"));
+  g_assert_nonnull (strstr (out, "callers waited"));
+  g_assert_nonnull (strstr (out, "0 missing, 0 unexpected"));
+  g_assert_nonnull (strstr (out, "result: OK"));
+}
+
 /* Kill and restart --------------------------------------------------------- */
 
 static void
 write_rows (guint first,
             guint n)
 {
-  g_autoptr(MsbDbDqliteClient) client = leader_client (DB_NAME);
+  g_autoptr(MsbDbDqliteClient) client = cluster_leader_client (cl, DB_NAME);
   g_autoptr(MsbDbDqliteStmt) stmt = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -978,27 +1005,6 @@ write_rows (guint first,
     }
 }
 
-/* Transfers the leadership to @node, retrying while it catches up. */
-static void
-transfer_to (Node *node)
-{
-  gint64 deadline = g_get_monotonic_time () + SLOW (30 * G_TIME_SPAN_SECOND);
-
-  for (;;)
-    {
-      g_autoptr(MsbDbDqliteClient) client = leader_client (NULL);
-      g_autoptr(GError) error = NULL;
-
-      if (g_str_equal (msb_db_dqlite_client_get_address (client), node->address))
-        return;
-      if (msb_db_dqlite_client_transfer (client, node->id, NULL, &error))
-        continue;
-      g_test_message ("transfer to %s: %s", node->address, error->message);
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (100 * G_TIME_SPAN_MILLISECOND);
-    }
-}
-
 static void
 test_kill_and_restart (void)
 {
@@ -1006,22 +1012,22 @@ test_kill_and_restart (void)
   g_autoptr(MsbDbDqliteClient) client = NULL;
   g_autoptr(GPtrArray) nodes = NULL;
   g_autoptr(GError) error = NULL;
-  Node *victim;
+  ClusterNode *victim;
   guint64 id;
   gint64 killed_at, found_at;
 
-  client = leader_client (DB_NAME);
+  client = cluster_leader_client (cl, DB_NAME);
   exec_ok (client, "CREATE TABLE survivors (id INTEGER PRIMARY KEY)", NULL);
   g_clear_pointer (&client, msb_db_dqlite_client_free);
   write_rows (0, 50);
 
-  current_leader (&id, &leader);
-  victim = node_by_address (leader);
+  cluster_current_leader (cl, &id, &leader);
+  victim = cluster_node_by_address (cl, leader);
   killed_at = g_get_monotonic_time ();
-  node_kill (victim);
+  cluster_node_kill (victim);
 
   /* The two others elect a leader of their own; writes go on. */
-  client = leader_client (DB_NAME);
+  client = cluster_leader_client (cl, DB_NAME);
   found_at = g_get_monotonic_time ();
   g_test_message ("new leader %s found %" G_GINT64_FORMAT " ms after the kill",
                   msb_db_dqlite_client_get_address (client), (found_at - killed_at) / 1000);
@@ -1031,15 +1037,15 @@ test_kill_and_restart (void)
 
   /* Restarted with its directory, same id and address, no --join: it is
    * the member it was, and catches up. */
-  node_start (victim, NULL);
-  client = leader_client (NULL);
+  cluster_node_start (cl, victim, NULL);
+  client = cluster_leader_client (cl, NULL);
   nodes = msb_db_dqlite_client_cluster (client, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (nodes->len, ==, N_NODES);
   g_clear_pointer (&client, msb_db_dqlite_client_free);
 
-  transfer_to (victim);
-  client = leader_client (DB_NAME);
+  cluster_transfer_to (cl, victim);
+  client = cluster_leader_client (cl, DB_NAME);
   g_assert_cmpstr (msb_db_dqlite_client_get_address (client), ==, victim->address);
   g_assert_cmpint (query_int (client, "SELECT count(*) FROM survivors"), ==, 100);
   g_assert_cmpint (query_int (client, "SELECT sum(id) FROM survivors"), ==, 99 * 100 / 2);
@@ -1064,7 +1070,7 @@ test_crosscheck_go_shell (void)
       return;
     }
 
-  client = leader_client (DB_NAME);
+  client = cluster_leader_client (cl, DB_NAME);
   exec_ok (client, "CREATE TABLE cross (i INTEGER, r REAL, t TEXT, b BLOB, n)", NULL);
   exec_ok (client, "INSERT INTO cross VALUES (?, ?, ?, ?, ?)",
            g_variant_new ("(xds@ayms)", G_GINT64_CONSTANT (-9007199254740993), 0.5, "héllo wörld",
@@ -1076,7 +1082,7 @@ test_crosscheck_go_shell (void)
 
   /* Ask a follower: the shell finds the leader by itself. */
   process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                              &error, shell, "-s", cluster.addresses[N_NODES - 1], DB_NAME,
+                              &error, shell, "-s", cl->addresses[N_NODES - 1], DB_NAME,
                               "SELECT i, r, t, b, n, typeof(n) FROM cross ORDER BY rowid", NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
@@ -1094,7 +1100,7 @@ test_stop_cleanly (void)
   for (guint i = 0; i < N_NODES; i++)
     {
       gint64 start = g_get_monotonic_time ();
-      int status = node_stop (&cluster.nodes[i]);
+      int status = cluster_node_stop (&cl->nodes[i]);
 
       g_assert_true (g_spawn_check_wait_status (status, NULL));
       g_test_message ("node %u stopped in %" G_GINT64_FORMAT " ms", i + 1,
@@ -1107,45 +1113,16 @@ test_stop_cleanly (void)
 static void
 start_cluster (void)
 {
-  cluster.tool = g_getenv ("MSB_DB_TOOL");
-  g_assert_nonnull (cluster.tool);
-  cluster.tmp = rel_make_tmpdir ("cluster");
-  cluster.addresses = g_new0 (char *, N_NODES + 1);
-
-  for (guint i = 0; i < G_N_ELEMENTS (cluster.nodes); i++)
-    {
-      g_autofree char *name = g_strdup_printf ("node%u", i + 1);
-
-      cluster.nodes[i].id = i + 1;
-      cluster.nodes[i].address = g_strdup_printf ("127.0.0.1:%u", free_port ());
-      cluster.nodes[i].dir = g_build_filename (cluster.tmp, name, NULL);
-      if (i < N_NODES)
-        cluster.addresses[i] = cluster.nodes[i].address;
-    }
-  {
-    g_autofree char *list = g_strjoinv (",", cluster.addresses);
-    cluster.target = g_strdup_printf ("dqlite://%s/%s", list, DB_NAME);
-  }
-
-  node_start (&cluster.nodes[0], NULL);
-  for (guint i = 1; i < N_NODES; i++)
-    node_start (&cluster.nodes[i], cluster.nodes[0].address);
+  cl = cluster_new (N_NODES, 1);
+  db_target = cluster_target (cl, DB_NAME);
+  cluster_start (cl);
 }
 
 static void
 stop_cluster (void)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (cluster.nodes); i++)
-    {
-      if (cluster.nodes[i].process != NULL)
-        node_kill (&cluster.nodes[i]);
-      g_free (cluster.nodes[i].address);
-      g_free (cluster.nodes[i].dir);
-    }
-  rel_rm_rf (cluster.tmp);
-  g_free (cluster.tmp);
-  g_free (cluster.addresses);
-  g_free (cluster.target);
+  cluster_free (cl);
+  g_free (db_target);
 }
 
 int
@@ -1171,6 +1148,9 @@ main (int    argc,
   g_test_add_func ("/cluster/cli-cluster", test_cli_cluster);
   g_test_add_func ("/cluster/cli-remove", test_cli_remove);
   g_test_add_func ("/cluster/cli-node-usage", test_cli_node_usage);
+  g_test_add_func ("/cluster/cli-subcommands", test_cli_subcommands);
+  g_test_add_func ("/cluster/cli-demo-cluster", test_cli_demo_cluster);
+  g_test_add_func ("/cluster/backend-script", test_backend_script);
   g_test_add_func ("/cluster/kill-and-restart", test_kill_and_restart);
   g_test_add_func ("/cluster/crosscheck-go-shell", test_crosscheck_go_shell);
   g_test_add_func ("/cluster/stop-cleanly", test_stop_cleanly);

@@ -507,6 +507,105 @@ test_scanner_may_write (void)
   sqlite3_close (db);
 }
 
+/* The table a write names, for change notifications. */
+static void
+test_scanner_dml_table (void)
+{
+  static const struct { const char *sql; const char *table; } cases[] = {
+    { "INSERT INTO notes (body) VALUES (1)", "notes" },
+    { "  insert or replace into \"Odd \"\"name\"\"\" VALUES (1)", "Odd \"name\"" },
+    { "REPLACE INTO main.kv VALUES (1, 2)", "kv" },
+    { "UPDATE OR IGNORE [t 1] SET a = 1", "t 1" },
+    { "UPDATE `t` SET a = 1", "t" },
+    { "DELETE FROM \"main\".tags WHERE id = 1", "tags" },
+    { "; DELETE FROM tags", "tags" },
+    { "DELETE FROM temp.tags", NULL },
+    { "INSERT INTO aux.t VALUES (1)", NULL },
+    { "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", NULL },
+    { "SELECT * FROM t", NULL },
+    { "CREATE TABLE t (a)", NULL },
+    { "INSERT t VALUES (1)", NULL },
+    { "DELETE", NULL },
+    { "", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *table = msb_db_sql_get_dml_table (cases[i].sql);
+
+      g_assert_cmpstr (table, ==, cases[i].table);
+    }
+}
+
+/* Where the first statement ends, checked against SQLite's own tail, and
+ * what it does. */
+static void
+test_scanner_statements (void)
+{
+  static const struct { const char *sql; MsbDbSqlVerb verb; gsize end; } cases[] = {
+    { "SELECT 1", MSB_DB_SQL_VERB_READ, 8 },
+    { "SELECT 1; SELECT 2", MSB_DB_SQL_VERB_READ, 9 },
+    { "  ;; select ';' ; x", MSB_DB_SQL_VERB_READ, 17 },
+    { "INSERT INTO t VALUES (';')", MSB_DB_SQL_VERB_INSERT, 26 },
+    { "replace into t values (1, 2);", MSB_DB_SQL_VERB_INSERT, 29 },
+    { "WITH c(x) AS (SELECT 1) UPDATE t SET a = 1;", MSB_DB_SQL_VERB_UPDATE, 43 },
+    { "WITH c(x) AS (SELECT 1) DELETE FROM t", MSB_DB_SQL_VERB_DELETE, 37 },
+    { "WITH c(x) AS (SELECT 1) INSERT INTO t (a) SELECT x FROM c", MSB_DB_SQL_VERB_INSERT, 57 },
+    { "BEGIN IMMEDIATE", MSB_DB_SQL_VERB_TRANSACTION, 15 },
+    { "end", MSB_DB_SQL_VERB_TRANSACTION, 3 },
+    { "savepoint a", MSB_DB_SQL_VERB_TRANSACTION, 11 },
+    { "ATTACH 'x' AS y", MSB_DB_SQL_VERB_ATTACH, 15 },
+    { "PRAGMA user_version = 3", MSB_DB_SQL_VERB_PRAGMA, 23 },
+    { "VACUUM", MSB_DB_SQL_VERB_VACUUM, 6 },
+    { "CREATE TABLE z (a) -- ; no", MSB_DB_SQL_VERB_OTHER, 26 },
+    { "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO t VALUES (1, 2); "
+      "UPDATE t SET a = CASE WHEN b THEN 1 ELSE 2 END; END; SELECT 1",
+      MSB_DB_SQL_VERB_OTHER, 123 },
+    { "create temp trigger tr after delete on t begin delete from t; end", MSB_DB_SQL_VERB_OTHER, 65 },
+    /* A vertical tab after a space is a space to SQLite (found by fuzzing). */
+    { "CREATE \v\vTRIGGER tr BEFORE DELETE ON t BEGIN SELECT 1; END", MSB_DB_SQL_VERB_OTHER, 58 },
+    { "", MSB_DB_SQL_VERB_NONE, 0 },
+    { " -- nothing\n ; ", MSB_DB_SQL_VERB_NONE, 15 },
+  };
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (":memory:", &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "CREATE TABLE t (a, b)", NULL, NULL, NULL), ==, SQLITE_OK);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const char *sql = cases[i].sql;
+      const char *end = msb_db_sql_statement_end (sql);
+      sqlite3_stmt *stmt = NULL;
+      const char *tail = NULL;
+
+      g_test_message ("%s", sql);
+      g_assert_cmpint (msb_db_sql_get_verb (sql), ==, cases[i].verb);
+      g_assert_cmpuint ((gsize) (end - sql), ==, cases[i].end);
+      g_assert_cmpint (msb_db_sql_is_blank (sql), ==, cases[i].verb == MSB_DB_SQL_VERB_NONE);
+      if (sqlite3_prepare_v2 (db, sql, -1, &stmt, &tail) == SQLITE_OK && stmt != NULL)
+        g_assert_true (tail == end);
+      sqlite3_finalize (stmt);
+    }
+  sqlite3_close (db);
+
+  {
+    gboolean sets = FALSE;
+    g_autofree char *a = msb_db_sql_get_pragma ("pragma Main.Journal_Mode = DELETE", &sets);
+    g_autofree char *b = msb_db_sql_get_pragma ("PRAGMA table_info(t)", &sets);
+    g_autofree char *c = msb_db_sql_get_pragma ("PRAGMA cache_size(10)", &sets);
+    g_autofree char *d = msb_db_sql_get_pragma ("SELECT 1", &sets);
+
+    g_assert_cmpstr (a, ==, "journal_mode");
+    g_assert_cmpstr (b, ==, "table_info");
+    g_assert_true (sets);
+    g_assert_cmpstr (c, ==, "cache_size");
+    g_assert_null (d);
+    g_free (b);
+    b = msb_db_sql_get_pragma ("PRAGMA table_info(t)", &sets);
+    g_assert_false (sets);
+  }
+}
+
 /* Decoding ----------------------------------------------------------------- */
 
 static void
@@ -971,6 +1070,8 @@ main (int    argc,
   g_test_add_func ("/dqlite-wire/encode/named", test_encode_named);
   g_test_add_func ("/dqlite-wire/scanner/matches-sqlite", test_scanner_matches_sqlite);
   g_test_add_func ("/dqlite-wire/scanner/may-write", test_scanner_may_write);
+  g_test_add_func ("/dqlite-wire/scanner/statements", test_scanner_statements);
+  g_test_add_func ("/dqlite-wire/scanner/dml-table", test_scanner_dml_table);
   g_test_add_func ("/dqlite-wire/decode/header", test_decode_header);
   g_test_add_func ("/dqlite-wire/decode/responses", test_decode_responses);
   g_test_add_func ("/dqlite-wire/decode/servers-lies", test_decode_servers_lies);

@@ -18,7 +18,10 @@ fixture_setup (Fixture       *fx,
   fx->dir = g_dir_make_tmp ("msb-db-core-XXXXXX", &error);
   g_assert_no_error (error);
   g_assert_nonnull (fx->dir);
-  fx->path = g_build_filename (fx->dir, "test.db", NULL);
+  if (test_cluster_addresses () != NULL)
+    fx->path = test_cluster_target_for (fx->dir);
+  else
+    fx->path = g_build_filename (fx->dir, "test.db", NULL);
   fx->pools = NULL;
 }
 
@@ -195,9 +198,15 @@ gint64
 raw_int (const char *path,
          const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt *stmt = raw_prepare_step (db, sql);
-  gint64 v = sqlite3_column_int64 (stmt, 0);
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+  gint64 v;
+
+  if (test_is_cluster_target (path))
+    return test_cluster_raw_int (path, sql);
+  db = raw_open (path, SQLITE_OPEN_READWRITE);
+  stmt = raw_prepare_step (db, sql);
+  v = sqlite3_column_int64 (stmt, 0);
 
   sqlite3_finalize (stmt);
   sqlite3_close (db);
@@ -208,9 +217,15 @@ char *
 raw_string (const char *path,
             const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE);
-  sqlite3_stmt *stmt = raw_prepare_step (db, sql);
-  char *v = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+  char *v;
+
+  if (test_is_cluster_target (path))
+    return test_cluster_raw_string (path, sql);
+  db = raw_open (path, SQLITE_OPEN_READWRITE);
+  stmt = raw_prepare_step (db, sql);
+  v = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
 
   sqlite3_finalize (stmt);
   sqlite3_close (db);
@@ -221,9 +236,15 @@ void
 raw_exec (const char *path,
           const char *sql)
 {
-  sqlite3 *db = raw_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  sqlite3 *db;
   char *errmsg = NULL;
 
+  if (test_is_cluster_target (path))
+    {
+      test_cluster_raw_exec (path, sql);
+      return;
+    }
+  db = raw_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (sqlite3_exec (db, sql, NULL, NULL, &errmsg) != SQLITE_OK)
     g_error ("raw exec (%s): %s", sql, errmsg);
   sqlite3_close (db);
@@ -492,14 +513,56 @@ struct LockHolder {
   char     *failure;
 };
 
+/* Holding: says so, then waits for the release or the end of the hold. */
+static void
+hold_until_released (LockHolder *h)
+{
+  gint64 deadline;
+
+  g_mutex_lock (&h->mutex);
+  h->held = TRUE;
+  g_cond_broadcast (&h->cond);
+  deadline = g_get_monotonic_time () +
+             (h->hold_usec >= 0 ? h->hold_usec : 120 * G_TIME_SPAN_SECOND);
+  while (!h->release)
+    if (!g_cond_wait_until (&h->cond, &h->mutex, deadline))
+      break;
+  g_mutex_unlock (&h->mutex);
+}
+
+/* On a dqlite target: the body of a write transaction (BEGIN IMMEDIATE
+ * takes the same write lock on the leader). */
+static gboolean
+hold_in_transaction (MsbDbConnection  *connection,
+                     gpointer          user_data,
+                     GError          **error)
+{
+  LockHolder *h = user_data;
+
+  if (h->sql_inside != NULL)
+    {
+      g_autoptr(MsbDbRows) rows = msb_db_connection_execute (connection, h->sql_inside, NULL, error);
+
+      if (rows == NULL)
+        return FALSE;
+    }
+  hold_until_released (h);
+  return TRUE;
+}
+
 static gpointer
 lock_holder_thread (gpointer data)
 {
   LockHolder *h = data;
   sqlite3 *db = NULL;
   char *errmsg = NULL;
-  gint64 deadline;
 
+  if (test_is_cluster_target (h->path))
+    {
+      h->failure = test_cluster_hold_write_lock (h->path, hold_in_transaction, h);
+      h->released_at = g_get_monotonic_time ();
+      goto out;
+    }
   if (sqlite3_open_v2 (h->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
     {
       h->failure = g_strdup_printf ("open: %s", sqlite3_errmsg (db));
@@ -518,15 +581,7 @@ lock_holder_thread (gpointer data)
       goto out;
     }
 
-  g_mutex_lock (&h->mutex);
-  h->held = TRUE;
-  g_cond_broadcast (&h->cond);
-  deadline = g_get_monotonic_time () +
-             (h->hold_usec >= 0 ? h->hold_usec : 120 * G_TIME_SPAN_SECOND);
-  while (!h->release)
-    if (!g_cond_wait_until (&h->cond, &h->mutex, deadline))
-      break;
-  g_mutex_unlock (&h->mutex);
+  hold_until_released (h);
 
   if (sqlite3_exec (db, "COMMIT", NULL, NULL, &errmsg) != SQLITE_OK)
     h->failure = g_strdup_printf ("COMMIT: %s", errmsg);

@@ -44,13 +44,29 @@ void        test_write_ok          (MsbDbPools    *pools,
                                     const char    *sql,
                                     GVariant      *params);
 
-/* Independent observer: a raw SQLite connection of our own. */
+/* Independent observer: a raw SQLite connection of our own (for a
+ * `dqlite://` target, pools of its own for each call). */
 gint64      raw_int                (const char    *path,
                                     const char    *sql);
 char       *raw_string             (const char    *path,
                                     const char    *sql);
 void        raw_exec               (const char    *path,
                                     const char    *sql);
+
+/* The core suites on a dqlite cluster (test-common-cluster.c): with
+ * MSB_DB_TEST_CLUSTER set, the fixture's path is `dqlite://…/NAME`. */
+const char *test_cluster_addresses   (void);
+gboolean    test_is_cluster_target   (const char    *path);
+char       *test_cluster_target_for  (const char    *dir);
+gint64      test_cluster_raw_int     (const char    *path,
+                                      const char    *sql);
+char       *test_cluster_raw_string  (const char    *path,
+                                      const char    *sql);
+void        test_cluster_raw_exec    (const char    *path,
+                                      const char    *sql);
+char       *test_cluster_hold_write_lock (const char          *path,
+                                          MsbDbConnectionFunc  body,
+                                          gpointer             data);
 
 /* How much slower than a plain build this process runs: 1 normally, more
  * under AddressSanitizer or valgrind. Multiply upper time bounds by it. */

@@ -76,8 +76,8 @@ test_unsupported_scheme (Fixture       *fx,
                          gconstpointer  data)
 {
   static const char *targets[] = {
-    "dqlite://h:1/x",
-    "dqlite://10.0.0.1:9001,10.0.0.2:9001/app",
+    "mysql://h:1/x",
+    "redis://10.0.0.1:9001,10.0.0.2:9001/app",
     "http://x",
     "postgres://user@host/db",
     "file:///tmp/msb-db-should-not-exist.db",

@@ -32,9 +32,11 @@ static const char *write_statements[] = {
 static char *
 table_dump (const char *path)
 {
+  /* On a dqlite target, MsbDb's own msb_db_commits table (docs/cluster.md)
+   * is not the test's. */
   return raw_string (path,
                      "SELECT group_concat(id || ':' || v, ',') || '|' || "
-                     "(SELECT count(*) FROM sqlite_schema) || '|' || "
+                     "(SELECT count(*) FROM sqlite_schema WHERE name <> 'msb_db_commits') || '|' || "
                      "(SELECT user_version FROM pragma_user_version) FROM t");
 }
 
@@ -237,7 +239,10 @@ test_read_only_alone (Fixture       *fx,
     g_clear_object (&rows);
     rows = msb_db_pools_read (ro, "PRAGMA busy_timeout", NULL, NULL, &error);
     g_assert_no_error (error);
-    g_assert_cmpint (msb_db_rows_get_int64 (rows, 0, 0), ==, 5000);
+    /* A dqlite node must never sleep in a busy handler (it serves every
+     * client from one thread): MsbDb waits for the lock itself there. */
+    if (!test_is_cluster_target (fx->path))
+      g_assert_cmpint (msb_db_rows_get_int64 (rows, 0, 0), ==, 5000);
   }
 
   g_assert_true (msb_db_pools_close (ro, NULL, &error));

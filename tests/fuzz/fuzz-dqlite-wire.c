@@ -9,7 +9,8 @@
  *   6:   SQL text (up to the first NUL): the parameter scanner against
  *        SQLite's own count and names, whenever SQLite prepares it, and the
  *        write check against sqlite3_stmt_readonly(): a statement taken for
- *        a read must never be one that writes.
+ *        a read must never be one that writes; and where the first
+ *        statement ends, against SQLite's tail.
  *   7:   a GVariant (type string, NUL, serialised data) encoded as the
  *        parameters of EXEC_SQL for one of a few statements, and the tuple
  *        read back and compared with the values given.
@@ -207,20 +208,57 @@ run_stream (const uint8_t *data,
 
 /* The scanner and SQLite ---------------------------------------------------- */
 
+/* The tables of the main database that SQLite's authorizer saw a
+ * statement write to (lower case). */
+static int
+note_written (void       *data,
+              int         action,
+              const char *table,
+              const char *unused,
+              const char *database,
+              const char *trigger)
+{
+  GPtrArray *written = data;
+
+  if ((action == SQLITE_INSERT || action == SQLITE_UPDATE || action == SQLITE_DELETE) &&
+      table != NULL && g_strcmp0 (database, "main") == 0)
+    g_ptr_array_add (written, g_ascii_strdown (table, -1));
+  return SQLITE_OK;
+}
+
 static void
 run_scanner (const uint8_t *data,
              size_t         size)
 {
   g_autofree char *sql = g_strndup ((const char *) data, MIN (size, 4096));
   g_autoptr(MsbDbSqlParams) scanned = msb_db_sql_params_scan (sql);
+  g_autoptr(GPtrArray) written = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *named = msb_db_sql_get_dml_table (sql);
   sqlite3_stmt *stmt = NULL;
-  int count;
+  const char *tail = NULL;
+  int count, rc;
 
-  if (sqlite3_prepare_v2 (raw, sql, -1, &stmt, NULL) != SQLITE_OK || stmt == NULL)
+  sqlite3_set_authorizer (raw, note_written, written);
+  rc = sqlite3_prepare_v2 (raw, sql, -1, &stmt, &tail);
+  sqlite3_set_authorizer (raw, NULL, NULL);
+  if (rc != SQLITE_OK || stmt == NULL)
     {
       sqlite3_finalize (stmt);
       return;
     }
+  /* SQLite's own tables go by several names (sqlite_schema is
+   * sqlite_master to the authorizer). */
+  if (named != NULL && g_ascii_strncasecmp (named, "sqlite_", 7) != 0)
+    {
+      g_autofree char *key = g_ascii_strdown (named, -1);
+
+      if (!g_ptr_array_find_with_equal_func (written, key, g_str_equal, NULL))
+        fuzz_bug ("the scanner names table %s, which SQLite does not write to, in: %s",
+                  named, sql);
+    }
+  if (msb_db_sql_statement_end (sql) != tail)
+    fuzz_bug ("the first statement ends at %td for the scanner, at %td for SQLite, in: %s",
+              msb_db_sql_statement_end (sql) - sql, tail - sql, sql);
   count = sqlite3_bind_parameter_count (stmt);
   if (msb_db_sql_params_get_count (scanned) != (guint64) count)
     fuzz_bug ("the scanner counts %" G_GUINT64_FORMAT " parameters, SQLite %d, in: %s",

@@ -284,6 +284,17 @@ SCANNER_SQL = [
     # found by fuzzing: names of parameters numbered above 32766
     "SELECT ?65201\n,:a, $01\n,:a, $a",
     "\n;SELECT:a",
+    # where the first statement ends: trigger bodies, and what follows
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO u (x) VALUES (new.id); "
+    "UPDATE u SET y = CASE WHEN ? THEN 'a' ELSE 'b' END; END; SELECT :after",
+    "EXPLAIN QUERY PLAN CREATE TEMP TRIGGER tr BEFORE DELETE ON t BEGIN SELECT 1; END",
+    "SELECT ';' AS x; -- done\n INSERT INTO t (a) VALUES (?) RETURNING id",
+    # found by fuzzing: a vertical tab continues a run of white space
+    "CREATE \v\v\vTRIGGER tr BEFORE DELETE ON t BEGIN SELECT RAISE(ABORT, ''); END",
+    # the table a write names
+    "INSERT OR REPLACE INTO main.\"t\" (a) VALUES (?)",
+    "UPDATE OR IGNORE [u] SET y = ? WHERE x = 1",
+    "DELETE FROM `t` WHERE id = ?",
 ]
 
 WIRE_PARAMS = [

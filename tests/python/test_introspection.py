@@ -97,7 +97,7 @@ class TestOpen(PlainTestCase):
 
     def test_unsupported_target(self):
         with self.assertRaises(GLib.Error) as cm:
-            MsbDb.Pools.open('dqlite://127.0.0.1:9001/app', 1, SEC, SEC, None)
+            MsbDb.Pools.open('mysql://127.0.0.1:9001/app', 1, SEC, SEC, None)
         self.assertMsbError(cm.exception, MsbDb.Error.CANT_OPEN, MsbDb)
 
     def test_read_only_never_creates(self):
