@@ -7,10 +7,12 @@
  * reports the reason at once and never runs; the consumer drops it when
  * it comes up). Nothing has to reach into the queue to take it out.
  *
- * A job reports its outcome once, in one of two ways chosen when it is
+ * A job reports its outcome once, in one of three ways chosen when it is
  * made: an async job returns its GTask in the task's main context (through
  * MsbDbCompletions, batched, when it finished on another thread); a
- * blocking job wakes the thread waiting in msb_db_job_wait(). Blocking
+ * blocking job wakes the thread waiting in msb_db_job_wait(); a job with a
+ * sink hands itself to the sink on the thread that finished it (an
+ * MsbDbResultQueue, which has no main context to return a task in). Blocking
  * calls do not go through a GTask: a write that waits for the writer
  * thread would pay for the task, its context lookup and its reference
  * counting on every call, to wait the same way in the end.
@@ -61,6 +63,12 @@ struct _MsbDbJob
   MsbDbDelivery delivery;
   MsbDbDeadline expiry;
   GSource *cancel_source;
+
+  /* A job with a sink: the sink, and the context its deadline is watched
+   * in (it also uses @completions). */
+  MsbDbJobSinkFunc sink;
+  gpointer sink_data;
+  GMainContext *sink_context;
 
   /* A blocking job: its waiter. */
   GMutex mutex;
@@ -187,6 +195,7 @@ job_clear (MsbDbJob *job)
   g_clear_object (&job->rows);
   g_clear_error (&job->error);
   g_clear_pointer (&job->completions, msb_db_completions_unref);
+  g_clear_pointer (&job->sink_context, g_main_context_unref);
   g_mutex_clear (&job->mutex);
   g_cond_clear (&job->cond);
 }
@@ -207,6 +216,25 @@ msb_db_job_set_task (MsbDbJob         *job,
   g_assert (job->task == NULL);
   job->task = g_object_ref (task);
   job->completions = g_atomic_rc_box_acquire (completions);
+}
+
+/* Makes @job an async one that reports by calling @sink (@sink_data) on
+ * the thread that finishes it, instead of returning a task: for callers
+ * that run no GLib main context. While it waits in a queue, its deadline
+ * is watched through @completions in @context (someone must iterate it);
+ * its cancellable is not: the caller calls msb_db_job_cancel(). */
+void
+msb_db_job_set_sink (MsbDbJob         *job,
+                     MsbDbJobSinkFunc  sink,
+                     gpointer          sink_data,
+                     MsbDbCompletions *completions,
+                     GMainContext     *context)
+{
+  g_assert (job->task == NULL && job->sink == NULL);
+  job->sink = sink;
+  job->sink_data = sink_data;
+  job->completions = g_atomic_rc_box_acquire (completions);
+  job->sink_context = g_main_context_ref (context);
 }
 
 MsbDbJobKind
@@ -401,6 +429,13 @@ msb_db_job_complete (MsbDbJob *job)
   if (msb_db_completions_unwatch (&job->expiry))
     msb_db_job_unref (job);   /* the deadline's reference */
 
+  if (job->sink != NULL)
+    {
+      release_callback_data (job);
+      job->sink (job, job->sink_data);
+      return;
+    }
+
   context = g_task_get_context (job->task);
   if (g_main_context_is_owner (context))
     {
@@ -456,21 +491,32 @@ kind_name (MsbDbJobKind kind)
 }
 
 /* The waiter's side: if the job is still pending, it never runs, and
- * reports why now. */
-static void
+ * reports why now. TRUE if it gave up. */
+static gboolean
 give_up (MsbDbJob *job,
          gboolean  expired)
 {
   GError *error;
 
   if (!g_atomic_int_compare_and_exchange (&job->state, JOB_PENDING, JOB_ABANDONED))
-    return;
+    return FALSE;
   if (expired)
     error = job->on_timeout (job->queue, job);
   else
     error = g_error_new (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                          "The %s was cancelled before it started", kind_name (job->kind));
   msb_db_job_fail (job, error);
+  return TRUE;
+}
+
+/* From any thread, for a job whose cancellable nobody watches (one with a
+ * sink): if the job still waits in its queue, it never runs and reports
+ * G_IO_ERROR_CANCELLED now. Cancelling its cancellable is still what
+ * interrupts it once it runs. TRUE if it gave up. */
+gboolean
+msb_db_job_cancel (MsbDbJob *job)
+{
+  return give_up (job, FALSE);
 }
 
 static void
@@ -506,7 +552,7 @@ msb_db_job_start_waiting (MsbDbJob            *job,
   if (job->completions == NULL)
     return;
 
-  context = g_task_get_context (job->task);
+  context = job->task != NULL ? g_task_get_context (job->task) : job->sink_context;
   if (job->deadline != G_MAXINT64)
     {
       job->expiry.func = expire;
@@ -514,7 +560,7 @@ msb_db_job_start_waiting (MsbDbJob            *job,
       job->expiry.when = job->deadline;
       msb_db_completions_watch (job->completions, context, &job->expiry);
     }
-  if (job->cancellable != NULL)
+  if (job->cancellable != NULL && job->task != NULL)
     {
       GSource *source = g_cancellable_source_new (job->cancellable);
 

@@ -37,6 +37,11 @@ typedef MsbDbRows *(*MsbDbMaintenanceFunc) (MsbDbBackendConn  *conn,
 typedef GError *(*MsbDbJobTimeoutFunc) (gpointer  queue,
                                         MsbDbJob *job);
 
+/* Reports a finished async job that has no GTask, on the thread that
+ * finished it (see msb_db_job_set_sink()). */
+typedef void (*MsbDbJobSinkFunc) (MsbDbJob *job,
+                                  gpointer  sink_data);
+
 MsbDbJob     *msb_db_job_new_statement (MsbDbJobKind          kind,
                                         const char           *sql,
                                         GVariant             *params,
@@ -61,6 +66,11 @@ void          msb_db_job_unref         (MsbDbJob             *job);
 void          msb_db_job_set_task      (MsbDbJob             *job,
                                         GTask                *task,
                                         MsbDbCompletions     *completions);
+void          msb_db_job_set_sink      (MsbDbJob             *job,
+                                        MsbDbJobSinkFunc      sink,
+                                        gpointer              sink_data,
+                                        MsbDbCompletions     *completions,
+                                        GMainContext         *context);
 
 MsbDbJobKind  msb_db_job_get_kind        (MsbDbJob *job);
 const char   *msb_db_job_get_sql         (MsbDbJob *job);
@@ -74,6 +84,7 @@ void          msb_db_job_start_waiting (MsbDbJob             *job,
                                         MsbDbJobTimeoutFunc   on_timeout,
                                         gpointer              queue);
 gboolean      msb_db_job_claim         (MsbDbJob             *job);
+gboolean      msb_db_job_cancel        (MsbDbJob             *job);
 gboolean      msb_db_job_run_callback  (MsbDbJob             *job,
                                         MsbDbConnection      *connection,
                                         GError              **error);

@@ -53,5 +53,11 @@ gboolean           msb_db_pools_submit_and_wait   (MsbDbPools          *self,
                                                    MsbDbJob            *job,
                                                    MsbDbRows          **rows,
                                                    GError             **error);
+/* An async job that reports by itself (one with a sink): queued, or failed
+ * at once when the pools refuse it. */
+void               msb_db_pools_submit_job        (MsbDbPools          *self,
+                                                   MsbDbJob            *job);
+/* The first half of close_async(): from now on every call fails. */
+void               msb_db_pools_begin_close       (MsbDbPools          *self);
 
 G_END_DECLS

@@ -997,6 +997,25 @@ submit (MsbDbPools *self,
     msb_db_writer_submit (self->writer, job);
 }
 
+/* Whether the pools take @job now: a job that writes needs a writable
+ * database, any other only open pools. */
+static gboolean
+check_accepts (MsbDbPools  *self,
+               MsbDbJob    *job,
+               GError     **error)
+{
+  switch (msb_db_job_get_kind (job))
+    {
+    case MSB_DB_JOB_WRITE:
+    case MSB_DB_JOB_WRITE_MANY:
+    case MSB_DB_JOB_TRANSACTION:
+    case MSB_DB_JOB_MAINTENANCE:
+      return check_writable (self, error);
+    default:
+      return check_usable (self, error);
+    }
+}
+
 /* An async call: the job reports through @task, which it takes over, in
  * the caller's main context; a call the pools refuse reports so there. */
 static void
@@ -1005,17 +1024,46 @@ submit_async (MsbDbPools *self,
               GTask      *task)
 {
   GError *error = NULL;
-  MsbDbJobKind kind = msb_db_job_get_kind (job);
-  gboolean writes = kind == MSB_DB_JOB_WRITE ||
-                    kind == MSB_DB_JOB_WRITE_MANY ||
-                    kind == MSB_DB_JOB_TRANSACTION ||
-                    kind == MSB_DB_JOB_MAINTENANCE;
 
   msb_db_job_set_task (job, task, self->completions);
-  if (writes ? check_writable (self, &error) : check_usable (self, &error))
+  if (check_accepts (self, job, &error))
     submit (self, job);
   else if (msb_db_job_claim (job))
     msb_db_job_fail (job, error);
+}
+
+/* An async job that reports by itself (one with a sink, made by
+ * MsbDbResultQueue): queued like any async call, or failed at once, on
+ * this thread, when the pools refuse it. */
+void
+msb_db_pools_submit_job (MsbDbPools *self,
+                         MsbDbJob   *job)
+{
+  GError *error = NULL;
+
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+  g_return_if_fail (msb_db_job_is_async (job));
+
+  if (check_accepts (self, job, &error))
+    submit (self, job);
+  else if (msb_db_job_claim (job))
+    msb_db_job_fail (job, error);
+  else
+    g_error_free (error);   /* cancelled meanwhile: it reported that */
+}
+
+/* The first half of msb_db_pools_close_async(), for a caller that starts
+ * the second half later, elsewhere: from now on every call fails with
+ * CLOSED. */
+void
+msb_db_pools_begin_close (MsbDbPools *self)
+{
+  g_return_if_fail (MSB_DB_IS_POOLS (self));
+
+  if (opened_ok (self))
+    begin_close (self);
+  else
+    g_atomic_int_set (&self->closed, TRUE);
 }
 
 /* A blocking call: queues @job and waits for its outcome. */

@@ -29,4 +29,12 @@ void       msb_db_rows_seal            (MsbDbRows   *self,
                                         gint64       changes,
                                         gint64       last_insert_rowid);
 
+/* The flat form of msb_db_rows_dup_values(), appended to a bigger array
+ * (an MsbDbResultQueue's batch). */
+GPtrArray *msb_db_rows_new_values      (gsize        reserved);
+GValue    *msb_db_rows_add_value       (GPtrArray   *values,
+                                        GType        type);
+guint      msb_db_rows_append_values   (MsbDbRows   *self,
+                                        GPtrArray   *values);
+
 G_END_DECLS

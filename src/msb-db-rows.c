@@ -704,14 +704,117 @@ msb_db_rows_to_variant (MsbDbRows *self)
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
-/* The element free function of the arrays dup_row() returns. */
+/* The values of the arrays that dup_row(), dup_values() and the result
+ * queue hand out are allocated a chunk at a time, one allocation for a row
+ * or a whole result rather than one per value: the array's free function
+ * unsets each value and frees the chunk with its last one. (Bindings pay
+ * for every allocation of a point read.) A chunk's values stay in one
+ * array, so one thread frees them all. */
+typedef struct
+{
+  gsize remaining;       /* values of the chunk not freed yet */
+} ValueChunk;
+
+typedef struct
+{
+  ValueChunk *chunk;
+  GValue value;
+} ChunkValue;
+
+/* The element free function of those arrays. */
 static void
 value_free (gpointer data)
 {
-  GValue *value = data;
+  ChunkValue *slot = (ChunkValue *) ((char *) data - G_STRUCT_OFFSET (ChunkValue, value));
+  ValueChunk *chunk = slot->chunk;
 
-  g_value_unset (value);
-  g_free (value);
+  g_value_unset (&slot->value);
+  if (--chunk->remaining == 0)
+    g_free (chunk);
+}
+
+/* Appends @n zero-filled values to @values, allocated together; each must
+ * be initialized before @values is freed. */
+static void
+add_values (GPtrArray *values,
+            gsize      n)
+{
+  ValueChunk *chunk;
+  ChunkValue *slots;
+
+  if (n == 0)
+    return;
+  chunk = g_malloc0 (sizeof (ValueChunk) + n * sizeof (ChunkValue));
+  slots = (ChunkValue *) (chunk + 1);
+  chunk->remaining = n;
+  for (gsize i = 0; i < n; i++)
+    {
+      slots[i].chunk = chunk;
+      g_ptr_array_add (values, &slots[i].value);
+    }
+}
+
+/* The value at @index of @values. */
+static GValue *
+value_at (GPtrArray *values,
+          guint      index)
+{
+  return g_ptr_array_index (values, index);
+}
+
+/* Sets @value (zero-filled) to one cell, as dup_row() and dup_values()
+ * describe it. TEXT that a string cannot carry comes as its bytes in an
+ * `ay`, or with @mark_text in an `(ay)`, told apart from a BLOB. */
+static void
+cell_to_value (MsbDbRows  *self,
+               const Cell *cell,
+               gboolean    mark_text,
+               GValue     *value)
+{
+  switch (cell->type)
+    {
+    case MSB_DB_VALUE_TYPE_NULL:
+      g_value_init (value, G_TYPE_POINTER);
+      break;
+    case MSB_DB_VALUE_TYPE_INTEGER:
+      g_value_init (value, G_TYPE_INT64);
+      g_value_set_int64 (value, cell->v.i);
+      break;
+    case MSB_DB_VALUE_TYPE_REAL:
+      g_value_init (value, G_TYPE_DOUBLE);
+      g_value_set_double (value, cell->v.d);
+      break;
+    case MSB_DB_VALUE_TYPE_TEXT:
+      if (text_is_clean (self, cell))
+        {
+          g_value_init (value, G_TYPE_STRING);
+          g_value_set_string (value, (const char *) self->bytes + cell->v.span.offset);
+          break;
+        }
+      G_GNUC_FALLTHROUGH;
+    case MSB_DB_VALUE_TYPE_BLOB:
+      {
+        g_autoptr(GBytes) bytes = bytes_of (self, cell);
+        GVariant *data = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+
+        if (mark_text && cell->type == MSB_DB_VALUE_TYPE_TEXT)
+          data = g_variant_new_tuple (&data, 1);
+        g_value_init (value, G_TYPE_VARIANT);
+        g_value_set_variant (value, data);
+      }
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Appends one value of @type to @values, made by msb_db_rows_new_values(). */
+GValue *
+msb_db_rows_add_value (GPtrArray *values,
+                       GType      type)
+{
+  add_values (values, 1);
+  return g_value_init (value_at (values, values->len - 1), type);
 }
 
 /**
@@ -757,44 +860,90 @@ msb_db_rows_dup_row (MsbDbRows *self,
   g_return_val_if_fail (row < self->n_rows, NULL);
 
   values = g_ptr_array_new_full (self->n_columns, value_free);
+  add_values (values, self->n_columns);
   for (guint c = 0; c < self->n_columns; c++)
-    {
-      const Cell *cell = get_cell (self, row, c);
-      GValue *value = g_new0 (GValue, 1);
+    cell_to_value (self, get_cell (self, row, c), FALSE, value_at (values, c));
+  return values;
+}
 
-      g_ptr_array_add (values, value);
-      switch (cell->type)
-        {
-        case MSB_DB_VALUE_TYPE_NULL:
-          g_value_init (value, G_TYPE_POINTER);
-          break;
-        case MSB_DB_VALUE_TYPE_INTEGER:
-          g_value_init (value, G_TYPE_INT64);
-          g_value_set_int64 (value, cell->v.i);
-          break;
-        case MSB_DB_VALUE_TYPE_REAL:
-          g_value_init (value, G_TYPE_DOUBLE);
-          g_value_set_double (value, cell->v.d);
-          break;
-        case MSB_DB_VALUE_TYPE_TEXT:
-          if (text_is_clean (self, cell))
-            {
-              g_value_init (value, G_TYPE_STRING);
-              g_value_set_string (value, (const char *) self->bytes + cell->v.span.offset);
-              break;
-            }
-          G_GNUC_FALLTHROUGH;
-        case MSB_DB_VALUE_TYPE_BLOB:
-          {
-            g_autoptr(GBytes) bytes = bytes_of (self, cell);
+/* An empty array of #GValue that frees them, for
+ * msb_db_rows_append_values(). */
+GPtrArray *
+msb_db_rows_new_values (gsize reserved)
+{
+  return g_ptr_array_new_full (reserved < G_MAXUINT ? (guint) reserved : 0, value_free);
+}
 
-            g_value_init (value, G_TYPE_VARIANT);
-            g_value_set_variant (value, g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE));
-          }
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-    }
+/* Appends the flat form of @self (see msb_db_rows_dup_values()) to
+ * @values, made by msb_db_rows_new_values(). Returns how many values it
+ * appended. */
+guint
+msb_db_rows_append_values (MsbDbRows *self,
+                           GPtrArray *values)
+{
+  gsize n_cells = (gsize) self->n_rows * self->n_columns;
+  guint n_variants = 0;
+  guint at = values->len;
+
+  add_values (values, 5 + self->n_columns + n_cells);
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), self->n_columns);
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), self->n_rows);
+  g_value_set_int64 (g_value_init (value_at (values, at++), G_TYPE_INT64), self->changes);
+  g_value_set_int64 (g_value_init (value_at (values, at++), G_TYPE_INT64), self->last_insert_rowid);
+  for (gsize i = 0; i < n_cells; i++)
+    if (self->cells[i].type == MSB_DB_VALUE_TYPE_BLOB ||
+        (self->cells[i].type == MSB_DB_VALUE_TYPE_TEXT && !text_is_clean (self, &self->cells[i])))
+      n_variants++;
+  g_value_set_uint (g_value_init (value_at (values, at++), G_TYPE_UINT), n_variants);
+  for (guint c = 0; c < self->n_columns; c++)
+    g_value_set_string (g_value_init (value_at (values, at++), G_TYPE_STRING),
+                        msb_db_columns_get_name (self->columns, c));
+  for (gsize i = 0; i < n_cells; i++)
+    cell_to_value (self, &self->cells[i], TRUE, value_at (values, at++));
+  return (guint) (5 + self->n_columns + n_cells);
+}
+
+/**
+ * msb_db_rows_dup_values:
+ * @self: a #MsbDbRows
+ *
+ * Copies the whole result into one flat array of values (#GValue): a
+ * header, the column names, then every value, row after row. It is one
+ * call for everything a language binding needs, where the accessors take
+ * one or two calls per value; PyGObject turns it into one Python list.
+ *
+ * The array holds, in this order:
+ *
+ * 1. the number of columns `n` (`G_TYPE_UINT`);
+ * 2. the number of rows `r` (`G_TYPE_UINT`);
+ * 3. the number of changed rows, as [method@MsbDb.Rows.get_changes]
+ *    (`G_TYPE_INT64`);
+ * 4. the last inserted rowid, as
+ *    [method@MsbDb.Rows.get_last_insert_rowid] (`G_TYPE_INT64`);
+ * 5. how many of the values below are `G_TYPE_VARIANT`s (`G_TYPE_UINT`),
+ *    so that a binding which has none to convert can skip looking;
+ * 6. the `n` column names (`G_TYPE_STRING`);
+ * 7. the `r × n` values, row-major, each as [method@MsbDb.Rows.dup_row]
+ *    gives it (SQL NULL a `G_TYPE_POINTER` set to %NULL, INTEGER a
+ *    `G_TYPE_INT64`, REAL a `G_TYPE_DOUBLE`, TEXT a `G_TYPE_STRING`, BLOB a
+ *    `G_TYPE_VARIANT` of type `ay`), except TEXT that a string cannot
+ *    carry (not valid UTF-8, or holding a NUL byte): a `G_TYPE_VARIANT` of
+ *    type `(ay)` holding its bytes, so that it is told apart from a BLOB
+ *    without another call.
+ *
+ * The array frees its values: g_ptr_array_unref() releases everything.
+ *
+ * Returns: (transfer full) (element-type GValue): the result, flat
+ */
+GPtrArray *
+msb_db_rows_dup_values (MsbDbRows *self)
+{
+  GPtrArray *values;
+
+  g_return_val_if_fail (MSB_DB_IS_ROWS (self), NULL);
+
+  values = msb_db_rows_new_values (5 + self->n_columns +
+                                   (gsize) self->n_rows * self->n_columns);
+  msb_db_rows_append_values (self, values);
   return values;
 }

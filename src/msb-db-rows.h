@@ -77,5 +77,7 @@ GVariant       *msb_db_rows_to_variant            (MsbDbRows *self);
 MSB_DB_AVAILABLE_IN_ALL
 GPtrArray      *msb_db_rows_dup_row               (MsbDbRows *self,
                                                    guint      row);
+MSB_DB_AVAILABLE_IN_ALL
+GPtrArray      *msb_db_rows_dup_values            (MsbDbRows *self);
 
 G_END_DECLS

@@ -19,5 +19,8 @@
 #include "msb-db-backup.h"
 #include "msb-db-maintenance.h"
 #include "msb-db-notify.h"
+#include "msb-db-body.h"
+#include "msb-db-result-queue.h"
+#include "msb-db-values.h"
 
 #undef MSB_DB_INSIDE

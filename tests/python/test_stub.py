@@ -238,8 +238,9 @@ class TestStub(unittest.TestCase):
                 value = live.get(member)
                 if value is None:
                     for n in nodes:
-                        self.assertNotIsInstance(n, ast.FunctionDef,
-                                                 '%s.%s' % (name, member))
+                        self.assertNotIsInstance(
+                            n, (ast.FunctionDef, ast.AsyncFunctionDef),
+                            '%s.%s' % (name, member))
                     continue
                 self.check_member(name, member, value, nodes)
                 checked += 1
@@ -247,8 +248,13 @@ class TestStub(unittest.TestCase):
 
     def check_member(self, cls_name, member, value, nodes):
         where = '%s.%s' % (cls_name, member)
-        functions = [n for n in nodes if isinstance(n, ast.FunctionDef)]
+        functions = [n for n in nodes
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         self.assertTrue(functions, '%s: the stub has no def for it' % where)
+        # `async def` in the stub exactly for the coroutine functions.
+        for n in functions:
+            self.assertEqual(isinstance(n, ast.AsyncFunctionDef),
+                             inspect.iscoroutinefunction(value), where)
         if isinstance(value, property):
             by_role = {}
             for n in functions:

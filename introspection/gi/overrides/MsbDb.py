@@ -38,14 +38,17 @@ import collections.abc
 import datetime
 import decimal
 import inspect
+import itertools
 import logging
 import math
 import numbers
+import os
 import reprlib
+import sys
 import threading
 import weakref
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -494,23 +497,213 @@ __all__.append('params_to_variant')
 
 
 # --------------------------------------------------------------------------
+# Parameters as strings: what a statement call hands to C
+# --------------------------------------------------------------------------
+#
+# The calls into C take the parameters as a string of type characters and a
+# list of str (see msb_db_pools_read_values()), which PyGObject passes
+# without building anything: no GLib.Variant per value, no call per value.
+# The conversions are those of params_to_variant(), value for value.
+
+_DECIMAL = '%d'.__mod__
+
+
+def _encode_value(value, where, owner):
+    """(type character, text) of one SQL value; ``where`` and ``owner`` as
+    for :func:`_value_to_variant`."""
+    kind = type(value)
+    if kind is int:
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return 'i', _DECIMAL(value)
+    elif kind is str:
+        if '\0' not in value:
+            return 't', value
+    elif kind is float:
+        return 'r', repr(value)
+    elif value is None:
+        return 'n', ''
+    if isinstance(value, bool):
+        return 'i', '1' if value else '0'
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise OverflowError('parameter %s: %d does not fit in a 64-bit '
+                                'signed SQL INTEGER' % (_name(where), value))
+        return 'i', _DECIMAL(value)
+    if isinstance(value, float):
+        return 'r', repr(float(value))
+    if isinstance(value, str):
+        if '\0' in value:
+            raise ValueError('parameter %s: text contains a NUL character; '
+                             'pass bytes to store it as a BLOB' % _name(where))
+        return 't', str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return 'b', bytes(value).hex()
+    if isinstance(value, GLib.Variant):
+        return 'v', value.print_(True)
+    if owner is not _NO_ADAPTERS:
+        adapter = _find_adapter(kind, owner)
+        if adapter is not None:
+            adapted = adapter(value)
+            try:
+                return _encode_value(adapted, where, _NO_ADAPTERS)
+            except TypeError:
+                raise TypeError('parameter %s: the adapter for %s returned '
+                                'a %s, which cannot be bound either'
+                                % (_name(where), kind.__name__,
+                                   type(adapted).__name__)) from None
+    raise TypeError('parameter %s: cannot bind a value of type %s (use None, '
+                    'bool, int, float, str, bytes or GLib.Variant, or '
+                    'register an adapter with Pools.register_adapter())'
+                    % (_name(where), kind.__name__))
+
+
+_NO_PARAMS = (None, None, None)
+
+
+def _encode(params, owner):
+    """``params`` (as :func:`params_to_variant` takes them) as the
+    ``(names, types, values)`` of the C calls."""
+    kind = type(params)
+    if kind is tuple or kind is list:
+        if len(params) == 1:
+            # One key, id or limit: the most common parameters of all.
+            v = params[0]
+            if type(v) is int and _INT64_MIN <= v <= _INT64_MAX:
+                return None, 'i', [_DECIMAL(v)]
+        # Plain ints and str first, in one pass without calls.
+        types = ''
+        values = []
+        for v in params:
+            k = type(v)
+            if k is int and _INT64_MIN <= v <= _INT64_MAX:
+                types += 'i'
+                values.append(_DECIMAL(v))
+            elif k is str and '\0' not in v:
+                types += 't'
+                values.append(v)
+            else:
+                break
+        else:
+            return None, types, values
+        types = ''
+        values = []
+        for i, v in enumerate(params, 1):
+            t, text = _encode_value(v, i, owner)
+            types += t
+            values.append(text)
+        return None, types, values
+    if params is None:
+        return _NO_PARAMS
+    if isinstance(params, (tuple, list)):
+        return _encode(list(params), owner)
+    if isinstance(params, dict):
+        names = []
+        types = ''
+        values = []
+        for key, value in params.items():
+            if not isinstance(key, str):
+                raise TypeError('parameter names must be str, not %s (%r)'
+                                % (type(key).__name__, key))
+            t, text = _encode_value(value, key, owner)
+            names.append(key)
+            types += t
+            values.append(text)
+        return names, types, values
+    if isinstance(params, GLib.Variant):
+        return _encode_variant(params)
+    raise TypeError('params must be None, a tuple, a list, a dict or a '
+                    'GLib.Variant, not %s' % type(params).__name__)
+
+
+def _encode_variant(params):
+    """A whole ``GLib.Variant`` of parameters, as the C API takes it: a
+    tuple for positional ones, an ``a{sv}`` for named ones."""
+    if params.get_type_string() == 'a{sv}':
+        names = []
+        types = ''
+        values = []
+        for i in range(params.n_children()):
+            entry = params.get_child_value(i)
+            names.append(entry.get_child_value(0).get_string())
+            types += 'v'
+            values.append(entry.get_child_value(1).print_(True))
+        return names, types, values
+    if not params.is_container() or not params.get_type_string().startswith('('):
+        raise TypeError('a GLib.Variant of parameters must be a tuple or an '
+                        'a{sv}, not %s' % params.get_type_string())
+    n = params.n_children()
+    return None, 'v' * n, [params.get_child_value(i).print_(True)
+                           for i in range(n)]
+
+
+def _encode_runs(param_rows, owner):
+    """The parameters of every run of a write_many(), as its C call takes
+    them: ``(n_runs, types, values)``; None when the runs are dicts (named
+    parameters), which go as a GLib.Variant."""
+    if isinstance(param_rows, (str, bytes, dict)) or \
+            not hasattr(param_rows, '__iter__'):
+        raise TypeError('param_rows must be an iterable of parameters or a '
+                        'GLib.Variant, not %s' % type(param_rows).__name__)
+    if not isinstance(param_rows, (list, tuple)):
+        param_rows = list(param_rows)   # read whole before anything runs
+    if param_rows and isinstance(param_rows[0], dict):
+        return None
+    types = []
+    values = []
+    append = values.append
+    width = -1
+    n_runs = 0
+    for params in param_rows:
+        kind = type(params)
+        if kind is not tuple and kind is not list:
+            if not isinstance(params, (tuple, list)):
+                raise TypeError('run %d of param_rows: parameters must be a '
+                                'tuple or a list, not %s'
+                                % (n_runs + 1, kind.__name__))
+        n_runs += 1
+        if len(params) != width:
+            if width >= 0:
+                raise InvalidArgumentError(
+                    'Run %d has %d parameter%s where run 1 has %d; nothing '
+                    'was written' % (n_runs, len(params),
+                                     '' if len(params) == 1 else 's', width))
+            width = len(params)
+        run_types = ''
+        for i, v in enumerate(params, 1):
+            k = type(v)
+            if k is int and _INT64_MIN <= v <= _INT64_MAX:
+                run_types += 'i'
+                append(_DECIMAL(v))
+            elif k is str and '\0' not in v:
+                run_types += 't'
+                append(v)
+            else:
+                try:
+                    t, text = _encode_value(v, i, owner)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise type(e)('run %d: %s' % (n_runs, e)) from None
+                run_types += t
+                append(text)
+        types.append(run_types)
+    return n_runs, ''.join(types), values
+
+
+# --------------------------------------------------------------------------
 # Rows: a read-only sequence of tuples
 # --------------------------------------------------------------------------
 
-_dup_row = MsbDb.Rows.dup_row
-_c_get_n_rows = MsbDb.Rows.get_n_rows
-_c_get_n_columns = MsbDb.Rows.get_n_columns
-_c_get_column_name = MsbDb.Rows.get_column_name
-_c_get_value_type = MsbDb.Rows.get_value_type
-_c_is_null = MsbDb.Rows.is_null
-_c_get_int64 = MsbDb.Rows.get_int64
-_c_get_double = MsbDb.Rows.get_double
-_c_get_string = MsbDb.Rows.get_string
-_c_get_bytes = MsbDb.Rows.get_bytes
-_c_get_changes = MsbDb.Rows.get_changes
-_c_get_last_insert_rowid = MsbDb.Rows.get_last_insert_rowid
-_c_to_variant = MsbDb.Rows.to_variant
-_VALUE_TEXT = MsbDb.ValueType.TEXT
+# A result reaches Python as one flat list (msb_db_rows_dup_values() and
+# the calls built on it): a header, the column names, the values row after
+# row. Positions in it:
+_N_COLUMNS = 0
+_N_ROWS = 1
+_CHANGES = 2
+_ROWID = 3
+_N_VARIANTS = 4     # BLOBs and TEXT a C string cannot carry, as GLib.Variant
+_HEADER = 5
+
+_c_dup_values = MsbDb.Rows.dup_values
+_ValueType = MsbDb.ValueType
 
 
 class _Shape(object):
@@ -559,8 +752,8 @@ def _shape_for(rows, settings):
     converters = settings.converters
     if factory is None and not converters:
         return None
-    columns = [_c_get_column_name(rows, c)
-               for c in range(_c_get_n_columns(rows))]
+    flat = rows._flat
+    columns = flat[_HEADER:_HEADER + flat[_N_COLUMNS]]
     per_column = None
     if converters:
         per_column = []
@@ -582,8 +775,6 @@ def _apply_shape(rows, owner):
     if settings is not None:
         shape = _shape_for(rows, settings)
         if shape is not None:
-            # A toggle reference for this Rows: harmless, its dispose only
-            # frees memory (unlike the pools', see _Settings).
             rows._shape = shape
     return rows
 
@@ -681,13 +872,72 @@ def _make_row(rows, values, shape):
     return factory(rows, values)
 
 
-class Rows(MsbDb.Rows):
-    """An immutable query result, also a read-only sequence of rows.
+def _variant_value(value):
+    """A GLib.Variant of a flat result as Python: an ``ay`` (BLOB) as
+    bytes; an ``(ay)`` (TEXT a C string cannot carry) as str, up to a NUL
+    as C would read it, or UnicodeDecodeError if it is not UTF-8."""
+    if value.get_type_string() == 'ay':
+        return value.get_data_as_bytes().get_data() or b''
+    data = value.get_child_value(0).get_data_as_bytes().get_data() or b''
+    return data.split(b'\0', 1)[0].decode('utf-8')
+
+
+def _plain(values):
+    """``values`` (a list, changed in place) with its variants converted."""
+    for i, v in enumerate(values):
+        if type(v) is _Variant:
+            values[i] = _variant_value(v)
+    return values
+
+
+_TEXT_INT = None
+_TEXT_FLOAT = None
+
+
+def _text_to_int(text):
+    """TEXT as an integer the way the C library reads it (g_ascii_strtoll):
+    leading space, a sign, the digits that follow; saturated; 0 if none."""
+    global _TEXT_INT
+    if _TEXT_INT is None:
+        import re
+        _TEXT_INT = re.compile(r'[ \t\n\v\f\r]*([+-]?[0-9]+)')
+    match = _TEXT_INT.match(text)
+    if match is None:
+        return 0
+    return max(_INT64_MIN, min(_INT64_MAX, int(match.group(1))))
+
+
+def _text_to_float(text):
+    """TEXT as a float the way the C library reads it (g_ascii_strtod):
+    the longest leading number, 0.0 if none."""
+    global _TEXT_FLOAT
+    if _TEXT_FLOAT is None:
+        import re
+        _TEXT_FLOAT = re.compile(
+            r'[ \t\n\v\f\r]*([+-]?(?:inf(?:inity)?|nan|'
+            r'(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?))', re.I)
+    match = _TEXT_FLOAT.match(text)
+    return float(match.group(1)) if match else 0.0
+
+
+def _to_int64(value):
+    """A REAL truncated towards zero and saturated, as the C library."""
+    if value != value:
+        return 0
+    if value >= 9223372036854775807.0:
+        return _INT64_MAX
+    if value <= -9223372036854775808.0:
+        return _INT64_MIN
+    return int(value)
+
+
+class Rows(collections.abc.Sequence):
+    """An immutable query result: a read-only sequence of rows.
 
     ``len(rows)`` is the number of rows (so an empty result is falsy),
     ``rows[i]`` is row ``i`` (negative indices and slices work), ``for row
     in rows`` iterates them, ``rows.columns`` is the tuple of column names,
-    ``rows.as_dicts()`` a list of ``{column: value}``. It is registered as a
+    ``rows.as_dicts()`` a list of ``{column: value}``. It is a
     ``collections.abc.Sequence`` (``index()``, ``count()``, ``in``,
     ``reversed()``) and compares equal to a list (or tuple) of the same
     rows: ``rows == [(1, 'a')]``. Like a list, it is not hashable.
@@ -697,143 +947,75 @@ class Rows(MsbDb.Rows):
 
     Values are plain Python: SQL NULL is ``None`` (distinct from ``0`` and
     ``""``), INTEGER ``int``, REAL ``float``, TEXT ``str``, BLOB ``bytes``.
+    TEXT that is not valid UTF-8 raises ``UnicodeDecodeError`` when its row
+    is read; TEXT holding a NUL ends at it.
 
     After a write, ``rowcount`` is the number of rows changed and
-    ``lastrowid`` the rowid of the row inserted. The C accessors
-    (``get_int64()``, ``is_null()``, ``get_changes()``...) are unchanged.
+    ``lastrowid`` the rowid of the row inserted.
+
+    The whole result came from C in one call and is held as Python values:
+    reading it calls nothing in C. The accessors of the C type
+    (``get_n_rows()``, ``get_int64()``, ``is_null()``...) are here too,
+    with the C library's conversions.
     """
 
-    # The result's _Shape, set on the instance only when its pools ask for
-    # one (see _apply_shape()).
-    _shape = None
+    __slots__ = ('_flat', '_shape')
     __hash__ = None
 
-    def value(self, row, column):
-        """The value at ``row`` and ``column`` (an index or a column name),
-        as a Python value (see the class documentation); a converter of the
-        pools applies to it."""
-        if isinstance(column, str):
-            column = self.column_index(column)
-        n_rows = _c_get_n_rows(self)
-        n_cols = _c_get_n_columns(self)
-        if row < 0:
-            row += n_rows
-        if not 0 <= row < n_rows:
-            raise IndexError('row %d out of range (%d rows)' % (row, n_rows))
-        if column < 0:
-            column += n_cols
-        if not 0 <= column < n_cols:
-            raise IndexError('column %d out of range (%d columns)'
-                             % (column, n_cols))
-        value = self._value(row, column)
-        shape = self._shape
-        if shape is not None and shape.converters is not None and \
-                value is not None and shape.converters[column] is not None:
-            value = shape.converters[column](value)
-        return value
+    def __init__(self, values):
+        """A result from its flat values, as ``MsbDb.Rows.dup_values()``
+        (the C method) and the ``*_values()`` calls return them."""
+        self._flat = values
+        self._shape = None
 
-    def _value(self, row, column):
-        kind = _c_get_value_type(self, row, column)
-        if kind == MsbDb.ValueType.INTEGER:
-            return _c_get_int64(self, row, column)
-        if kind == MsbDb.ValueType.REAL:
-            return _c_get_double(self, row, column)
-        if kind == MsbDb.ValueType.TEXT:
-            return _c_get_string(self, row, column)
-        if kind == MsbDb.ValueType.BLOB:
-            data = _c_get_bytes(self, row, column)
-            return b'' if data is None else (data.get_data() or b'')
-        return None
+    @classmethod
+    def _from_c(cls, c_rows):
+        """The Python result of a C ``MsbDbRows``."""
+        return cls(_c_dup_values(c_rows))
+
+    # -- rows ---------------------------------------------------------------
+
+    def _raw(self, row):
+        """Row ``row`` (in range) as a list of the flat values."""
+        flat = self._flat
+        n = flat[_N_COLUMNS]
+        start = _HEADER + n + row * n
+        return flat[start:start + n]
 
     def _values(self, row):
         """Row ``row`` as a list of Python values, before any shape."""
-        # One C call for the whole row (dup_row() gives a list of plain
-        # values, NULL as None); only bytes come back as GLib.Variant.
-        values = _dup_row(self, row)
-        for v in values:
-            if type(v) is _Variant:
-                return self._values_with_bytes(row, values)
+        values = self._raw(row)
+        if self._flat[_N_VARIANTS]:
+            _plain(values)
         return values
 
     def _row(self, row):
-        values = _dup_row(self, row)
-        for v in values:
-            if type(v) is _Variant:
-                values = self._values_with_bytes(row, values)
-                break
+        flat = self._flat
+        n = flat[_N_COLUMNS]
+        start = _HEADER + n + row * n
+        values = flat[start:start + n]
+        if flat[_N_VARIANTS]:
+            _plain(values)
         shape = self._shape
         if shape is None:
             return tuple(values)
         return _make_row(self, values, shape)
 
-    def _values_with_bytes(self, row, values):
-        """Finish a row of dup_row() that holds ``ay`` variants: a BLOB
-        becomes ``bytes``; TEXT that dup_row() gives as bytes (not valid
-        UTF-8, or with a NUL inside) goes through get_string() as in
-        :meth:`value`: UnicodeDecodeError, or the text up to the NUL."""
-        for c, v in enumerate(values):
-            if type(v) is _Variant:
-                if _c_get_value_type(self, row, c) == _VALUE_TEXT:
-                    values[c] = _c_get_string(self, row, c)
-                else:
-                    values[c] = v.get_data_as_bytes().get_data() or b''
-        return values
-
-    @property
-    def columns(self):
-        """The column names, a tuple of str (without the ``[type]`` tags
-        read by converters)."""
-        shape = self._shape
-        if shape is not None:
-            return shape.columns
-        return tuple(_c_get_column_name(self, c)
-                     for c in range(_c_get_n_columns(self)))
-
-    def column_index(self, name):
-        """The index of the first column called ``name`` (KeyError if none)."""
-        for c, column in enumerate(self.columns):
-            if column == name:
-                return c
-        raise KeyError(name)
-
-    @property
-    def rowcount(self):
-        """The number of rows the statement inserted, updated or deleted
-        (``get_changes()``); 0 for a statement that does not write (where
-        ``sqlite3`` says -1)."""
-        return _c_get_changes(self)
-
-    @property
-    def lastrowid(self):
-        """The rowid of the row the statement inserted, or None if it
-        inserted nothing (a read, an ``INSERT OR IGNORE`` that ignored, a
-        statement that changed nothing). As the library reports it: rowid 0
-        reads as None."""
-        rowid = _c_get_last_insert_rowid(self)
-        if rowid == 0 or _c_get_changes(self) == 0:
-            return None
-        return rowid
-
     def __len__(self):
         """The number of rows."""
-        return _c_get_n_rows(self)
-
-    def __iter__(self):
-        """The rows, first to last."""
-        row = self._row
-        for r in range(_c_get_n_rows(self)):
-            yield row(r)
-
-    def __reversed__(self):
-        """The rows, last to first."""
-        row = self._row
-        for r in reversed(range(_c_get_n_rows(self))):
-            yield row(r)
+        return self._flat[_N_ROWS]
 
     def __getitem__(self, index):
         """``rows[i]`` (negative counts from the end; IndexError out of
         range) or ``rows[i:j:k]`` (a list)."""
-        n_rows = _c_get_n_rows(self)
+        flat = self._flat
+        n_rows = flat[_N_ROWS]
+        if type(index) is int and 0 <= index < n_rows and \
+                self._shape is None and not flat[_N_VARIANTS]:
+            # rows[0] of a point read: the common case, without calls.
+            n = flat[_N_COLUMNS]
+            start = _HEADER + n + index * n
+            return tuple(flat[start:start + n])
         if type(index) is not int:
             if isinstance(index, slice):
                 return [self._row(r) for r in range(*index.indices(n_rows))]
@@ -843,6 +1025,18 @@ class Rows(MsbDb.Rows):
         if not 0 <= index < n_rows:
             raise IndexError('row %d out of range (%d rows)' % (index, n_rows))
         return self._row(index)
+
+    def __iter__(self):
+        """The rows, first to last."""
+        row = self._row
+        for r in range(self._flat[_N_ROWS]):
+            yield row(r)
+
+    def __reversed__(self):
+        """The rows, last to first."""
+        row = self._row
+        for r in reversed(range(self._flat[_N_ROWS])):
+            yield row(r)
 
     def __contains__(self, value):
         """Whether a row equals ``value``."""
@@ -854,8 +1048,7 @@ class Rows(MsbDb.Rows):
     def index(self, value, start=0, stop=None):
         """The index of the first row equal to ``value`` (ValueError if
         none), searching ``rows[start:stop]``, as ``list.index()``."""
-        n_rows = _c_get_n_rows(self)
-        for r in range(*slice(start, stop).indices(n_rows)):
+        for r in range(*slice(start, stop).indices(self._flat[_N_ROWS])):
             row = self._row(r)
             if row is value or row == value:
                 return r
@@ -873,7 +1066,7 @@ class Rows(MsbDb.Rows):
                 return True
         elif not isinstance(other, (list, tuple)):
             return NotImplemented
-        if len(other) != _c_get_n_rows(self):
+        if len(other) != self._flat[_N_ROWS]:
             return False
         for mine, theirs in zip(self, other):
             if not mine == theirs:
@@ -888,8 +1081,9 @@ class Rows(MsbDb.Rows):
     def __repr__(self):
         """The size, the column names and the first rows, shortened:
         ``<MsbDb.Rows 3 rows × 2 columns (id, name): (1, 'a'), ...>``."""
-        n_rows = _c_get_n_rows(self)
-        n_cols = _c_get_n_columns(self)
+        flat = self._flat
+        n_rows = flat[_N_ROWS]
+        n_cols = flat[_N_COLUMNS]
         try:
             columns = ', '.join(self.columns)
             shown = [_short.repr(tuple(self._row(r)))
@@ -902,8 +1096,8 @@ class Rows(MsbDb.Rows):
             '' if n_cols == 1 else 's')
         if n_cols:
             text += ' (%s)' % columns
-        if _c_get_changes(self):
-            text += ', rowcount=%d' % _c_get_changes(self)
+        if flat[_CHANGES]:
+            text += ', rowcount=%d' % flat[_CHANGES]
             if self.lastrowid is not None:
                 text += ', lastrowid=%d' % self.lastrowid
         if shown:
@@ -911,6 +1105,79 @@ class Rows(MsbDb.Rows):
             if n_rows > len(shown):
                 text += ', … %d more' % (n_rows - len(shown))
         return text + '>'
+
+    # -- columns and values -----------------------------------------------
+
+    @property
+    def columns(self):
+        """The column names, a tuple of str (without the ``[type]`` tags
+        read by converters)."""
+        shape = self._shape
+        if shape is not None:
+            return shape.columns
+        flat = self._flat
+        return tuple(flat[_HEADER:_HEADER + flat[_N_COLUMNS]])
+
+    def column_index(self, name):
+        """The index of the first column called ``name`` (KeyError if none)."""
+        for c, column in enumerate(self.columns):
+            if column == name:
+                return c
+        raise KeyError(name)
+
+    def _cell(self, row, column):
+        """The flat value at ``row``, ``column``, with IndexError out of
+        range (negative indices count from the end)."""
+        flat = self._flat
+        n_rows = flat[_N_ROWS]
+        n_cols = flat[_N_COLUMNS]
+        if row < 0:
+            row += n_rows
+        if not 0 <= row < n_rows:
+            raise IndexError('row %d out of range (%d rows)' % (row, n_rows))
+        if column < 0:
+            column += n_cols
+        if not 0 <= column < n_cols:
+            raise IndexError('column %d out of range (%d columns)'
+                             % (column, n_cols))
+        return flat[_HEADER + n_cols + row * n_cols + column]
+
+    def value(self, row, column):
+        """The value at ``row`` and ``column`` (an index or a column name),
+        as a Python value (see the class documentation); a converter of the
+        pools applies to it."""
+        if isinstance(column, str):
+            column = self.column_index(column)
+        value = self._cell(row, column)
+        if type(value) is _Variant:
+            value = _variant_value(value)
+        shape = self._shape
+        if shape is not None and shape.converters is not None and \
+                value is not None:
+            if column < 0:
+                column += self._flat[_N_COLUMNS]
+            if shape.converters[column] is not None:
+                value = shape.converters[column](value)
+        return value
+
+    @property
+    def rowcount(self):
+        """The number of rows the statement inserted, updated or deleted
+        (``get_changes()``); 0 for a statement that does not write (where
+        ``sqlite3`` says -1)."""
+        return self._flat[_CHANGES]
+
+    @property
+    def lastrowid(self):
+        """The rowid of the row the statement inserted, or None if it
+        inserted nothing (a read, an ``INSERT OR IGNORE`` that ignored, a
+        statement that changed nothing). As the library reports it: rowid 0
+        reads as None."""
+        flat = self._flat
+        rowid = flat[_ROWID]
+        if rowid == 0 or flat[_CHANGES] == 0:
+            return None
+        return rowid
 
     def as_dicts(self):
         """The rows as a list of dicts mapping column name to value. With
@@ -920,78 +1187,163 @@ class Rows(MsbDb.Rows):
         if shape is None:
             return [dict(zip(names, row)) for row in self]
         return [dict(zip(names, shape.convert(self._values(r))))
-                for r in range(_c_get_n_rows(self))]
+                for r in range(self._flat[_N_ROWS])]
 
-    # -- the C accessors, with a Python signature and help ------------------
+    # -- the accessors of the C type, with its conversions -----------------
 
     def get_n_rows(self):
         """The number of rows (``len(rows)``)."""
-        return _c_get_n_rows(self)
+        return self._flat[_N_ROWS]
 
     def get_n_columns(self):
         """The number of columns of the statement. A statement with no
         result columns (an ``INSERT`` without ``RETURNING``) has none; a
         ``SELECT`` that matched nothing still has its columns."""
-        return _c_get_n_columns(self)
+        return self._flat[_N_COLUMNS]
 
     def get_column_name(self, column):
         """The name of result column ``column``, as SQLite reports it (with
         any ``[type]`` tag; see :attr:`columns`)."""
-        return _c_get_column_name(self, column)
+        flat = self._flat
+        if not 0 <= column < flat[_N_COLUMNS]:
+            raise IndexError('column %d out of range (%d columns)'
+                             % (column, flat[_N_COLUMNS]))
+        return flat[_HEADER + column]
 
     def get_value_type(self, row, column):
         """The storage class (``MsbDb.ValueType``) of one value."""
-        return _c_get_value_type(self, row, column)
+        value = self._cell(row, column)
+        kind = type(value)
+        if value is None:
+            return _ValueType.NULL
+        if kind is int:
+            return _ValueType.INTEGER
+        if kind is float:
+            return _ValueType.REAL
+        if kind is str or value.get_type_string() == '(ay)':
+            return _ValueType.TEXT
+        return _ValueType.BLOB
 
     def is_null(self, row, column):
         """Whether the value at ``row``, ``column`` is SQL NULL."""
-        return _c_is_null(self, row, column)
+        return self._cell(row, column) is None
 
     def get_int64(self, row, column):
         """A value as an int, converted as SQLite does: a REAL is truncated
         towards zero, TEXT is parsed; NULL and BLOB give 0."""
-        return _c_get_int64(self, row, column)
+        value = self._cell(row, column)
+        kind = type(value)
+        if kind is int:
+            return value
+        if kind is float:
+            return _to_int64(value)
+        if kind is str:
+            return _text_to_int(value)
+        if kind is _Variant and value.get_type_string() == '(ay)':
+            return _text_to_int(self._text_bytes(value).decode('latin-1'))
+        return 0
 
     def get_double(self, row, column):
         """A value as a float: an INTEGER is converted, TEXT is parsed;
         NULL and BLOB give 0.0."""
-        return _c_get_double(self, row, column)
+        value = self._cell(row, column)
+        kind = type(value)
+        if kind is float:
+            return value
+        if kind is int:
+            return float(value)
+        if kind is str:
+            return _text_to_float(value)
+        if kind is _Variant and value.get_type_string() == '(ay)':
+            return _text_to_float(self._text_bytes(value).decode('latin-1'))
+        return 0.0
+
+    @staticmethod
+    def _text_bytes(value):
+        return value.get_child_value(0).get_data_as_bytes().get_data() or b''
 
     def get_string(self, row, column):
         """A TEXT value as str; None for a value of another storage class
         (numbers are not formatted)."""
-        return _c_get_string(self, row, column)
+        value = self._cell(row, column)
+        if type(value) is str:
+            return value
+        if type(value) is _Variant and value.get_type_string() == '(ay)':
+            return _variant_value(value)
+        return None
 
     def get_bytes(self, row, column):
         """A BLOB, or the bytes of a TEXT value, as ``GLib.Bytes``; None
         for NULL or a number."""
-        return _c_get_bytes(self, row, column)
+        value = self._cell(row, column)
+        if type(value) is str:
+            return GLib.Bytes.new(value.encode('utf-8'))
+        if type(value) is _Variant:
+            if value.get_type_string() == 'ay':
+                return value.get_data_as_bytes()
+            return GLib.Bytes.new(self._text_bytes(value))
+        return None
 
     def get_changes(self):
         """The number of rows the statement inserted, updated or deleted
         (see :attr:`rowcount`)."""
-        return _c_get_changes(self)
+        return self._flat[_CHANGES]
 
     def get_last_insert_rowid(self):
         """The rowid of the last row inserted on the connection, as seen
         right after the statement ran (see :attr:`lastrowid`)."""
-        return _c_get_last_insert_rowid(self)
+        return self._flat[_ROWID]
 
     def to_variant(self):
         """The whole result as one ``GLib.Variant`` of type ``a(mv...)``:
         one tuple per row, one ``mv`` per column, NULL as nothing."""
-        return _c_to_variant(self)
+        n_cols = self._flat[_N_COLUMNS]
+        row_type = '(' + 'mv' * n_cols + ')'
+        rows = []
+        for r in range(self._flat[_N_ROWS]):
+            cells = []
+            for value in self._raw(r):
+                if value is None:
+                    inner = None
+                elif type(value) is _Variant:
+                    inner = value if value.get_type_string() == 'ay' else \
+                        value.get_child_value(0)
+                elif type(value) is int:
+                    inner = _new_int64(value)
+                elif type(value) is float:
+                    inner = _new_double(value)
+                else:
+                    inner = _new_string(value)
+                cells.append(_Variant.new_maybe(
+                    _VT_V, None if inner is None else
+                    _Variant.new_variant(inner)))
+            rows.append(_new_tuple(cells))
+        return _Variant.new_array(GLib.VariantType.new(row_type), rows)
 
     def dup_row(self, row):
         """Row ``row`` as the C library copies it: a list of values, NULL
         as None, a BLOB (or TEXT that is not clean UTF-8) as an ``ay``
         ``GLib.Variant``. ``rows[row]`` is the Python form."""
-        return _dup_row(self, row)
+        if not 0 <= row < self._flat[_N_ROWS]:
+            raise IndexError('row %d out of range (%d rows)'
+                             % (row, self._flat[_N_ROWS]))
+        values = self._raw(row)
+        for i, v in enumerate(values):
+            if type(v) is _Variant and v.get_type_string() == '(ay)':
+                values[i] = v.get_child_value(0)
+        return values
 
 
-Rows = override(Rows)
-collections.abc.Sequence.register(Rows)
+Rows.__module__ = 'gi.repository.MsbDb'
 __all__.append('Rows')
+
+
+def _rows(flat, owner):
+    """The Rows of ``flat``, shaped as ``owner``'s settings ask."""
+    rows = Rows(flat)
+    if _shaping:
+        _apply_shape(rows, owner)
+    return rows
 
 
 # --------------------------------------------------------------------------
@@ -1084,14 +1436,19 @@ class _Body(object):
         try:
             call(*args)
         except _GError as e:
-            exc = self.exc
-            if exc is None:
-                _classify(e)
-                raise
-            self.exc = None
-            _classify(exc)
-            raise exc from None
+            raise self.failure(e) from None
         return self.result
+
+    def failure(self, error):
+        """What to raise for ``error`` (a GLib.Error from C): the exception
+        raised in the body if there was one, else ``error`` itself, each as
+        its DB-API class."""
+        exc = self.exc
+        self.exc = None
+        if exc is None:
+            exc = error
+        _classify(exc)
+        return exc
 
 
 # GAsyncResult wrapper -> the _Body of the transaction/snapshot it reports.
@@ -1156,11 +1513,58 @@ def _finish_body(result, call, *args):
     return body.finish(call, *args)
 
 
+# Bodies named by a number. A callable handed to C as a callback costs a
+# libffi closure per call, which PyGObject 3.42 never frees (~130 bytes).
+# Instead each pools gets one function for its lifetime, _run_body(), and
+# every transaction or snapshot hands C the number of its _Body, found here
+# while the call is in flight. The same numbers tag asyncio calls.
+_live_bodies = {}
+_numbers = itertools.count(1)
+# Pools that have _run_body() registered. Weak: a pools wrapper that dies
+# and comes back (its GObject alive meanwhile) only registers it again.
+_dispatching = weakref.WeakSet()
+_dispatching_lock = threading.Lock()
+_c_set_body_func = MsbDb.Pools.set_body_func
+
+
+def _run_body(connection, number, *unused):
+    """The body function of every pools: runs the _Body numbered
+    ``number``, on the writer thread or a read worker."""
+    body = _live_bodies.get(number)
+    if body is None:
+        raise GLib.Error.new_literal(
+            MsbDb.error_quark(), 'No transaction or snapshot body %d is in '
+            'flight' % number, int(MsbDb.Error.FAILED))
+    return body(connection)
+
+
+def _with_body_func(pools):
+    """``pools``, with _run_body() registered."""
+    if pools not in _dispatching:
+        with _dispatching_lock:
+            if pools not in _dispatching:
+                _c_set_body_func(pools, _run_body)
+                _dispatching.add(pools)
+    return pools
+
+
+def _run_numbered(pools, body, call, cancellable):
+    """A blocking transaction or snapshot of ``body``: ``call`` is the C
+    function that takes the body's number."""
+    _with_body_func(pools)
+    number = next(_numbers)
+    _live_bodies[number] = body
+    try:
+        return body.finish(call, pools, number, cancellable)
+    finally:
+        del _live_bodies[number]
+
+
 # --------------------------------------------------------------------------
 # Connection
 # --------------------------------------------------------------------------
 
-_c_execute = MsbDb.Connection.execute
+_c_execute_values = MsbDb.Connection.execute_values
 _c_is_read_only = MsbDb.Connection.is_read_only
 
 
@@ -1174,11 +1578,13 @@ class Connection(MsbDb.Connection):
         :class:`Rows`. ``params`` as in :func:`params_to_variant`, with the
         adapters of the pools running the callable; their row factory and
         converters shape the result."""
+        names, types, values = _encode(params, _IN_BODY)
         try:
-            rows = _c_execute(self, sql, _to_variant(params, _IN_BODY))
+            flat = _c_execute_values(self, sql, names, types, values)
         except _GError as e:
             _classify(e)
             raise
+        rows = Rows(flat)
         if _shaping:
             _apply_shape(rows, _IN_BODY)
         return rows
@@ -1187,6 +1593,15 @@ class Connection(MsbDb.Connection):
         """True inside a snapshot (a read connection), False inside a
         transaction."""
         return _c_is_read_only(self)
+
+    def execute_values(self, sql, names, types, values):
+        """The C call behind :meth:`execute`: parameters as strings, the
+        result as one flat list (see :meth:`Pools.read_values`)."""
+        try:
+            return _c_execute_values(self, sql, names, types, values)
+        except _GError as e:
+            _classify(e)
+            raise
 
 
 Connection = override(Connection)
@@ -1216,7 +1631,7 @@ class Cursor(MsbDb.Cursor):
         """The next rows, at most ``max_rows``, as :class:`Rows`; empty
         at the end."""
         try:
-            return _c_fetch(self, max_rows, cancellable)
+            return Rows._from_c(_c_fetch(self, max_rows, cancellable))
         except _GError as e:
             _classify(e)
             raise
@@ -1232,7 +1647,7 @@ class Cursor(MsbDb.Cursor):
     def fetch_finish(self, result):
         """Finish :meth:`fetch_async`: the :class:`Rows`, or the error."""
         try:
-            return _c_fetch_finish(self, result)
+            return Rows._from_c(_c_fetch_finish(self, result))
         except _GError as e:
             _classify(e)
             raise
@@ -1350,14 +1765,385 @@ def _finish_open(source, result):
 _finish_open.__name__ = 'open_finish'
 
 
+# --------------------------------------------------------------------------
+# asyncio: awaitable calls, reported through one file descriptor per loop
+# --------------------------------------------------------------------------
+#
+# An _async method called without a callback inside a running asyncio event
+# loop returns an awaitable (an asyncio.Future). Each loop gets one
+# MsbDb.ResultQueue: calls are started with a tag and no callback, finish on
+# the pools' threads straight into the queue, and the loop, which watches
+# the queue's descriptor with add_reader(), takes every finished call in one
+# drain(). No GLib main loop, no thread of Python's, no closure per call.
+
+_c_queue_new = MsbDb.ResultQueue.new
+_c_queue_get_fd = MsbDb.ResultQueue.get_fd
+_c_queue_drain = MsbDb.ResultQueue.drain
+_c_queue_cancel = MsbDb.ResultQueue.cancel
+_c_queue_read = MsbDb.ResultQueue.read
+_c_queue_write = MsbDb.ResultQueue.write
+_c_queue_transaction = MsbDb.ResultQueue.transaction
+_c_queue_snapshot = MsbDb.ResultQueue.snapshot
+_c_queue_open = MsbDb.ResultQueue.open
+_c_queue_init_pools = MsbDb.ResultQueue.init_pools
+_c_queue_close = MsbDb.ResultQueue.close
+
+_KIND_ROWS = int(MsbDb.ResultKind.ROWS)
+_KIND_BOOLEAN = int(MsbDb.ResultKind.BOOLEAN)
+_KIND_OBJECT = int(MsbDb.ResultKind.OBJECT)
+_KIND_ERROR = int(MsbDb.ResultKind.ERROR)
+_IO_ERROR_DOMAIN = GLib.quark_to_string(Gio.io_error_quark())
+_CANCELLED = int(Gio.IOErrorEnum.CANCELLED)
+
+# Set once asyncio is imported: no loop can run before.
+_get_running_loop = None
+_Call = None
+
+
+def _load_asyncio():
+    global _get_running_loop, _Call
+    import asyncio
+
+    class Call(asyncio.Future):
+        """An MsbDb call awaited in an asyncio loop. Cancelling it (as
+        cancelling the task that awaits it does) cancels the database call:
+        if it waits for its turn it never runs, a running read is
+        interrupted; a write or transaction already running still finishes
+        (committed or not, never half)."""
+
+        __slots__ = ('_calls', '_tag', '_owner', '_body')
+
+        def cancel(self, msg=None):
+            if not super().cancel(msg=msg):
+                return False
+            calls = self._calls
+            if calls.waiting.pop(self._tag, None) is not None:
+                _c_queue_cancel(calls.queue, self._tag)
+            return True
+
+    Call.__name__ = Call.__qualname__ = 'Call'
+    Call.__module__ = 'gi.repository.MsbDb'
+    _Call = Call
+    _get_running_loop = asyncio._get_running_loop
+
+
+def _running_loop():
+    """The asyncio event loop running in this thread, or None. Once asyncio
+    is imported, this is asyncio's own _get_running_loop()."""
+    global _running_loop
+    if 'asyncio' not in sys.modules:
+        return None
+    _load_asyncio()
+    _running_loop = _get_running_loop
+    return _get_running_loop()
+
+
+def _error_from(domain, code, message):
+    """The exception for an error reported through the queue."""
+    error = GLib.Error(message, domain, code)
+    _classify(error)
+    return error
+
+
+class _LoopCalls(object):
+    """The MsbDb calls awaited in one asyncio event loop: one result queue,
+    whose descriptor the loop watches. It holds no reference to the loop:
+    the loop holds it (through its reader)."""
+
+    __slots__ = ('queue', 'waiting', 'reads', '__weakref__')
+
+    def __init__(self, loop):
+        self.queue = _c_queue_new()
+        self.waiting = {}      # tag -> Call
+        self.reads = None      # reads to start when this iteration ends
+        loop.add_reader(_c_queue_get_fd(self.queue), self.drain)
+
+    def start_reads(self):
+        """Start the reads of this loop iteration (see _read_later())."""
+        reads, self.reads = self.reads, None
+        queue = self.queue
+        for call, pools, sql, names, types, values, cancellable in reads:
+            if call.done():
+                continue          # cancelled before it started
+            try:
+                _c_queue_read(queue, call._tag, pools, sql, names, types,
+                              values, cancellable)
+            except BaseException as e:
+                self.forget(call)
+                call.set_exception(e)
+
+    def start(self, loop, owner, body):
+        """A new Call, waiting under a new tag."""
+        tag = next(_numbers)
+        call = _Call(loop=loop)
+        call._calls = self
+        call._tag = tag
+        call._owner = owner
+        call._body = body
+        self.waiting[tag] = call
+        return call
+
+    def forget(self, call):
+        """Drop ``call`` after its C function raised before queueing."""
+        self.waiting.pop(call._tag, None)
+        if call._body:
+            _live_bodies.pop(call._tag, None)
+
+    def drain(self):
+        """The loop's reader callback: report every finished call."""
+        flat = _c_queue_drain(self.queue)
+        waiting = self.waiting
+        end = len(flat)
+        i = 0
+        while i < end:
+            tag = flat[i]
+            kind = flat[i + 1]
+            start = i + 3
+            i = start + flat[i + 2]
+            call = waiting.pop(tag, None)
+            if call is None:
+                _live_bodies.pop(tag, None)   # cancelled meanwhile
+                continue
+            try:
+                if kind == _KIND_ROWS:
+                    rows = Rows(flat[start:i])
+                    if _shaping:
+                        _apply_shape(rows, call._owner)
+                    call.set_result(rows)
+                else:
+                    _report(call, tag, kind, flat, start)
+            except BaseException as e:
+                if not call.done():
+                    call.set_exception(e)
+
+
+def _report(call, tag, kind, flat, start):
+    """Everything but rows: a boolean, an object, an error."""
+    body = _live_bodies.pop(tag, None) if call._body else None
+    if kind == _KIND_BOOLEAN:
+        call.set_result(body.result if body is not None else flat[start])
+    elif kind == _KIND_OBJECT:
+        value = flat[start]
+        if isinstance(value, Pools):
+            value = _opened(value)
+        call.set_result(value)
+    elif flat[start] == _IO_ERROR_DOMAIN and flat[start + 1] == _CANCELLED:
+        # Cancelled through its Gio.Cancellable: asyncio's way of saying so.
+        super(_Call, call).cancel()
+    else:
+        error = _error_from(flat[start], flat[start + 1], flat[start + 2])
+        if body is not None:
+            error = body.failure(error)
+        call.set_exception(error)
+
+
+# Loop -> its _LoopCalls; weak keys: it goes with its loop.
+_loop_calls = weakref.WeakKeyDictionary()
+# A new object in every child of fork(): what the parent kept on its loops
+# is not of this generation.
+_generation = object()
+
+
+def _calls_in(loop):
+    """The _LoopCalls of ``loop``, made on first use. Kept on the loop
+    itself (one attribute lookup per call) when it takes attributes, with
+    the fork generation it belongs to; in a weak dictionary otherwise."""
+    kept = getattr(loop, '_msb_db_calls', None)
+    if kept is not None and kept[0] is _generation:
+        return kept[1]
+    calls = _loop_calls.get(loop)
+    if calls is None:
+        calls = _loop_calls[loop] = _LoopCalls(loop)
+        try:
+            loop._msb_db_calls = (_generation, calls)
+        except AttributeError:
+            pass
+    return calls
+
+
+def _read_later(loop, pools, sql, params, cancellable):
+    """An awaited read, started when the loop's current iteration ends: the
+    tasks that one drain() resumed each start a read, and handed over
+    together they keep a read worker busy instead of waking it for each."""
+    names, types, values = _encode(params, pools)
+    calls = _calls_in(loop)
+    tag = next(_numbers)
+    call = _Call(loop=loop)
+    call._calls = calls
+    call._tag = tag
+    call._owner = pools
+    call._body = False
+    calls.waiting[tag] = call
+    reads = calls.reads
+    if reads is None:
+        reads = calls.reads = []
+        loop.call_soon(calls.start_reads)
+    reads.append((call, pools, sql, names, types, values, cancellable))
+    return call
+
+
+def _awaitable(submit, loop, owner, *args):
+    """Start ``submit(queue, tag, *args)`` as a Call of ``loop``."""
+    calls = _calls_in(loop)
+    call = calls.start(loop, owner, False)
+    try:
+        submit(calls.queue, call._tag, *args)
+    except BaseException:
+        calls.forget(call)
+        raise
+    return call
+
+
+def _awaitable_body(submit, loop, pools, body, cancellable):
+    """Start a transaction or snapshot of ``body`` as a Call of ``loop``:
+    ``submit(queue, tag, pools, number, cancellable)``, where the body's
+    number is the call's tag."""
+    _with_body_func(pools)
+    calls = _calls_in(loop)
+    call = calls.start(loop, pools, True)
+    tag = call._tag
+    _live_bodies[tag] = body
+    try:
+        submit(calls.queue, tag, pools, tag, cancellable)
+    except BaseException:
+        calls.forget(call)
+        raise
+    return call
+
+
+def _no_callback(callback, user_data, more_user_data=()):
+    """The running asyncio loop if an _async call made with these should
+    return an awaitable, else None."""
+    if callback is None and user_data is _OMITTED and not more_user_data:
+        return _running_loop()
+    return None
+
+
+# --------------------------------------------------------------------------
+# Pools.iterate(): a large result, a part at a time, blocking or awaited
+# --------------------------------------------------------------------------
+
+_c_queue_open_cursor = MsbDb.ResultQueue.open_cursor
+_c_queue_fetch = MsbDb.ResultQueue.fetch
+
+
+class _RowStream(object):
+    """What :meth:`Pools.iterate` returns: iterable (``for``), and an
+    async iterator (``async for``) and async context manager under
+    asyncio. Each way reads the result from its start, in parts of
+    ``size`` rows, through a :class:`Cursor`."""
+
+    __slots__ = ('_pools', '_sql', '_params', '_cancellable', '_size',
+                 '_cursor', '_part', '_done')
+
+    def __init__(self, pools, sql, params, cancellable, size):
+        self._pools = pools
+        self._sql = sql
+        self._params = params
+        self._cancellable = cancellable
+        self._size = size
+        self._cursor = None
+        self._part = []      # rows of the last part not yielded, reversed
+        self._done = False
+
+    def _shaped(self, rows):
+        if _shaping:
+            _apply_shape(rows, self._pools)
+        return rows
+
+    def __iter__(self):
+        """The rows, fetched a part at a time on the calling thread."""
+        pools = self._pools
+        cursor = pools.open_cursor(self._sql, self._params, self._cancellable)
+        try:
+            while True:
+                rows = self._shaped(cursor.fetch(self._size, self._cancellable))
+                yield from rows
+                if len(rows) < self._size:
+                    return
+        finally:
+            cursor.close()
+
+    def __aiter__(self):
+        """Itself, under asyncio."""
+        return self
+
+    async def __anext__(self):
+        """The next row; parts are fetched with the loop running."""
+        while not self._part:
+            if self._done:
+                await self.aclose()
+                raise StopAsyncIteration
+            loop = _running_loop()
+            if loop is None:
+                raise RuntimeError('async for over Pools.iterate() needs a '
+                                   'running asyncio event loop')
+            pools = self._pools
+            if self._cursor is None:
+                names, types, values = _encode(self._params, pools)
+                self._cursor = await _awaitable(
+                    _c_queue_open_cursor, loop, pools, pools, self._sql,
+                    names, types, values, self._cancellable)
+            rows = await _awaitable(_c_queue_fetch, loop, pools,
+                                    self._cursor, self._size,
+                                    self._cancellable)
+            self._done = len(rows) < self._size
+            part = list(rows)
+            part.reverse()
+            self._part = part
+        return self._part.pop()
+
+    async def aclose(self):
+        """Give the read connection back; the iteration ends."""
+        self._done = True
+        self._part = []
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            cursor.close()
+
+    async def __aenter__(self):
+        """Itself; the block's end closes it (see :meth:`aclose`)."""
+        return self
+
+    async def __aexit__(self, exc_type, exc_value, tb):
+        """Close it; exceptions are not swallowed."""
+        await self.aclose()
+        return False
+
+
+# --------------------------------------------------------------------------
+# fork(): a child uses none of what its parent's threads made
+# --------------------------------------------------------------------------
+
+# What a child inherited, kept for ever: freeing a result queue would wait
+# for its thread, and closing pools at exit would touch their threads, and
+# those threads are only in the parent. (Inherited pools refuse every call
+# with ClosedError; the child opens its own.)
+_inherited_at_fork = []
+
+
+def _after_fork_in_child():
+    global _loop_calls, _generation, _dispatching
+    _inherited_at_fork.append((list(_open_pools), dict(_loop_calls)))
+    _open_pools.clear()
+    _loop_calls = weakref.WeakKeyDictionary()
+    _generation = object()
+    _dispatching = weakref.WeakSet()
+    _live_bodies.clear()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 _c_open = MsbDb.Pools.open
 _c_open_read_only = MsbDb.Pools.open_read_only
 _c_open_async = MsbDb.Pools.open_async
 _c_open_finish = MsbDb.Pools.open_finish
-_c_read = MsbDb.Pools.read
+_c_read_values = MsbDb.Pools.read_values
 _c_read_async = MsbDb.Pools.read_async
 _c_read_finish = MsbDb.Pools.read_finish
-_c_write = MsbDb.Pools.write
+_c_write_values = MsbDb.Pools.write_values
 _c_write_async = MsbDb.Pools.write_async
 _c_write_finish = MsbDb.Pools.write_finish
 _c_write_script = MsbDb.Pools.write_script
@@ -1365,12 +2151,13 @@ _c_write_script_async = MsbDb.Pools.write_script_async
 _c_write_script_finish = MsbDb.Pools.write_script_finish
 _c_open_cursor = MsbDb.Pools.open_cursor
 _c_write_many = MsbDb.Pools.write_many
+_c_write_many_values = MsbDb.Pools.write_many_values
 _c_write_many_async = MsbDb.Pools.write_many_async
 _c_write_many_finish = MsbDb.Pools.write_many_finish
-_c_transaction = MsbDb.Pools.transaction
+_c_transaction_body = MsbDb.Pools.transaction_body
 _c_transaction_async = MsbDb.Pools.transaction_async
 _c_transaction_finish = MsbDb.Pools.transaction_finish
-_c_snapshot = MsbDb.Pools.snapshot
+_c_snapshot_body = MsbDb.Pools.snapshot_body
 _c_snapshot_async = MsbDb.Pools.snapshot_async
 _c_snapshot_finish = MsbDb.Pools.snapshot_finish
 _c_close = MsbDb.Pools.close
@@ -1536,14 +2323,29 @@ class Pools(MsbDb.Pools):
                    busy_timeout=None, trusted_schema=False, cancellable=None,
                    callback=None, user_data=_OMITTED):
         """Asynchronous :meth:`open` (same arguments), in a worker thread.
-        ``callback(source, result)`` (or ``callback(source, result,
-        user_data)``) runs in the caller's thread-default main context and
-        calls ``MsbDb.Pools.open_finish(result)``, which returns the pools
-        or raises (``source`` is not to be used before that). Without a
-        callback, a failure is logged."""
+
+        Called without a callback in a running asyncio event loop, it
+        returns an awaitable: ``pools = await MsbDb.Pools.open_async(path)``.
+
+        With a callback, ``callback(source, result)`` (or
+        ``callback(source, result, user_data)``) runs in the caller's
+        thread-default main context and calls
+        ``MsbDb.Pools.open_finish(result)``, which returns the pools or
+        raises (``source`` is not to be used before that). Without a
+        callback and outside asyncio, a failure is logged."""
         size = _pool_size(max_read_connections)
         connect = _timeout_us('connect_timeout', connect_timeout)
         busy = _timeout_us('busy_timeout', busy_timeout)
+        loop = _no_callback(callback, user_data)
+        if loop is not None:
+            if trusted_schema:
+                pools = Pools(path=path, max_read_connections=size,
+                              connect_timeout=connect, busy_timeout=busy,
+                              trusted_schema=True)
+                return _awaitable(_c_queue_init_pools, loop, None, pools,
+                                  cancellable)
+            return _awaitable(_c_queue_open, loop, None, path, size, connect,
+                              busy, cancellable)
         args = _callback_args(callback, user_data, (), _finish_open)
         if trusted_schema:
             # What open_async() does in C, with one more property.
@@ -1702,6 +2504,16 @@ class Pools(MsbDb.Pools):
         self.close()
         return False
 
+    async def __aenter__(self):
+        """``async with pools:`` gives the pools themselves."""
+        return self
+
+    async def __aexit__(self, exc_type, exc_value, tb):
+        """Close the pools (awaiting :meth:`close_async`), also when the
+        block raised; exceptions are not swallowed."""
+        await self.close_async()
+        return False
+
     # -- closing ----------------------------------------------------------
 
     def close(self, cancellable=None):
@@ -1719,9 +2531,15 @@ class Pools(MsbDb.Pools):
 
     def close_async(self, cancellable=None, callback=None,
                     user_data=_OMITTED, *more_user_data):
-        """Asynchronous :meth:`close`; ``callback(pools, result,
-        *user_data)`` calls :meth:`close_finish`. Arguments as for
-        :meth:`read_async`."""
+        """Asynchronous :meth:`close`: the pools refuse every call made after
+        this returns (:class:`ClosedError`), while what was queued before
+        still runs and reports. Under asyncio, without a callback, an
+        awaitable (``await pools.close_async()``), done once everything is
+        closed; else ``callback(pools, result, *user_data)`` calls
+        :meth:`close_finish`. Arguments as for :meth:`read_async`."""
+        loop = _no_callback(callback, user_data, more_user_data)
+        if loop is not None:
+            return _awaitable(_c_queue_close, loop, self, self)
         _c_close_async(self, cancellable,
                        *_callback_args(callback, user_data, more_user_data,
                                        Pools.close_finish))
@@ -1740,26 +2558,41 @@ class Pools(MsbDb.Pools):
         """Run one read-only statement on a read connection; returns
         :class:`Rows`. ``params`` as in :func:`params_to_variant`. A
         statement that writes raises :class:`ReadOnlyError`."""
+        names, types, values = _encode(params, self)
         try:
-            rows = _c_read(self, sql, _to_variant(params, self), cancellable)
+            flat = _c_read_values(self, sql, names, types, values, cancellable)
         except _GError as e:
             _classify(e)
             raise
+        rows = Rows(flat)
         if _shaping:
             _apply_shape(rows, self)
         return rows
 
     def read_async(self, sql, params=None, cancellable=None, callback=None,
                    user_data=_OMITTED, *more_user_data):
-        """Asynchronous :meth:`read`. ``callback(pools, result)`` runs in
-        the caller's thread-default main context and calls
-        :meth:`read_finish`. The arguments are those of the C function, in
-        its order, and may also be given by keyword; as with PyGObject,
-        ``user_data`` and any further positional values are passed on:
-        ``read_async(sql, params, None, callback, a, b)`` calls
-        ``callback(pools, result, a, b)``; without them the callback gets
-        two arguments. Without a callback, a failure is logged (logger
-        ``MsbDb``) when the call completes."""
+        """Asynchronous :meth:`read`.
+
+        Called without a callback in a running asyncio event loop, it
+        returns an awaitable: ``rows = await pools.read_async(sql,
+        params)``. Cancelling the task that awaits it cancels the read (it
+        is interrupted, or never runs) and raises
+        ``asyncio.CancelledError``; so does cancelling ``cancellable``.
+
+        With a callback, ``callback(pools, result)`` runs in the caller's
+        thread-default main context and calls :meth:`read_finish`. The
+        arguments are those of the C function, in its order, and may also
+        be given by keyword; as with PyGObject, ``user_data`` and any
+        further positional values are passed on: ``read_async(sql, params,
+        None, callback, a, b)`` calls ``callback(pools, result, a, b)``;
+        without them the callback gets two arguments. Without a callback
+        and outside asyncio, a failure is logged (logger ``MsbDb``) when
+        the call completes."""
+        if callback is None and user_data is _OMITTED and \
+                not more_user_data:
+            loop = _running_loop()
+            if loop is not None:
+                return _read_later(loop, self, sql, params, cancellable)
         _c_read_async(self, sql, _to_variant(params, self), cancellable,
                       *_callback_args(callback, user_data, more_user_data,
                                       Pools.read_finish))
@@ -1768,7 +2601,7 @@ class Pools(MsbDb.Pools):
         """Finish :meth:`read_async`: the :class:`Rows`, or the error
         raised."""
         try:
-            rows = _c_read_finish(self, result)
+            rows = Rows._from_c(_c_read_finish(self, result))
         except _GError as e:
             _classify(e)
             raise
@@ -1780,19 +2613,30 @@ class Pools(MsbDb.Pools):
         """Run one statement on the writer thread, committed when this
         returns; returns :class:`Rows` (``RETURNING`` rows, ``rowcount``,
         ``lastrowid``)."""
+        names, types, values = _encode(params, self)
         try:
-            rows = _c_write(self, sql, _to_variant(params, self), cancellable)
+            flat = _c_write_values(self, sql, names, types, values,
+                                   cancellable)
         except _GError as e:
             _classify(e)
             raise
+        rows = Rows(flat)
         if _shaping:
             _apply_shape(rows, self)
         return rows
 
     def write_async(self, sql, params=None, cancellable=None, callback=None,
                     user_data=_OMITTED, *more_user_data):
-        """Asynchronous :meth:`write`; the callback calls
-        :meth:`write_finish`. Arguments as for :meth:`read_async`."""
+        """Asynchronous :meth:`write`: an awaitable under asyncio, else the
+        callback calls :meth:`write_finish`. Arguments as for
+        :meth:`read_async`. Cancelling a write that waits for the writer
+        means it never runs; one already running finishes, and the awaiter
+        gets ``asyncio.CancelledError`` either way."""
+        loop = _no_callback(callback, user_data, more_user_data)
+        if loop is not None:
+            names, types, values = _encode(params, self)
+            return _awaitable(_c_queue_write, loop, self, self, sql, names,
+                              types, values, cancellable)
         _c_write_async(self, sql, _to_variant(params, self), cancellable,
                        *_callback_args(callback, user_data, more_user_data,
                                        Pools.write_finish))
@@ -1801,7 +2645,7 @@ class Pools(MsbDb.Pools):
         """Finish :meth:`write_async`: the :class:`Rows`, or the error
         raised."""
         try:
-            rows = _c_write_finish(self, result)
+            rows = Rows._from_c(_c_write_finish(self, result))
         except _GError as e:
             _classify(e)
             raise
@@ -1851,9 +2695,17 @@ class Pools(MsbDb.Pools):
         transaction: every run is committed, or none. Returns one
         :class:`Rows` with the ``RETURNING`` rows of every run, the total
         ``rowcount`` and the last ``lastrowid``."""
-        param_rows = _rows_to_variant(param_rows, self)
+        runs = None
+        if not isinstance(param_rows, GLib.Variant):
+            runs = _encode_runs(param_rows, self)
         try:
-            rows = _c_write_many(self, sql, param_rows, cancellable)
+            if runs is not None:
+                rows = Rows(_c_write_many_values(self, sql, *runs,
+                                                 cancellable))
+            else:
+                rows = Rows._from_c(_c_write_many(
+                    self, sql, _rows_to_variant(param_rows, self),
+                    cancellable))
         except _GError as e:
             _classify(e)
             raise
@@ -1873,13 +2725,111 @@ class Pools(MsbDb.Pools):
         """Finish :meth:`write_many_async`: the :class:`Rows`, or the error
         raised."""
         try:
-            rows = _c_write_many_finish(self, result)
+            rows = Rows._from_c(_c_write_many_finish(self, result))
         except _GError as e:
             _classify(e)
             raise
         if _shaping:
             _apply_shape(rows, self)
         return rows
+
+    # -- the sqlite3 habits -----------------------------------------------
+
+    def executemany(self, sql, seq_of_params, cancellable=None):
+        """Run ``sql`` once for each parameters of ``seq_of_params`` (any
+        iterable of tuples or lists, or of dicts for named parameters), all
+        in one transaction on the writer thread, as ``sqlite3``'s
+        ``executemany()`` but all or nothing: every run is committed, or,
+        if one fails, none (the error names the run). The statement is
+        prepared once. Returns :class:`Rows`: ``rowcount`` is the total,
+        and the ``RETURNING`` rows of every run are there. The parameters
+        are read whole before anything runs."""
+        return self.write_many(sql, seq_of_params, cancellable)
+
+    def executescript(self, sql, cancellable=None):
+        """Run every statement of ``sql`` (separated by semicolons; no
+        parameters) in one transaction on the writer thread, as
+        ``sqlite3``'s ``executescript()`` for a schema: all committed, or
+        none. Transaction control (``BEGIN``, ``COMMIT``...) is refused.
+        Returns True."""
+        return self.write_script(sql, cancellable)
+
+    def iterate(self, sql, params=None, cancellable=None, *,
+                size=_FETCH_ROWS):
+        """The rows of a read-only statement, read ``size`` at a time, with
+        memory bounded by that: ``for row in pools.iterate(sql, params)``,
+        or under asyncio ``async for row in pools.iterate(sql, params)``.
+        Every row comes from one read transaction (one snapshot), which
+        holds a read connection until the iteration ends: break out of a
+        ``for`` loop freely (the generator closes it); an ``async for``
+        that stops early should be inside ``async with pools.iterate(...)
+        as rows:`` (or call ``await rows.aclose()``). Rows are shaped by
+        the pools' row factory and converters."""
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError('size must be a positive int, not %r' % (size,))
+        return _RowStream(self, sql, params, cancellable, size)
+
+    # -- the C calls made for bindings ------------------------------------
+
+    def read_values(self, sql, names, types, values, cancellable=None):
+        """The C call behind :meth:`read`: parameters as strings (``names``
+        or None, ``types``, ``values``), the result as one flat list (see
+        the C documentation of ``msb_db_rows_dup_values()``); ``MsbDb.Rows
+        (flat)`` makes it a :class:`Rows`."""
+        try:
+            return _c_read_values(self, sql, names, types, values,
+                                  cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def write_values(self, sql, names, types, values, cancellable=None):
+        """The C call behind :meth:`write`, as :meth:`read_values`."""
+        try:
+            return _c_write_values(self, sql, names, types, values,
+                                   cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def write_many_values(self, sql, n_runs, types, values,
+                          cancellable=None):
+        """The C call behind :meth:`write_many`: ``n_runs`` runs whose
+        parameters are given as strings, run after run."""
+        try:
+            return _c_write_many_values(self, sql, n_runs, types, values,
+                                        cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def transaction_body(self, body, cancellable=None):
+        """The C call behind :meth:`transaction`: runs the body numbered
+        ``body`` with the function the override registered. Use
+        :meth:`transaction`."""
+        try:
+            return _c_transaction_body(self, body, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def snapshot_body(self, body, cancellable=None):
+        """The C call behind :meth:`snapshot`, as
+        :meth:`transaction_body`."""
+        try:
+            return _c_snapshot_body(self, body, cancellable)
+        except _GError as e:
+            _classify(e)
+            raise
+
+    def set_body_func(self, func, *user_data):
+        """Refused: the override registers its own body function on every
+        pools, through which :meth:`transaction` and :meth:`snapshot` run
+        Python callables without a closure per call. Replacing it would
+        break them."""
+        raise TypeError('set_body_func() belongs to the MsbDb override, '
+                        'which runs transaction() and snapshot() bodies '
+                        'through it; pass your function to transaction()')
 
     # -- transactions and snapshots ---------------------------------------
 
@@ -1905,12 +2855,23 @@ class Pools(MsbDb.Pools):
                 return conn.execute('INSERT INTO t (a) VALUES (1)').lastrowid
         """
         body = _Body(func, 'transaction', _settings.get(self))
-        return body.finish(_c_transaction, self, body, (), cancellable)
+        return _run_numbered(self, body, _c_transaction_body, cancellable)
 
     def transaction_async(self, func, *, cancellable=None, callback=None,
                           user_data=_OMITTED):
         """Asynchronous :meth:`transaction`. ``func(connection)`` runs on
-        the writer thread; then ``callback(pools, result)`` (or
+        the writer thread.
+
+        Called without a callback in a running asyncio event loop, it
+        returns an awaitable: ``result = await
+        pools.transaction_async(func)`` gives ``func``'s result, or raises
+        its exception. ``func`` is a plain function (an ``async def`` one is
+        refused with ``TypeError``); it runs on the writer thread while the
+        loop goes on. Cancelling the awaiting task means a transaction that
+        waits for the writer never runs; one already running finishes
+        (committed or rolled back whole).
+
+        With a callback, ``callback(pools, result)`` (or
         ``callback(pools, result, user_data)``) runs in the caller's
         thread-default main context, where :meth:`transaction_finish`
         returns ``func``'s result or raises its exception.
@@ -1919,8 +2880,13 @@ class Pools(MsbDb.Pools):
         could be meant as C's ``user_data`` (the C order is func,
         user_data, cancellable, callback) or as :meth:`read_async`'s
         cancellable, so any is refused with ``TypeError``. Without a
-        callback, a failure is logged (logger ``MsbDb``)."""
+        callback and outside asyncio, a failure is logged (logger
+        ``MsbDb``)."""
         body = _Body(func, 'transaction', _settings.get(self))
+        loop = _no_callback(callback, user_data)
+        if loop is not None:
+            return _awaitable_body(_c_queue_transaction, loop, self, body,
+                                   cancellable)
         _c_transaction_async(
             self, body, (), cancellable,
             _ready_callback(body, callback, user_data,
@@ -1939,15 +2905,20 @@ class Pools(MsbDb.Pools):
         as a decorator like :meth:`transaction`, and refuses async
         functions the same way."""
         body = _Body(func, 'snapshot', _settings.get(self))
-        return body.finish(_c_snapshot, self, body, (), cancellable)
+        return _run_numbered(self, body, _c_snapshot_body, cancellable)
 
     def snapshot_async(self, func, *, cancellable=None, callback=None,
                        user_data=_OMITTED):
-        """Asynchronous :meth:`snapshot`; :meth:`snapshot_finish` in the
-        callback returns ``func``'s result or raises its exception.
-        Keyword-only arguments after ``func``, as
-        :meth:`transaction_async`."""
+        """Asynchronous :meth:`snapshot`: an awaitable under asyncio
+        (``await pools.snapshot_async(func)`` gives ``func``'s result),
+        else :meth:`snapshot_finish` in the callback returns ``func``'s
+        result or raises its exception. Keyword-only arguments after
+        ``func``, as :meth:`transaction_async`."""
         body = _Body(func, 'snapshot', _settings.get(self))
+        loop = _no_callback(callback, user_data)
+        if loop is not None:
+            return _awaitable_body(_c_queue_snapshot, loop, self, body,
+                                   cancellable)
         _c_snapshot_async(
             self, body, (), cancellable,
             _ready_callback(body, callback, user_data,
