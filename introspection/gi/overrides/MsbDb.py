@@ -346,6 +346,27 @@ def _find_adapter(kind, owner):
 _NO_ADAPTERS = object()
 
 
+def _adapt(value, kind, where, owner, encode):
+    """The last resort of the encoders: ``owner``'s adapter for ``kind``,
+    its result encoded by ``encode`` (without adapters this time); a
+    TypeError when there is none or it returns what cannot be bound."""
+    if owner is not _NO_ADAPTERS:
+        adapter = _find_adapter(kind, owner)
+        if adapter is not None:
+            adapted = adapter(value)
+            try:
+                return encode(adapted, where, _NO_ADAPTERS)
+            except TypeError:
+                raise TypeError('parameter %s: the adapter for %s returned '
+                                'a %s, which cannot be bound either'
+                                % (_name(where), kind.__name__,
+                                   type(adapted).__name__)) from None
+    raise TypeError('parameter %s: cannot bind a value of type %s (use None, '
+                    'bool, int, float, str, bytes or GLib.Variant, or '
+                    'register an adapter with Pools.register_adapter())'
+                    % (_name(where), kind.__name__))
+
+
 def _value_to_variant(value, where, owner):
     """One SQL value: bool 'b', int 'x', float 'd', str 's', bytes-like 'ay',
     None 'mv' (Nothing, bound as NULL), GLib.Variant unchanged; any other
@@ -387,21 +408,7 @@ def _value_to_variant(value, where, owner):
         return GLib.Variant.new_from_bytes(_VT_AY, GLib.Bytes.new(data), True)
     if isinstance(value, GLib.Variant):
         return value
-    if owner is not _NO_ADAPTERS:
-        adapter = _find_adapter(kind, owner)
-        if adapter is not None:
-            adapted = adapter(value)
-            try:
-                return _value_to_variant(adapted, where, _NO_ADAPTERS)
-            except TypeError:
-                raise TypeError('parameter %s: the adapter for %s returned '
-                                'a %s, which cannot be bound either'
-                                % (_name(where), kind.__name__,
-                                   type(adapted).__name__)) from None
-    raise TypeError('parameter %s: cannot bind a value of type %s (use None, '
-                    'bool, int, float, str, bytes or GLib.Variant, or '
-                    'register an adapter with Pools.register_adapter())'
-                    % (_name(where), kind.__name__))
+    return _adapt(value, kind, where, owner, _value_to_variant)
 
 
 def _name(where):
@@ -540,21 +547,7 @@ def _encode_value(value, where, owner):
         return 'b', bytes(value).hex()
     if isinstance(value, GLib.Variant):
         return 'v', value.print_(True)
-    if owner is not _NO_ADAPTERS:
-        adapter = _find_adapter(kind, owner)
-        if adapter is not None:
-            adapted = adapter(value)
-            try:
-                return _encode_value(adapted, where, _NO_ADAPTERS)
-            except TypeError:
-                raise TypeError('parameter %s: the adapter for %s returned '
-                                'a %s, which cannot be bound either'
-                                % (_name(where), kind.__name__,
-                                   type(adapted).__name__)) from None
-    raise TypeError('parameter %s: cannot bind a value of type %s (use None, '
-                    'bool, int, float, str, bytes or GLib.Variant, or '
-                    'register an adapter with Pools.register_adapter())'
-                    % (_name(where), kind.__name__))
+    return _adapt(value, kind, where, owner, _encode_value)
 
 
 _NO_PARAMS = (None, None, None)
