@@ -1339,6 +1339,17 @@ def _rows(flat, owner):
     return rows
 
 
+def _finished_rows(owner, c_finish, result):
+    """The Rows of an async call's C ``_finish()``, shaped as ``owner``'s
+    settings ask; its error classified."""
+    try:
+        c_rows = c_finish(owner, result)
+    except _GError as e:
+        _classify(e)
+        raise
+    return _rows(_c_dup_values(c_rows), owner)
+
+
 # --------------------------------------------------------------------------
 # Callables run by transaction() / snapshot()
 # --------------------------------------------------------------------------
@@ -2593,14 +2604,7 @@ class Pools(MsbDb.Pools):
     def read_finish(self, result):
         """Finish :meth:`read_async`: the :class:`Rows`, or the error
         raised."""
-        try:
-            rows = Rows._from_c(_c_read_finish(self, result))
-        except _GError as e:
-            _classify(e)
-            raise
-        if _shaping:
-            _apply_shape(rows, self)
-        return rows
+        return _finished_rows(self, _c_read_finish, result)
 
     def write(self, sql, params=None, cancellable=None):
         """Run one statement on the writer thread, committed when this
@@ -2637,14 +2641,7 @@ class Pools(MsbDb.Pools):
     def write_finish(self, result):
         """Finish :meth:`write_async`: the :class:`Rows`, or the error
         raised."""
-        try:
-            rows = Rows._from_c(_c_write_finish(self, result))
-        except _GError as e:
-            _classify(e)
-            raise
-        if _shaping:
-            _apply_shape(rows, self)
-        return rows
+        return _finished_rows(self, _c_write_finish, result)
 
     def write_script(self, sql, cancellable=None):
         """Run every statement of ``sql`` (separated by semicolons) in one
@@ -2717,14 +2714,7 @@ class Pools(MsbDb.Pools):
     def write_many_finish(self, result):
         """Finish :meth:`write_many_async`: the :class:`Rows`, or the error
         raised."""
-        try:
-            rows = Rows._from_c(_c_write_many_finish(self, result))
-        except _GError as e:
-            _classify(e)
-            raise
-        if _shaping:
-            _apply_shape(rows, self)
-        return rows
+        return _finished_rows(self, _c_write_many_finish, result)
 
     # -- the sqlite3 habits -----------------------------------------------
 
