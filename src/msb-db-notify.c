@@ -451,8 +451,19 @@ start_poll (MsbDbNotify *self)
 typedef struct
 {
   GSource source;
-  MsbDbNotify *notify;
+  MsbDbNotify *notify;  /* (atomic) */
 } Watch;
+
+/* The watch may be made in a worker thread (msb_db_pools_open_async() runs
+ * the open there) and is then run by the context's thread. GMainContext's
+ * own lock orders the two, but it lives inside GLib where thread checkers
+ * cannot see it; handing the pointer over atomically makes the order
+ * visible without changing it. */
+static MsbDbNotify *
+watch_get_notify (GSource *source)
+{
+  return g_atomic_pointer_get (&((Watch *) source)->notify);
+}
 
 /* How long until the next poll; -1: none (nobody listens, or one runs). */
 static gint64
@@ -468,7 +479,7 @@ static gboolean
 watch_prepare (GSource *source,
                gint    *timeout)
 {
-  MsbDbNotify *self = ((Watch *) source)->notify;
+  MsbDbNotify *self = watch_get_notify (source);
   gboolean listening = has_listeners (self);
   gint64 wait;
 
@@ -488,7 +499,7 @@ watch_prepare (GSource *source,
 static gboolean
 watch_check (GSource *source)
 {
-  MsbDbNotify *self = ((Watch *) source)->notify;
+  MsbDbNotify *self = watch_get_notify (source);
 
   return until_next_poll (self, g_source_get_time (source)) == 0;
 }
@@ -498,14 +509,14 @@ watch_dispatch (GSource     *source,
                 GSourceFunc  callback,
                 gpointer     data)
 {
-  start_poll (((Watch *) source)->notify);
+  start_poll (watch_get_notify (source));
   return G_SOURCE_CONTINUE;
 }
 
 static void
 watch_finalize (GSource *source)
 {
-  msb_db_notify_unref (((Watch *) source)->notify);
+  msb_db_notify_unref (watch_get_notify (source));
 }
 
 static GSourceFuncs watch_funcs = {
@@ -529,7 +540,7 @@ msb_db_notify_start (MsbDbNotify *self)
                             (GDestroyNotify) msb_db_notify_unref);
 
   source = g_source_new (&watch_funcs, sizeof (Watch));
-  ((Watch *) source)->notify = msb_db_notify_ref (self);
+  g_atomic_pointer_set (&((Watch *) source)->notify, msb_db_notify_ref (self));
   g_source_set_static_name (source, "[msb-db] changes of other processes");
   g_mutex_lock (&self->lock);
   self->watch = source;
