@@ -547,7 +547,8 @@ write_in_other_process (const char *path,
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (g_str_has_prefix (out, "committed "));
+  if (!g_str_has_prefix (out, "committed "))
+    g_error ("the other process did not commit “%s”: %s", sql, out);
   return g_ascii_strtoll (out + strlen ("committed "), NULL, 10);
 }
 
@@ -614,6 +615,32 @@ test_other_process_read_only (Fixture       *fx,
   g_assert_true (test_wait_files_gone (fx->path, 10 * G_TIME_SPAN_SECOND));
 }
 
+/* open_async() opens in a worker thread, and the context of the call then
+ * runs what watches other processes. The context is iterated without
+ * blocking while the open runs, so that it looks at the watch as soon as
+ * the worker attaches it: that is the hand-over ThreadSanitizer checks. */
+static void
+test_other_process_opened_async (Fixture       *fx,
+                                 gconstpointer  data)
+{
+  create_tables (fx->pools);
+  for (guint round = 0; round < 5; round++)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(MsbDbPools) pools = NULL;
+      g_autoptr(GError) error = NULL;
+
+      test_write_ok (fx->pools, "DELETE FROM notes", NULL);
+      msb_db_pools_open_async (fx->path, 1, 0, 0, NULL, test_async_result_cb, &result);
+      while (result == NULL)
+        g_main_context_iteration (NULL, FALSE);
+      pools = msb_db_pools_open_finish (result, &error);
+      g_assert_no_error (error);
+      check_other_process (fx->path, pools);
+      g_assert_true (msb_db_pools_close (pools, NULL, NULL));
+    }
+}
+
 static void
 test_closed (Fixture       *fx,
              gconstpointer  data)
@@ -658,6 +685,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/notify/other-process/read-only", Fixture, NULL, fixture_setup_open,
               test_other_process_read_only, fixture_teardown);
+  g_test_add ("/notify/other-process/opened-async", Fixture, NULL, fixture_setup_open,
+              test_other_process_opened_async, fixture_teardown);
   g_test_add ("/notify/closed", Fixture, NULL, fixture_setup_open, test_closed, fixture_teardown);
 
   return g_test_run ();
