@@ -583,24 +583,6 @@ read_go_results (const char *file,
     }
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 static GSubprocess *
 spawn_go (GPtrArray  *argv,
           GError    **error)
@@ -700,7 +682,7 @@ run_dqlite_benchmark (const char *name,
   if (listing == NULL)
     {
       printf ("dqlite-benchmark failed: %s\n", error->message);
-      remove_tree (dir);
+      local_cluster_remove_tree (dir);
       result_free (r);
       return NULL;
     }
@@ -736,7 +718,7 @@ run_dqlite_benchmark (const char *name,
     result_note (r, "%" G_GUINT64_FORMAT " reads (%" G_GUINT64_FORMAT " failed); ops/s: reads",
                  reads, read_errors);
   result_note (r, "CPU: all three nodes, the driver's workers included");
-  remove_tree (dir);
+  local_cluster_remove_tree (dir);
   return r;
 }
 

@@ -321,8 +321,11 @@ local_cluster_cpu_ns (LocalCluster *self)
   return total;
 }
 
-static void
-remove_tree (const char *path)
+/* Removes @path and everything below it; symbolic links are removed, not
+ * followed. Also the benchmark's, for the directories of the Go peer's
+ * nodes. */
+void
+local_cluster_remove_tree (const char *path)
 {
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
@@ -332,7 +335,7 @@ remove_tree (const char *path)
       g_autofree char *child = g_build_filename (path, name, NULL);
 
       if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
+        local_cluster_remove_tree (child);
       else
         g_unlink (child);
     }
@@ -404,7 +407,7 @@ local_cluster_stop (LocalCluster *self)
       g_free (node->dir);
     }
   if (self->tmp_dir != NULL)
-    remove_tree (self->tmp_dir);
+    local_cluster_remove_tree (self->tmp_dir);
   g_free (self->tmp_dir);
   g_free (self->msb_db);
   g_free (self->list);

@@ -22,4 +22,6 @@ gboolean     local_cluster_restart    (LocalCluster  *self,
 gint64       local_cluster_cpu_ns     (LocalCluster  *self);
 void         local_cluster_stop        (LocalCluster  *self);
 
+void         local_cluster_remove_tree (const char   *path);
+
 G_END_DECLS
