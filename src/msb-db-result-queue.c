@@ -1025,6 +1025,18 @@ msb_db_result_queue_snapshot (MsbDbResultQueue *self,
   submit_body (self, MSB_DB_JOB_SNAPSHOT, pools, body, cancellable, tag);
 }
 
+/* The outcome of an open: the pools (transfer full), as the one value of
+ * the payload, so that the last reference goes with the payload. */
+static void
+entry_finish_pools (Entry      *entry,
+                    MsbDbPools *pools)
+{
+  GPtrArray *payload = msb_db_rows_new_values (1);
+
+  g_value_take_object (push_value (payload, MSB_DB_TYPE_POOLS), pools);
+  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
+}
+
 static void
 opened (GObject      *source,
         GAsyncResult *result,
@@ -1033,16 +1045,11 @@ opened (GObject      *source,
   Entry *entry = data;
   GError *error = NULL;
   MsbDbPools *pools = msb_db_pools_open_finish (result, &error);
-  GPtrArray *payload;
 
   if (pools == NULL)
-    {
-      entry_fail (entry, error);
-      return;
-    }
-  payload = msb_db_rows_new_values (1);
-  g_value_take_object (push_value (payload, MSB_DB_TYPE_POOLS), pools);
-  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
+    entry_fail (entry, error);
+  else
+    entry_finish_pools (entry, pools);
 }
 
 static gboolean
@@ -1103,16 +1110,11 @@ initialized (GObject      *source,
 {
   Entry *entry = data;
   GError *error = NULL;
-  GPtrArray *payload;
 
   if (!g_async_initable_init_finish (G_ASYNC_INITABLE (source), result, &error))
-    {
-      entry_fail (entry, error);
-      return;
-    }
-  payload = msb_db_rows_new_values (1);
-  g_value_set_object (push_value (payload, MSB_DB_TYPE_POOLS), source);
-  entry_finish (entry, MSB_DB_RESULT_KIND_OBJECT, payload);
+    entry_fail (entry, error);
+  else
+    entry_finish_pools (entry, g_object_ref (MSB_DB_POOLS (source)));
 }
 
 static gboolean
