@@ -207,9 +207,6 @@ print_json (const char        *target,
             gint64             wal_bytes)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "database");
@@ -244,10 +241,7 @@ print_json (const char        *target,
 #undef INT_MEMBER
   json_builder_end_object (builder);
 
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  msb_tool_print_json (builder);
 }
 
 int

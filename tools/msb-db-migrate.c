@@ -117,9 +117,6 @@ print_status_json (const Steps *steps,
                    gint         current)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "current");
@@ -132,10 +129,7 @@ print_status_json (const Steps *steps,
     json_builder_add_string_value (builder, g_ptr_array_index (steps->names, i));
   json_builder_end_array (builder);
   json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  msb_tool_print_json (builder);
 }
 
 static int

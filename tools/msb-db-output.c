@@ -494,3 +494,17 @@ msb_tool_print_rows (MsbDbRows           *rows,
   fwrite (text->str, 1, text->len, out);
   fflush (out);
 }
+
+/* The object or array @builder holds, compact, as one line of stdout (for
+ * the --json of the subcommands that print one report). */
+void
+msb_tool_print_json (JsonBuilder *builder)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
+}

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include <json-glib/json-glib.h>
 #include <msb-db.h>
 
 G_BEGIN_DECLS
@@ -88,6 +89,7 @@ char       *msb_tool_format_blob   (GBytes           *bytes);
 void        msb_tool_print_rows    (MsbDbRows        *rows,
                                     const MsbToolOutput *output,
                                     FILE             *out);
+void        msb_tool_print_json    (JsonBuilder      *builder);
 
 /* the subcommands; argv[0] is the subcommand's name */
 int         msb_tool_exec          (int argc, char **argv);

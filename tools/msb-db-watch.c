@@ -24,9 +24,6 @@ print_json_line (const char *time,
                  const char *table)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "time");
@@ -34,10 +31,7 @@ print_json_line (const char *time,
   json_builder_set_member_name (builder, "table");
   json_builder_add_string_value (builder, table);
   json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, NULL);
-  printf ("%s\n", text);
+  msb_tool_print_json (builder);
 }
 
 static void
