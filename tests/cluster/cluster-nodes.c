@@ -249,3 +249,44 @@ cluster_transfer_to (Cluster     *cluster,
       g_usleep (100 * G_TIME_SPAN_MILLISECOND);
     }
 }
+
+/* The independent client ---------------------------------------------------- */
+
+/* Debian's dqlite shell (package go-dqlite), as MSB_DB_DQLITE_SHELL names
+ * it; NULL, and the running test skipped, when it is not installed. */
+const char *
+cluster_go_shell_or_skip (void)
+{
+  const char *shell = g_getenv ("MSB_DB_DQLITE_SHELL");
+
+  if (shell != NULL && *shell != '\0')
+    return shell;
+  g_test_skip ("Debian's dqlite shell (package go-dqlite) is not installed");
+  return NULL;
+}
+
+/* Reads back, with @shell, the two rows the cross-check tests write into the
+ * table "cross" of @db, and asserts them. It asks the last voter: the
+ * shell finds the leader by itself. */
+void
+cluster_assert_cross_via_go_shell (Cluster    *cluster,
+                                   const char *shell,
+                                   const char *db)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              &error, shell, "-s", cluster->addresses[cluster->n_voters - 1], db,
+                              "SELECT i, r, t, b, n, typeof(n) FROM cross ORDER BY rowid", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("dqlite shell: %s%s", out, err);
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  g_assert_cmpstr (out, ==,
+                   "-9007199254740993|0.5|héllo wörld|[0 255 7]|<nil>|null\n"
+                   "42|-1e+300||[]|<nil>|null\n");
+}

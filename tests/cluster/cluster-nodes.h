@@ -63,4 +63,9 @@ ClusterNode        *cluster_leader_node      (Cluster             *cluster);
 void                cluster_transfer_to      (Cluster             *cluster,
                                               ClusterNode         *node);
 
+const char         *cluster_go_shell_or_skip (void);
+void                cluster_assert_cross_via_go_shell (Cluster     *cluster,
+                                                       const char  *shell,
+                                                       const char  *db);
+
 G_END_DECLS

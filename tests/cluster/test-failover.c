@@ -662,21 +662,14 @@ test_quorum_lost (void)
 static void
 test_crosscheck_go_shell (void)
 {
-  const char *shell = g_getenv ("MSB_DB_DQLITE_SHELL");
+  const char *shell = cluster_go_shell_or_skip ();
   const char *db = "crosscheck";
   g_autofree char *target = cluster_target (cl, db);
   g_autoptr(MsbDbPools) pools = NULL;
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
   static const guint8 blob[] = { 0, 255, 7 };
 
-  if (shell == NULL || *shell == '\0')
-    {
-      g_test_skip ("Debian's dqlite shell (package go-dqlite) is not installed");
-      return;
-    }
+  if (shell == NULL)
+    return;
 
   pools = open_pools (target, 15 * G_TIME_SPAN_SECOND);
   test_write_ok (pools, "CREATE TABLE cross (i INTEGER, r REAL, t TEXT, b BLOB, n)", NULL);
@@ -690,18 +683,7 @@ test_crosscheck_go_shell (void)
                                        "'b': <@ay []>, 'n': <@ms nothing>}"));
   g_assert_true (msb_db_pools_close (pools, NULL, NULL));
 
-  /* Ask a follower: the shell finds the leader by itself. */
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                              &error, shell, "-s", cl->addresses[N_NODES - 1], db,
-                              "SELECT i, r, t, b, n, typeof(n) FROM cross ORDER BY rowid", NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
-  g_assert_no_error (error);
-  g_test_message ("dqlite shell: %s%s", out, err);
-  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
-  g_assert_cmpstr (out, ==,
-                   "-9007199254740993|0.5|héllo wörld|[0 255 7]|<nil>|null\n"
-                   "42|-1e+300||[]|<nil>|null\n");
+  cluster_assert_cross_via_go_shell (cl, shell, db);
 }
 
 int
