@@ -1093,6 +1093,20 @@ is_busy (MsbDbDqliteConn *self)
          (msb_db_dqlite_client_get_failure_code (self->client) & 0xff) == SQLITE_BUSY;
 }
 
+/* After a request that failed: TRUE, having paused, when the failure was
+ * another connection's write transaction and there is time to try again
+ * before @deadline; FALSE when the failure is the answer. */
+static gboolean
+pause_if_busy (MsbDbDqliteConn *self,
+               gint64           deadline)
+{
+  if (!is_busy (self) || g_get_monotonic_time () >= deadline ||
+      g_atomic_int_get (&self->closing))
+    return FALSE;
+  g_usleep (g_random_int_range (BUSY_PAUSE_MIN, BUSY_PAUSE_MAX));
+  return TRUE;
+}
+
 /* BEGIN IMMEDIATE, waiting out another connection's write transaction for
  * at most the busy timeout. */
 static gboolean
@@ -1107,14 +1121,12 @@ begin_write (MsbDbDqliteConn  *self,
 
       if (run_internal (self, SQL_BEGIN_IMMEDIATE, NULL, &local_error))
         return TRUE;
-      if (!is_busy (self) || g_get_monotonic_time () >= deadline ||
-          g_atomic_int_get (&self->closing))
+      if (!pause_if_busy (self, deadline))
         {
           g_propagate_error (error, local_error);
           return FALSE;
         }
       g_error_free (local_error);
-      g_usleep (g_random_int_range (BUSY_PAUSE_MIN, BUSY_PAUSE_MAX));
     }
 }
 
@@ -1225,14 +1237,12 @@ settle_log (MsbDbDqliteConn  *self,
           msb_db_dqlite_client_exec_sql (self->client, MARKER_SETTLE,
                                          g_variant_new ("(x)", nonce), NULL, NULL, &local_error))
         return TRUE;
-      if (!is_busy (self) || g_get_monotonic_time () >= deadline ||
-          g_atomic_int_get (&self->closing))
+      if (!pause_if_busy (self, deadline))
         {
           request_failed (self, local_error, error);
           return FALSE;
         }
       g_error_free (local_error);
-      g_usleep (g_random_int_range (BUSY_PAUSE_MIN, BUSY_PAUSE_MAX));
     }
 }
 
